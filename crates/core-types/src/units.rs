@@ -508,7 +508,7 @@ mod serde_impls {
 
     impl<T> Visitor<'_> for IntOrString<T>
     where
-        T: std::str::FromStr<Err = super::ValueError> + From<u64Wrapper>,
+        T: std::str::FromStr<Err = super::ValueError> + From<Raw>,
     {
         type Value = T;
 
@@ -517,18 +517,18 @@ mod serde_impls {
         }
 
         fn visit_u64<E: de::Error>(self, v: u64) -> Result<T, E> {
-            Ok(T::from(u64Wrapper(v)))
+            Ok(T::from(Raw(v)))
         }
 
         fn visit_i64<E: de::Error>(self, v: i64) -> Result<T, E> {
             u64::try_from(v)
-                .map(|v| T::from(u64Wrapper(v)))
+                .map(|v| T::from(Raw(v)))
                 .map_err(|_| E::custom(format!("{v} is negative")))
         }
 
         fn visit_f64<E: de::Error>(self, v: f64) -> Result<T, E> {
             if v >= 0.0 && v.fract() == 0.0 && v < 1.8e19 {
-                Ok(T::from(u64Wrapper(v as u64)))
+                Ok(T::from(Raw(v as u64)))
             } else {
                 Err(E::custom(format!("{v} is not a whole non-negative number")))
             }
@@ -539,17 +539,17 @@ mod serde_impls {
         }
     }
 
-    #[allow(non_camel_case_types)]
-    pub struct u64Wrapper(u64);
+    #[derive(Debug)]
+    pub struct Raw(u64);
 
-    impl From<u64Wrapper> for MemSize {
-        fn from(v: u64Wrapper) -> Self {
+    impl From<Raw> for MemSize {
+        fn from(v: Raw) -> Self {
             MemSize(v.0)
         }
     }
 
-    impl From<u64Wrapper> for Walltime {
-        fn from(v: u64Wrapper) -> Self {
+    impl From<Raw> for Walltime {
+        fn from(v: Raw) -> Self {
             Walltime(v.0)
         }
     }

@@ -22,6 +22,7 @@
 //! ```
 
 mod host;
+pub mod job;
 mod requirement;
 mod units;
 

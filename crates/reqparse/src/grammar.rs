@@ -9,7 +9,6 @@ use winnow::ascii::digit1;
 use winnow::error::{Needed, ParserError};
 use winnow::prelude::*;
 use winnow::stream::Stream;
-use winnow::token::take_while;
 
 use crate::error::{ErrorKind, ParseError};
 
@@ -18,7 +17,8 @@ use crate::error::{ErrorKind, ParseError};
 pub(crate) struct Fail {
     remaining: usize,
     len: usize,
-    kind: ErrorKind,
+    // Boxed: keeps every `Result` of the hot path small.
+    kind: Box<ErrorKind>,
 }
 
 impl Fail {
@@ -26,7 +26,7 @@ impl Fail {
         Fail {
             remaining: input.len(),
             len: 0,
-            kind,
+            kind: Box::new(kind),
         }
     }
 
@@ -35,7 +35,7 @@ impl Fail {
         Fail {
             remaining: start.len(),
             len: token_len,
-            kind,
+            kind: Box::new(kind),
         }
     }
 
@@ -70,13 +70,13 @@ pub(crate) fn requirement(input: &str) -> Result<Requirement, ParseError> {
         Ok(req) => Ok(req),
         Err(fail) => {
             let start = input.len() - fail.remaining;
-            Err(ParseError::new(input, start..start + fail.len, fail.kind))
+            Err(ParseError::new(input, start..start + fail.len, *fail.kind))
         }
     }
 }
 
 fn parse_requirement(i: &mut &str) -> PResult<Requirement> {
-    let mut alternatives = Vec::with_capacity(1);
+    let mut alternatives = Vec::with_capacity(2);
     loop {
         alternatives.push(alternative(i)?);
         match i.as_bytes().first() {
@@ -90,8 +90,17 @@ fn parse_requirement(i: &mut &str) -> PResult<Requirement> {
     Ok(Requirement { alternatives })
 }
 
+/// Takes the longest prefix of ASCII bytes that satisfy `pred`. All the
+/// language's tokens are ASCII, so scanning bytes (not chars) is exact and
+/// keeps the hot path free of UTF-8 decoding.
+#[inline]
+fn take_ascii<'i>(i: &mut &'i str, pred: impl Fn(u8) -> bool) -> &'i str {
+    let n = i.as_bytes().iter().position(|&b| !pred(b)).unwrap_or(i.len());
+    i.next_slice(n)
+}
+
 fn ws(i: &mut &str) {
-    let _: PResult<&str> = take_while(0.., [' ', '\t', '\r', '\n']).parse_next(i);
+    take_ascii(i, |b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'));
 }
 
 /// Consumes `c` (after optional whitespace) or fails with `what`.
@@ -106,8 +115,7 @@ fn punct(i: &mut &str, c: u8, what: &'static str) -> PResult<()> {
 }
 
 fn ident<'i>(i: &mut &'i str) -> &'i str {
-    let r: PResult<&str> = take_while(0.., |c: char| c.is_ascii_alphanumeric() || c == '_').parse_next(i);
-    r.unwrap_or_default()
+    take_ascii(i, |b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 fn alternative(i: &mut &str) -> PResult<Alternative> {
@@ -175,8 +183,7 @@ fn integer(i: &mut &str, what: &'static str) -> PResult<u64> {
 }
 
 fn unit<'i>(i: &mut &'i str) -> &'i str {
-    let r: PResult<&str> = take_while(0.., |c: char| c.is_ascii_alphabetic()).parse_next(i);
-    r.unwrap_or_default()
+    take_ascii(i, |b| b.is_ascii_alphabetic())
 }
 
 fn duration(i: &mut &str) -> PResult<Walltime> {
@@ -194,11 +201,11 @@ fn duration(i: &mut &str) -> PResult<Walltime> {
         ));
     }
     Walltime::checked_from_unit(count, unit).map_err(|e| {
-        let kind = ErrorKind::Value(e);
-        if matches!(kind, ErrorKind::Value(ValueError::UnknownUnit { .. })) {
+        if matches!(e, ValueError::UnknownUnit { .. }) {
+            let kind = ErrorKind::Value(e);
             Fail::token(unit_start, unit.len(), kind)
         } else {
-            Fail::token(start, start.len() - i.len(), kind)
+            Fail::token(start, start.len() - i.len(), ErrorKind::Value(e))
         }
     })
 }
@@ -220,11 +227,11 @@ fn size(i: &mut &str) -> PResult<MemSize> {
         return Err(Fail::token(start, number_len, kind));
     }
     MemSize::checked_from_unit(count, unit).map_err(|e| {
-        let kind = ErrorKind::Value(e);
-        if matches!(kind, ErrorKind::Value(ValueError::UnknownUnit { .. })) {
+        if matches!(e, ValueError::UnknownUnit { .. }) {
+            let kind = ErrorKind::Value(e);
             Fail::token(unit_start, unit.len(), kind)
         } else {
-            Fail::token(start, start.len() - i.len(), kind)
+            Fail::token(start, start.len() - i.len(), ErrorKind::Value(e))
         }
     })
 }

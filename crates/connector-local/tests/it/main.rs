@@ -1,0 +1,183 @@
+//! Integration tests of the local connector: real processes, real files.
+
+use std::ffi::OsString;
+use std::io::Read;
+use std::os::unix::ffi::OsStringExt;
+
+use connector_local::LocalConnector;
+use core_types::job::{Connector, ProcessSpec, Signal, SignalTarget, StdioSpec};
+
+/// Field `index` (1-based, as in proc(5)) of `/proc/PID/stat`.
+fn stat_field(pid: u32, index: usize) -> i64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    after.split(' ').nth(index - 3).unwrap().parse().unwrap()
+}
+
+#[test]
+fn arguments_reach_the_program_verbatim() {
+    let weird = vec![
+        OsString::from("a b"),
+        OsString::from("it's \"quoted\""),
+        OsString::from("$(echo no) `echo no`; exit 1"),
+        OsString::from("line\nbreak"),
+        OsString::from_vec(b"bytes\xff\xfe".to_vec()),
+        OsString::new(),
+    ];
+    let out = LocalConnector::new()
+        .run(
+            &ProcessSpec::new("printf")
+                .args(["%s\\0"])
+                .args(weird.clone()),
+        )
+        .unwrap();
+    let mut expected = Vec::new();
+    for w in &weird {
+        expected.extend_from_slice(w.as_encoded_bytes());
+        expected.push(0);
+    }
+    assert_eq!(out.stdout, expected);
+}
+
+#[test]
+fn attached_processes_lead_their_own_group() {
+    let local = LocalConnector::new();
+    let mut p = local
+        .spawn(&ProcessSpec::new("sleep").args(["30"]))
+        .unwrap();
+    let pid = p.id().unwrap();
+    assert_eq!(stat_field(pid, 5), i64::from(pid), "pgrp");
+    assert!(
+        local
+            .signal(SignalTarget::Group(pid), Signal::Term)
+            .unwrap()
+    );
+    let exit = p.wait().unwrap();
+    assert_eq!(exit.signal, Some(15));
+    assert!(
+        !local
+            .signal(SignalTarget::Group(pid), Signal::Term)
+            .unwrap()
+    );
+}
+
+#[test]
+fn detached_processes_lead_their_own_session() {
+    let local = LocalConnector::new();
+    let mut p = local
+        .spawn(&ProcessSpec::new("sleep").args(["30"]).detached(true))
+        .unwrap();
+    let pid = p.id().unwrap();
+    // The pid becomes the program's own once `setsid` has exec'd it (it
+    // does not fork, so the process never becomes anything else).
+    let mut comm = String::new();
+    for _ in 0..500 {
+        comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+        if comm.trim() == "sleep" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(comm.trim(), "sleep");
+    assert_eq!(stat_field(pid, 6), i64::from(pid), "session");
+    local
+        .signal(SignalTarget::Process(pid), Signal::Kill)
+        .unwrap();
+    assert_eq!(p.wait().unwrap().signal, Some(9));
+}
+
+#[test]
+fn pipes_files_env_and_cwd() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = LocalConnector::new();
+    let out_file = dir.path().join("out");
+    let spec = ProcessSpec::new("sh")
+        .args(["-c", "pwd; echo \"$GREETING\"; cat; echo err >&2"])
+        .env("GREETING", "hello there")
+        .cwd(dir.path())
+        .stdio(
+            StdioSpec::Pipe,
+            StdioSpec::File(out_file.clone()),
+            StdioSpec::Pipe,
+        );
+    let mut p = local.spawn(&spec).unwrap();
+    let mut stdin = p.take_stdin().unwrap();
+    stdin.write_all(b"from stdin\n").unwrap();
+    drop(stdin);
+    let mut err = String::new();
+    p.take_stderr().unwrap().read_to_string(&mut err).unwrap();
+    assert!(p.wait().unwrap().success());
+    assert_eq!(err, "err\n");
+    let out = std::fs::read_to_string(&out_file).unwrap();
+    let canonical = dir.path().canonicalize().unwrap();
+    assert_eq!(
+        out,
+        format!("{}\nhello there\nfrom stdin\n", canonical.display())
+    );
+    assert!(p.take_stdout().is_none(), "stdout went to a file");
+}
+
+use std::io::Write;
+
+#[test]
+fn failures_carry_code_and_output() {
+    let local = LocalConnector::new();
+    let err = local
+        .run(&ProcessSpec::new("sh").args(["-c", "echo out; echo bad >&2; exit 7"]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("exit code 7"), "{err}");
+    assert!(err.contains("out") && err.contains("bad"), "{err}");
+    let err = local
+        .run(&ProcessSpec::new("sh").args(["-c", "kill -9 $$"]))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("killed by signal 9"), "{err}");
+    let err = local
+        .spawn(&ProcessSpec::new("/no/such/program-xyz"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("/no/such/program-xyz"), "{err}");
+    let err = local
+        .spawn(&ProcessSpec::new("true").stdio(
+            StdioSpec::File("/no/such/dir/in".into()),
+            StdioSpec::Null,
+            StdioSpec::Null,
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("/no/such/dir/in"), "{err}");
+}
+
+#[test]
+fn file_operations() {
+    let dir = tempfile::tempdir().unwrap();
+    let local = LocalConnector::new();
+    let sub = dir.path().join("a/b/c");
+    local.create_dir_all(&sub).unwrap();
+    assert!(local.exists(&sub).unwrap());
+    let file = sub.join("script.sh");
+    local
+        .write_file(&file, b"#!/bin/sh\necho ran $1\n")
+        .unwrap();
+    local
+        .write_file(&file, b"#!/bin/sh\necho ran \"$1\"\n")
+        .unwrap();
+    local.set_executable(&file).unwrap();
+    let out = local.run(&ProcessSpec::new(&file).args(["x y"])).unwrap();
+    assert_eq!(out.stdout, b"ran x y\n");
+    // Atomic writes leave no temporary file behind.
+    let names: Vec<_> = std::fs::read_dir(&sub)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, vec![OsString::from("script.sh")]);
+    assert_eq!(local.read_file_from(&file, 10, 4).unwrap(), b"echo");
+    assert_eq!(local.read_file_from(&file, 1000, 4).unwrap(), b"");
+    let err = local.read_file(&sub.join("missing")).unwrap_err();
+    assert!(err.is_not_found());
+    assert!(err.to_string().contains("missing"), "{err}");
+    local.remove(&dir.path().join("a")).unwrap();
+    assert!(!local.exists(&sub).unwrap());
+    local.remove(&dir.path().join("a")).unwrap();
+}

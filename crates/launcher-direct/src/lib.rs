@@ -1,0 +1,635 @@
+//! The direct launcher: runs jobs as processes on its connector's machine,
+//! never more at once than that machine (its [`HostSpec`]) can hold.
+//!
+//! Each job gets a job directory holding a POSIX `sh` script that runs the
+//! command in a session of its own, records its pid and start time, stops
+//! it past its time limit (the requirement's duration), and writes its exit
+//! code atomically when it ends, whether or not anyone is watching. So a job
+//! can be followed, and cancelled, from its directory alone by a process
+//! that did not submit it ([`recover`]). Jobs that do not fit wait in a
+//! queue, in submission order; each running job gets devices of its own
+//! (`CUDA_VISIBLE_DEVICES`, `ROCR_VISIBLE_DEVICES`, and
+//! `LAUNCH_ACCELERATORS`, a list such as `cuda:0,cuda:1`).
+//!
+//! ```
+//! use core_types::job::{FailReason, Job, JobHandle, JobState, Launcher};
+//! use core_types::HostSpec;
+//! use launcher_direct::DirectLauncher;
+//!
+//! let host = HostSpec { cores: 2, ..HostSpec::default() };
+//! let launcher = DirectLauncher::new(connector_local::LocalConnector::shared(), host)?;
+//! let work = std::env::temp_dir().join(format!("launcher-direct-doc-{}", std::process::id()));
+//!
+//! let ok = launcher.submit(Job::new(work.join("ok"), ["sh", "-c", "echo \"$0\"", "a b"]))?;
+//! let bad = launcher.submit(Job::new(work.join("bad"), ["sh", "-c", "exit 3"]))?;
+//! assert_eq!(ok.wait()?, JobState::Done);
+//! assert_eq!(std::fs::read(work.join("ok/stdout"))?, b"a b\n");
+//! assert_eq!(bad.wait()?, JobState::Failed(FailReason::ExitCode(3)));
+//!
+//! // From the job directory alone, as a new process would.
+//! let again = launcher_direct::recover(connector_local::LocalConnector::shared(), &work.join("bad"))?;
+//! assert_eq!(again.state()?, JobState::Failed(FailReason::ExitCode(3)));
+//! # std::fs::remove_dir_all(&work)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod jobdir;
+mod sched;
+pub mod script;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use core_types::job::{
+    Connector, ConnectorError, FailReason, Job, JobError, JobHandle, JobState, Launcher,
+    ProcessSpec, StdioSpec,
+};
+use core_types::{AcceleratorKind, HostSpec};
+
+use jobdir::{JobDir, this_process};
+use sched::{Capacity, Device, Need, Queue};
+
+/// The environment variable listing a job's devices (`cuda:0,rocm:1`).
+pub const ACCELERATORS_VAR: &str = "LAUNCH_ACCELERATORS";
+/// The environment variable holding a job's directory.
+pub const JOB_DIR_VAR: &str = "LAUNCH_JOB_DIR";
+
+/// Why the direct launcher failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DirectError {
+    /// The connector failed.
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+    /// The job is wrong (empty command, NUL byte, bad variable name, ...).
+    #[error(transparent)]
+    Job(#[from] JobError),
+    /// The job can never run on this launcher's host.
+    #[error("job `{job}` cannot run on this host: {reason}")]
+    DoesNotFit {
+        /// The job's name.
+        job: String,
+        /// What it needs that the host does not have.
+        reason: String,
+    },
+    /// The host description cannot run anything.
+    #[error("invalid host for a direct launcher: {0}")]
+    InvalidHost(String),
+    /// The job directory is relative, or already holds a job.
+    #[error("job directory `{}`: {reason}", dir.display())]
+    BadJobDir {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// Not a job directory of the direct launcher.
+    #[error("`{}` is not a job directory of the direct launcher: {reason}", dir.display())]
+    NotAJobDir {
+        /// The directory.
+        dir: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A file of a job directory that cannot be read as it should.
+    #[error("`{}` is corrupt: {reason}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl From<DirectError> for JobError {
+    fn from(e: DirectError) -> JobError {
+        match e {
+            DirectError::Connector(e) => JobError::Connector(e),
+            DirectError::Job(e) => e,
+            DirectError::NotAJobDir { dir, reason } => JobError::NotAJobDir { dir, reason },
+            other => JobError::Launcher {
+                launcher: "direct",
+                source: Box::new(other),
+            },
+        }
+    }
+}
+
+/// Settings of a direct launcher.
+#[derive(Debug, Clone)]
+pub struct DirectConfig {
+    /// Its priority for a dynamic launcher (default 0).
+    pub priority: f64,
+    /// How long a cancelled or timed-out job has between TERM and KILL.
+    pub grace: Duration,
+    /// How many later jobs may start before a waiting one (see the queue).
+    pub overtake_limit: u32,
+}
+
+impl Default for DirectConfig {
+    fn default() -> Self {
+        DirectConfig {
+            priority: 0.0,
+            grace: Duration::from_secs(5),
+            overtake_limit: 16,
+        }
+    }
+}
+
+/// Runs jobs as processes on its connector's machine.
+#[derive(Clone)]
+pub struct DirectLauncher {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    connector: Arc<dyn Connector>,
+    config: DirectConfig,
+    sched: Mutex<Sched>,
+}
+
+struct Sched {
+    capacity: Capacity,
+    queue: Queue<Arc<Tracked>>,
+    running: usize,
+}
+
+/// A job followed by this process.
+#[derive(Debug)]
+struct Tracked {
+    job: Job,
+    need: Need,
+    status: Mutex<Local>,
+    cond: Condvar,
+}
+
+#[derive(Debug, Clone)]
+enum Local {
+    Queued,
+    Running,
+    Ended(JobState),
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DirectLauncher")
+            .field("connector", &self.connector.name())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for DirectLauncher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+impl DirectLauncher {
+    /// A launcher on `connector`'s machine, whose capacity is `host`.
+    pub fn new(connector: Arc<dyn Connector>, host: HostSpec) -> Result<Self, DirectError> {
+        Self::with_config(connector, host, DirectConfig::default())
+    }
+
+    /// A launcher with settings.
+    pub fn with_config(
+        connector: Arc<dyn Connector>,
+        host: HostSpec,
+        config: DirectConfig,
+    ) -> Result<Self, DirectError> {
+        if host.cores == 0 {
+            return Err(DirectError::InvalidHost(
+                "it has 0 cores, so no job could ever start".into(),
+            ));
+        }
+        if !config.priority.is_finite() {
+            return Err(DirectError::InvalidHost(format!(
+                "priority {} is not a finite number",
+                config.priority
+            )));
+        }
+        Ok(DirectLauncher {
+            inner: Arc::new(Inner {
+                connector,
+                sched: Mutex::new(Sched {
+                    capacity: Capacity::new(host),
+                    queue: Queue::new(config.overtake_limit),
+                    running: 0,
+                }),
+                config,
+            }),
+        })
+    }
+
+    /// A launcher on this machine, as detected (cores, memory, NVIDIA GPUs).
+    pub fn local() -> Result<Self, DirectError> {
+        Self::new(
+            connector_local::LocalConnector::shared(),
+            hostspec::detect(),
+        )
+    }
+
+    /// The host whose capacity bounds the jobs.
+    pub fn host(&self) -> HostSpec {
+        lock(&self.inner.sched).capacity.host().clone()
+    }
+
+    /// The connector.
+    pub fn connector(&self) -> &Arc<dyn Connector> {
+        &self.inner.connector
+    }
+
+    /// How many jobs run now, and how many wait.
+    pub fn load(&self) -> (usize, usize) {
+        let sched = lock(&self.inner.sched);
+        (sched.running, sched.queue.waiting.len())
+    }
+
+    /// Submits a job: writes its description to its directory and starts it
+    /// as soon as the host has room.
+    pub fn submit_job(&self, job: Job) -> Result<DirectJob, DirectError> {
+        job.validate()?;
+        if !job.dir.is_absolute() {
+            return Err(DirectError::BadJobDir {
+                dir: job.dir.clone(),
+                reason: "it must be an absolute path".into(),
+            });
+        }
+        let need = Need::of(&job.alternative);
+        if let Some(reason) = lock(&self.inner.sched).capacity.never_fits(&need) {
+            return Err(DirectError::DoesNotFit {
+                job: job.name.clone(),
+                reason,
+            });
+        }
+        let connector = &self.inner.connector;
+        connector.create_dir_all(&job.dir)?;
+        let meta_path = job.dir.join(script::META);
+        if connector.exists(&meta_path)? {
+            return Err(DirectError::BadJobDir {
+                dir: job.dir.clone(),
+                reason: format!("it already holds a job (`{}` exists)", script::META),
+            });
+        }
+        let meta = serde_json::json!({
+            "format": 1,
+            "launcher": "direct",
+            "name": job.name,
+            "command": job.command.iter().map(|w| w.to_string_lossy()).collect::<Vec<_>>(),
+            "alternative": job.alternative,
+            "requirement": job.alternative.to_string(),
+            "time_limit_s": job.alternative.duration.seconds(),
+            "detach": job.detach,
+            "connector": connector.name(),
+            "submitter": this_process().map(jobdir::Identity::to_json),
+        });
+        connector.write_file(&meta_path, meta.to_string().as_bytes())?;
+        let tracked = Arc::new(Tracked {
+            job,
+            need: need.clone(),
+            status: Mutex::new(Local::Queued),
+            cond: Condvar::new(),
+        });
+        lock(&self.inner.sched)
+            .queue
+            .push(need, Arc::clone(&tracked));
+        Inner::dispatch(&self.inner);
+        Ok(DirectJob {
+            tracked,
+            inner: Arc::clone(&self.inner),
+        })
+    }
+}
+
+impl Inner {
+    /// Starts what fits. Called after each submission and each job's end.
+    fn dispatch(this: &Arc<Inner>) {
+        let started = {
+            let mut sched = lock(&this.sched);
+            let Sched {
+                capacity, queue, ..
+            } = &mut *sched;
+            let started = queue.dispatch(capacity);
+            sched.running += started.len();
+            started
+        };
+        for (waiting, devices) in started {
+            let tracked = waiting.item;
+            *lock(&tracked.status) = Local::Running;
+            if let Err(e) = Inner::start(this, &tracked, &devices) {
+                let state = JobState::Failed(FailReason::Other(format!("cannot start: {e}")));
+                let dir = JobDir {
+                    connector: Arc::clone(&this.connector),
+                    dir: tracked.job.dir.clone(),
+                };
+                let _ = dir.write_state(&state);
+                Inner::finished(this, &tracked, &devices, state);
+            }
+        }
+    }
+
+    /// Writes the script and starts its supervising shell; a thread waits
+    /// for it to end.
+    fn start(
+        this: &Arc<Inner>,
+        tracked: &Arc<Tracked>,
+        devices: &[Device],
+    ) -> Result<(), DirectError> {
+        let job = &tracked.job;
+        let host = lock(&this.sched).capacity.host().clone();
+        let mut env = job.env.clone();
+        env.push((JOB_DIR_VAR.into(), job.dir.clone().into_os_string()));
+        for (kind, var) in [
+            (AcceleratorKind::Cuda, "CUDA_VISIBLE_DEVICES"),
+            (AcceleratorKind::Rocm, "ROCR_VISIBLE_DEVICES"),
+        ] {
+            // Only the job's own devices are visible; none when it has none.
+            if host.accelerators.iter().any(|a| a.kind == kind) {
+                let list: Vec<String> = devices
+                    .iter()
+                    .filter(|d| d.kind == kind)
+                    .map(|d| d.ordinal.to_string())
+                    .collect();
+                env.push((var.into(), list.join(",").into()));
+            }
+        }
+        let granted: Vec<String> = devices
+            .iter()
+            .map(|d| format!("{}:{}", d.kind.host_name(), d.ordinal))
+            .collect();
+        env.push((ACCELERATORS_VAR.into(), granted.join(",").into()));
+        let body = script::job_script(&script::ScriptSpec {
+            dir: &job.dir,
+            cwd: job.cwd.as_deref().unwrap_or(&job.dir),
+            command: &job.command,
+            env: &env,
+            time_limit: job.alternative.duration.seconds(),
+            grace: this.config.grace.as_secs().max(1),
+        })?;
+        let script_path = job.dir.join(script::SCRIPT);
+        this.connector.write_file(&script_path, &body)?;
+        this.connector.set_executable(&script_path)?;
+        let spec = ProcessSpec::new("sh")
+            .args([script_path.into_os_string()])
+            .cwd(&job.dir)
+            .stdio(
+                StdioSpec::Null,
+                StdioSpec::Null,
+                StdioSpec::File(job.dir.join(script::SUPERVISOR_LOG)),
+            )
+            .detached(job.detach);
+        let mut process = this.connector.spawn(&spec)?;
+        let this = Arc::clone(this);
+        let tracked = Arc::clone(tracked);
+        let devices = devices.to_vec();
+        std::thread::Builder::new()
+            .name("launch-direct-job".into())
+            .spawn(move || {
+                let exit = process.wait();
+                let dir = JobDir {
+                    connector: Arc::clone(&this.connector),
+                    dir: tracked.job.dir.clone(),
+                };
+                let state = match (exit, dir.final_state()) {
+                    (_, Ok(Some(state))) => state,
+                    (Ok(_), Ok(None)) => JobState::Failed(FailReason::Lost),
+                    (Err(e), _) | (_, Err(DirectError::Connector(e))) => {
+                        JobState::Failed(FailReason::Other(format!("cannot follow the job: {e}")))
+                    }
+                    (_, Err(e)) => JobState::Failed(FailReason::Other(e.to_string())),
+                };
+                Inner::finished(&this, &tracked, &devices, state);
+            })
+            .map_err(|e| {
+                DirectError::Connector(ConnectorError::Spawn {
+                    program: "a thread to follow the job".into(),
+                    source: e,
+                })
+            })?;
+        Ok(())
+    }
+
+    /// Records a job's end, gives back what it held and starts what now fits.
+    fn finished(this: &Arc<Inner>, tracked: &Tracked, devices: &[Device], state: JobState) {
+        {
+            let mut sched = lock(&this.sched);
+            sched.capacity.give_back(&tracked.need, devices);
+            sched.running -= 1;
+        }
+        *lock(&tracked.status) = Local::Ended(state);
+        tracked.cond.notify_all();
+        Inner::dispatch(this);
+    }
+}
+
+impl Launcher for DirectLauncher {
+    fn kind(&self) -> &'static str {
+        "direct"
+    }
+
+    fn describe(&self) -> String {
+        let host = self.host();
+        let accel = if host.accelerators.is_empty() {
+            "no accelerators".to_owned()
+        } else {
+            let mut counts: Vec<(AcceleratorKind, usize)> = Vec::new();
+            for a in &host.accelerators {
+                match counts.iter_mut().find(|(k, _)| *k == a.kind) {
+                    Some(c) => c.1 += 1,
+                    None => counts.push((a.kind, 1)),
+                }
+            }
+            counts
+                .iter()
+                .map(|(k, n)| format!("{n} {}", k.host_name()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        format!(
+            "direct on {} ({} cores, {} memory, {accel})",
+            self.inner.connector.name(),
+            host.cores,
+            if host.memory.is_zero() {
+                "unknown".to_owned()
+            } else {
+                host.memory.human()
+            },
+        )
+    }
+
+    fn priority(&self) -> f64 {
+        self.inner.config.priority
+    }
+
+    fn submit(&self, job: Job) -> Result<Box<dyn JobHandle>, JobError> {
+        Ok(Box::new(self.submit_job(job)?))
+    }
+
+    fn recover(&self, dir: &Path) -> Result<Box<dyn JobHandle>, JobError> {
+        let mut job = recover(Arc::clone(&self.inner.connector), dir)?;
+        job.grace = self.inner.config.grace;
+        Ok(Box::new(job))
+    }
+}
+
+/// A job submitted by this process: its state is known without reading
+/// its directory, and waiting for it blocks without polling.
+#[derive(Debug)]
+pub struct DirectJob {
+    tracked: Arc<Tracked>,
+    inner: Arc<Inner>,
+}
+
+impl DirectJob {
+    fn jobdir(&self) -> JobDir {
+        JobDir {
+            connector: Arc::clone(&self.inner.connector),
+            dir: self.tracked.job.dir.clone(),
+        }
+    }
+
+    fn wait_for(&self, timeout: Option<Duration>) -> Option<JobState> {
+        let start = Instant::now();
+        let mut status = lock(&self.tracked.status);
+        loop {
+            if let Local::Ended(state) = &*status {
+                return Some(state.clone());
+            }
+            match timeout {
+                None => {
+                    status = self
+                        .tracked
+                        .cond
+                        .wait(status)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                Some(limit) => {
+                    let left = limit.saturating_sub(start.elapsed());
+                    if left.is_zero() {
+                        return None;
+                    }
+                    status = self
+                        .tracked
+                        .cond
+                        .wait_timeout(status, left)
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0;
+                }
+            }
+        }
+    }
+}
+
+impl JobHandle for DirectJob {
+    fn id(&self) -> String {
+        self.tracked.job.dir.display().to_string()
+    }
+
+    fn dir(&self) -> &Path {
+        &self.tracked.job.dir
+    }
+
+    fn state(&self) -> Result<JobState, JobError> {
+        Ok(match &*lock(&self.tracked.status) {
+            Local::Queued => JobState::Scheduled,
+            Local::Running => JobState::Running,
+            Local::Ended(state) => state.clone(),
+        })
+    }
+
+    fn wait(&self) -> Result<JobState, JobError> {
+        Ok(self
+            .wait_for(None)
+            .expect("waiting without a timeout ends with a state"))
+    }
+
+    fn wait_timeout(&self, timeout: Duration) -> Result<Option<JobState>, JobError> {
+        Ok(self.wait_for(Some(timeout)))
+    }
+
+    fn cancel(&self) -> Result<(), JobError> {
+        // Still queued: it never starts.
+        let removed = lock(&self.inner.sched)
+            .queue
+            .remove_where(|t| Arc::ptr_eq(t, &self.tracked));
+        if removed.is_some() {
+            let state = JobState::Failed(FailReason::Cancelled);
+            self.jobdir().write_state(&state)?;
+            *lock(&self.tracked.status) = Local::Ended(state);
+            self.tracked.cond.notify_all();
+            return Ok(());
+        }
+        self.jobdir().cancel(self.inner.config.grace, &|d| {
+            Ok(self.wait_for(Some(d)).is_some())
+        })?;
+        // The supervisor's end is what frees the capacity: wait for it.
+        self.wait_for(None);
+        Ok(())
+    }
+}
+
+/// A job followed from its directory alone (any process, any time).
+#[derive(Debug)]
+pub struct RecoveredJob {
+    dir: JobDir,
+    grace: Duration,
+}
+
+/// A handle on the direct launcher's job in `dir`, on `connector`'s machine.
+pub fn recover(connector: Arc<dyn Connector>, dir: &Path) -> Result<RecoveredJob, DirectError> {
+    let dir = JobDir {
+        connector,
+        dir: dir.to_path_buf(),
+    };
+    dir.meta()?;
+    Ok(RecoveredJob {
+        dir,
+        grace: DirectConfig::default().grace,
+    })
+}
+
+impl RecoveredJob {
+    /// Sets the grace period between TERM and KILL when cancelling.
+    #[must_use]
+    pub fn with_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+}
+
+impl JobHandle for RecoveredJob {
+    fn id(&self) -> String {
+        self.dir.dir.display().to_string()
+    }
+
+    fn dir(&self) -> &Path {
+        &self.dir.dir
+    }
+
+    fn state(&self) -> Result<JobState, JobError> {
+        Ok(self.dir.observed_state()?)
+    }
+
+    fn wait(&self) -> Result<JobState, JobError> {
+        Ok(self
+            .dir
+            .poll_until_final(None)?
+            .expect("waiting without a timeout ends with a state"))
+    }
+
+    fn wait_timeout(&self, timeout: Duration) -> Result<Option<JobState>, JobError> {
+        Ok(self.dir.poll_until_final(Some(timeout))?)
+    }
+
+    fn cancel(&self) -> Result<(), JobError> {
+        self.dir.cancel(self.grace, &|d| {
+            Ok(self.dir.poll_until_final(Some(d))?.is_some())
+        })?;
+        Ok(())
+    }
+}

@@ -1,11 +1,26 @@
-//! Development tasks: `cargo xtask codegen [--check]`.
+//! Development tasks of the workspace.
+//!
+//! - `cargo xtask codegen`: regenerate the generated files.
+//! - `cargo xtask codegen --check`: fail when a generated file is stale (CI).
+//! - `cargo xtask test`: every test of the workspace (the README's test
+//!   command, which `.ci/run` calls).
+//! - `cargo xtask bench-cli`: times `launch parse|match --json -` on 100,000
+//!   lines with a release build.
+
+mod bench_cli;
+mod codegen;
+mod test;
 
 use anyhow::{Result, bail};
 
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    match args.first().map(String::as_str) {
-        Some("codegen") => Ok(()),
-        _ => bail!("usage: cargo xtask codegen [--check]"),
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    match args.as_slice() {
+        ["codegen"] => codegen::run(codegen::Mode::Write),
+        ["codegen", "--check"] => codegen::run(codegen::Mode::Check),
+        ["test", rest @ ..] => test::run(rest),
+        ["bench-cli"] => bench_cli::run(),
+        _ => bail!("usage: cargo xtask codegen [--check] | cargo xtask test [-- CARGO TEST ARGS] | cargo xtask bench-cli"),
     }
 }

@@ -31,3 +31,48 @@ pub use requirement::{
     AcceleratorKind, AcceleratorRequest, Alternative, CpuRequest, MAX_ACCELERATORS, Requirement,
 };
 pub use units::{DURATION_UNITS, MemSize, SIZE_UNITS, ValueError, Walltime};
+
+/// The property the `memsize` fuzz target checks, exported so that the fuzz
+/// target and the replay test run the same code: parsing any text as a size
+/// or a duration returns (never panics); what parses formats back to the
+/// same value; checked arithmetic agrees with 128-bit arithmetic (it never
+/// wraps); multiplying a duration is an exact ceiling.
+///
+/// # Panics
+///
+/// When the property does not hold: that is a bug the fuzzer reports.
+pub fn fuzz_check_units(data: &[u8]) {
+    let word = |at: usize| -> u64 {
+        let mut bytes = [0u8; 8];
+        for (k, b) in bytes.iter_mut().enumerate() {
+            *b = data.get(at + k).copied().unwrap_or(0);
+        }
+        u64::from_le_bytes(bytes)
+    };
+    let (a, b, f) = (word(0), word(8), f64::from_bits(word(16)));
+    let text = String::from_utf8_lossy(data.get(24..).unwrap_or_default());
+
+    if let Ok(size) = text.parse::<MemSize>() {
+        assert_eq!(size.to_string().parse::<MemSize>(), Ok(size), "{text:?}");
+    }
+    if let Ok(d) = text.parse::<Walltime>() {
+        assert_eq!(d.to_string().parse::<Walltime>(), Ok(d), "{text:?}");
+    }
+    let (x, y) = (MemSize::from_bytes(a), MemSize::from_bytes(b));
+    let wide_sum = u128::from(a) + u128::from(b);
+    let wide_product = u128::from(a) * u128::from(b);
+    assert_eq!(x.checked_add(y).map(|s| u128::from(s.bytes())), (wide_sum <= u128::from(u64::MAX)).then_some(wide_sum));
+    assert_eq!(x.checked_mul(b).map(|s| u128::from(s.bytes())), (wide_product <= u128::from(u64::MAX)).then_some(wide_product));
+    assert_eq!(x.checked_sub(y).map(MemSize::bytes), a.checked_sub(b));
+    assert_eq!(x.to_string().parse::<MemSize>(), Ok(x));
+    let d = Walltime::from_seconds(a);
+    assert_eq!(d.to_string().parse::<Walltime>(), Ok(d));
+    if let Ok(scaled) = d.checked_mul_f64(f) {
+        // ceil(d * f): not below the product, and less than one second above it.
+        let exact = a as f64 * f;
+        let got = scaled.seconds() as f64;
+        assert!(got >= exact * (1.0 - 1e-12) && got <= exact * (1.0 + 1e-12) + 1.0, "{a} * {f} = {got}");
+    } else {
+        assert!(!f.is_finite() || f < 0.0 || a as f64 * f > u64::MAX as f64 * (1.0 - 1e-12), "{a} * {f} refused");
+    }
+}

@@ -1,0 +1,51 @@
+//! `launch`: state what a job needs, find where it can run, run it there.
+//!
+//! The machine-readable contract (JSON shapes, exit codes) is
+//! `shared/spec/cli.md`: 0 success, 1 no match or job failed, 2 bad input.
+
+mod batch;
+mod cmd_host;
+mod cmd_match;
+mod cmd_parse;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Find the launcher that can serve a job's requirement, submit the job,
+/// follow it to its end.
+#[derive(Debug, Parser)]
+#[command(name = "launch", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Parse a requirement and print its canonical form (or its value as JSON).
+    Parse(cmd_parse::Args),
+    /// Match a requirement against a host specification file.
+    Match(cmd_match::Args),
+    /// Print the detected local machine as a host specification (TOML).
+    Host(cmd_host::Args),
+}
+
+/// Exit code for bad input: an unparsable requirement, a bad file or flag.
+pub(crate) const EXIT_BAD_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Parse(args) => cmd_parse::run(&args),
+        Command::Match(args) => cmd_match::run(&args),
+        Command::Host(args) => cmd_host::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}

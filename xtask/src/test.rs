@@ -1,0 +1,25 @@
+//! `cargo xtask test`: the one command that runs every test.
+//!
+//! It checks that generated files are fresh, then runs `cargo test
+//! --workspace` (unit, integration and doc tests). Services the tests need
+//! are started here, by the project's own scripts, so a fresh machine needs
+//! nothing but this command.
+
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+
+pub(crate) fn run(extra: &[&str]) -> Result<()> {
+    crate::codegen::run(crate::codegen::Mode::Check)?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(&cargo)
+        .args(["test", "--workspace"])
+        .args(extra.iter().skip_while(|a| **a == "--"))
+        .current_dir(crate::codegen::workspace_root())
+        .status()
+        .with_context(|| format!("running {cargo} test"))?;
+    if !status.success() {
+        bail!("cargo test failed ({status})");
+    }
+    Ok(())
+}

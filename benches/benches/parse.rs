@@ -15,7 +15,9 @@ fn parse(c: &mut Criterion) {
     group.bench_function("parse example", |b| {
         b.iter(|| reqparse::parse(black_box(EXAMPLE)));
     });
-    group.bench_function("display example", |b| b.iter(|| black_box(&req).to_string()));
+    group.bench_function("display example", |b| {
+        b.iter(|| black_box(&req).to_string())
+    });
     group.bench_function("parse error", |b| {
         b.iter(|| reqparse::parse(black_box("cuda(mem=4g) * 2")));
     });

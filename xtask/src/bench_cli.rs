@@ -45,7 +45,10 @@ pub(crate) fn run() -> Result<()> {
     let host_arg = host.to_str().context("temp path is UTF-8")?;
     for (name, args) in [
         ("launch parse --json -", vec!["parse", "--json", "-"]),
-        ("launch match --json --host F -", vec!["match", "--json", "--host", host_arg, "-"]),
+        (
+            "launch match --json --host F -",
+            vec!["match", "--json", "--host", host_arg, "-"],
+        ),
     ] {
         let mut best = Duration::MAX;
         let mut lines_out = 0;
@@ -60,14 +63,19 @@ pub(crate) fn run() -> Result<()> {
             let text = input.clone();
             let writer = std::thread::spawn(move || stdin.write_all(text.as_bytes()));
             let out = child.wait_with_output()?;
-            writer.join().map_err(|_| anyhow::anyhow!("writer panicked"))??;
+            writer
+                .join()
+                .map_err(|_| anyhow::anyhow!("writer panicked"))??;
             best = best.min(start.elapsed());
             if !out.status.success() {
                 bail!("{name} failed: {}", out.status);
             }
-            lines_out = out.stdout.iter().filter(|&&b| b == b'\n').count();
+            lines_out = out.stdout.split(|&b| b == b'\n').count() - 1;
         }
-        ensure!(lines_out == LINES, "{name}: {lines_out} lines out for {LINES} in");
+        ensure!(
+            lines_out == LINES,
+            "{name}: {lines_out} lines out for {LINES} in"
+        );
         println!(
             "{name}: {LINES} lines in {:.1} ms (best of 5), {:.0} lines/s",
             best.as_secs_f64() * 1e3,

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+#[derive(Clone, Copy)]
 pub(crate) enum Mode {
     Write,
     Check,

@@ -21,6 +21,8 @@ fn main() -> Result<()> {
         ["codegen", "--check"] => codegen::run(codegen::Mode::Check),
         ["test", rest @ ..] => test::run(rest),
         ["bench-cli"] => bench_cli::run(),
-        _ => bail!("usage: cargo xtask codegen [--check] | cargo xtask test [-- CARGO TEST ARGS] | cargo xtask bench-cli"),
+        _ => bail!(
+            "usage: cargo xtask codegen [--check] | cargo xtask test [-- CARGO TEST ARGS] | cargo xtask bench-cli"
+        ),
     }
 }

@@ -49,7 +49,7 @@ pub fn fuzz_check_units(data: &[u8]) {
         }
         u64::from_le_bytes(bytes)
     };
-    let (a, b, f) = (word(0), word(8), f64::from_bits(word(16)));
+    let (a, b, factor) = (word(0), word(8), f64::from_bits(word(16)));
     let text = String::from_utf8_lossy(data.get(24..).unwrap_or_default());
 
     if let Ok(size) = text.parse::<MemSize>() {
@@ -58,21 +58,38 @@ pub fn fuzz_check_units(data: &[u8]) {
     if let Ok(d) = text.parse::<Walltime>() {
         assert_eq!(d.to_string().parse::<Walltime>(), Ok(d), "{text:?}");
     }
-    let (x, y) = (MemSize::from_bytes(a), MemSize::from_bytes(b));
+    let (size_a, size_b) = (MemSize::from_bytes(a), MemSize::from_bytes(b));
     let wide_sum = u128::from(a) + u128::from(b);
     let wide_product = u128::from(a) * u128::from(b);
-    assert_eq!(x.checked_add(y).map(|s| u128::from(s.bytes())), (wide_sum <= u128::from(u64::MAX)).then_some(wide_sum));
-    assert_eq!(x.checked_mul(b).map(|s| u128::from(s.bytes())), (wide_product <= u128::from(u64::MAX)).then_some(wide_product));
-    assert_eq!(x.checked_sub(y).map(MemSize::bytes), a.checked_sub(b));
-    assert_eq!(x.to_string().parse::<MemSize>(), Ok(x));
+    assert_eq!(
+        size_a.checked_add(size_b).map(|s| u128::from(s.bytes())),
+        (wide_sum <= u128::from(u64::MAX)).then_some(wide_sum)
+    );
+    assert_eq!(
+        size_a.checked_mul(b).map(|s| u128::from(s.bytes())),
+        (wide_product <= u128::from(u64::MAX)).then_some(wide_product)
+    );
+    assert_eq!(
+        size_a.checked_sub(size_b).map(MemSize::bytes),
+        a.checked_sub(b)
+    );
+    assert_eq!(size_a.to_string().parse::<MemSize>(), Ok(size_a));
     let d = Walltime::from_seconds(a);
     assert_eq!(d.to_string().parse::<Walltime>(), Ok(d));
-    if let Ok(scaled) = d.checked_mul_f64(f) {
+    if let Ok(scaled) = d.checked_mul_f64(factor) {
         // ceil(d * f): not below the product, and less than one second above it.
-        let exact = a as f64 * f;
+        let exact = a as f64 * factor;
         let got = scaled.seconds() as f64;
-        assert!(got >= exact * (1.0 - 1e-12) && got <= exact * (1.0 + 1e-12) + 1.0, "{a} * {f} = {got}");
+        assert!(
+            got >= exact * (1.0 - 1e-12) && got <= exact * (1.0 + 1e-12) + 1.0,
+            "{a} * {factor} = {got}"
+        );
     } else {
-        assert!(!f.is_finite() || f < 0.0 || a as f64 * f > u64::MAX as f64 * (1.0 - 1e-12), "{a} * {f} refused");
+        assert!(
+            !factor.is_finite()
+                || factor < 0.0
+                || a as f64 * factor > u64::MAX as f64 * (1.0 - 1e-12),
+            "{a} * {factor} refused"
+        );
     }
 }

@@ -58,7 +58,11 @@ impl fmt::Display for AcceleratorKind {
     }
 }
 
-fn serialize_keyword<S: serde::Serializer>(kind: &AcceleratorKind, s: S) -> Result<S::Ok, S::Error> {
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `serialize_with` passes a reference
+fn serialize_keyword<S: serde::Serializer>(
+    kind: &AcceleratorKind,
+    s: S,
+) -> Result<S::Ok, S::Error> {
     s.serialize_str(kind.keyword())
 }
 
@@ -117,7 +121,7 @@ impl Alternative {
         }
         self.accelerators.extend_from_slice(extra);
         self.accelerators
-            .sort_by(|a, b| b.memory.cmp(&a.memory));
+            .sort_by_key(|a| std::cmp::Reverse(a.memory));
         Ok(())
     }
 
@@ -228,24 +232,37 @@ mod tests {
     fn combine_takes_max_and_sorts_accelerators() {
         let mut a = Alternative {
             duration: Walltime::from_seconds(3600),
-            cpu: CpuRequest { cores: 2, memory: MemSize::from_bytes(10) },
+            cpu: CpuRequest {
+                cores: 2,
+                memory: MemSize::from_bytes(10),
+            },
             accelerators: vec![cuda(8)],
         };
         let b = Alternative {
             duration: Walltime::from_seconds(60),
-            cpu: CpuRequest { cores: 4, memory: MemSize::from_bytes(5) },
+            cpu: CpuRequest {
+                cores: 4,
+                memory: MemSize::from_bytes(5),
+            },
             accelerators: vec![cuda(16), cuda(8)],
         };
         a.combine(&b).unwrap();
         assert_eq!(a.duration.seconds(), 3600);
-        assert_eq!(a.cpu, CpuRequest { cores: 4, memory: MemSize::from_bytes(10) });
+        assert_eq!(
+            a.cpu,
+            CpuRequest {
+                cores: 4,
+                memory: MemSize::from_bytes(10)
+            }
+        );
         assert_eq!(a.accelerators, vec![cuda(16), cuda(8), cuda(8)]);
     }
 
     #[test]
     fn accelerator_bound_is_enforced() {
         let mut a = Alternative::default();
-        a.add_accelerators(&vec![cuda(1); MAX_ACCELERATORS]).unwrap();
+        a.add_accelerators(&vec![cuda(1); MAX_ACCELERATORS])
+            .unwrap();
         let err = a.add_accelerators(&[cuda(1)]).unwrap_err();
         assert!(err.to_string().contains("1024"), "{err}");
     }
@@ -254,7 +271,10 @@ mod tests {
     fn display_is_canonical() {
         let alt = Alternative {
             duration: Walltime::from_seconds(144_000),
-            cpu: CpuRequest { cores: 16, memory: MemSize::from_bytes(700 << 30) },
+            cpu: CpuRequest {
+                cores: 16,
+                memory: MemSize::from_bytes(700 << 30),
+            },
             accelerators: vec![cuda(32); 8],
         };
         assert_eq!(

@@ -407,7 +407,9 @@ impl Walltime {
             if exponent >= 64 {
                 return Err(overflow());
             }
-            product.checked_shl(exponent as u32).filter(|v| v >> exponent == product)
+            product
+                .checked_shl(exponent as u32)
+                .filter(|v| v >> exponent == product)
         } else {
             let shift = exponent.unsigned_abs();
             if shift >= 128 {
@@ -630,7 +632,10 @@ mod tests {
             "20000000000TiB".parse::<MemSize>(),
             Err(ValueError::Overflow { .. })
         ));
-        assert!(matches!("".parse::<MemSize>(), Err(ValueError::Empty { .. })));
+        assert!(matches!(
+            "".parse::<MemSize>(),
+            Err(ValueError::Empty { .. })
+        ));
         assert!(matches!(
             "GiB".parse::<MemSize>(),
             Err(ValueError::Invalid { .. })
@@ -673,16 +678,35 @@ mod tests {
         let d = Walltime::from_seconds(3600);
         assert_eq!(d.checked_mul_f64(2.0).unwrap().seconds(), 7200);
         assert_eq!(d.checked_mul_f64(0.5).unwrap().seconds(), 1800);
-        assert_eq!(Walltime::from_seconds(3).checked_mul_f64(0.5).unwrap().seconds(), 2);
-        assert_eq!(Walltime::from_seconds(1).checked_mul_f64(1e-300).unwrap().seconds(), 1);
+        assert_eq!(
+            Walltime::from_seconds(3)
+                .checked_mul_f64(0.5)
+                .unwrap()
+                .seconds(),
+            2
+        );
+        assert_eq!(
+            Walltime::from_seconds(1)
+                .checked_mul_f64(1e-300)
+                .unwrap()
+                .seconds(),
+            1
+        );
         assert_eq!(d.checked_mul_f64(0.0).unwrap().seconds(), 0);
         assert!(d.checked_mul_f64(-1.0).is_err());
         assert!(d.checked_mul_f64(f64::NAN).is_err());
         assert!(d.checked_mul_f64(f64::INFINITY).is_err());
-        assert!(Walltime::from_seconds(u64::MAX).checked_mul_f64(2.0).is_err());
+        assert!(
+            Walltime::from_seconds(u64::MAX)
+                .checked_mul_f64(2.0)
+                .is_err()
+        );
         assert!(d.checked_mul_f64(1e300).is_err());
         assert_eq!(
-            Walltime::from_seconds(u64::MAX).checked_mul_f64(1.0).unwrap().seconds(),
+            Walltime::from_seconds(u64::MAX)
+                .checked_mul_f64(1.0)
+                .unwrap()
+                .seconds(),
             u64::MAX
         );
     }

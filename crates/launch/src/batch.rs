@@ -10,9 +10,7 @@ use core_types::Requirement;
 /// Reads stdin line by line (bytes: a line that is not UTF-8 is an error
 /// line, not the end of the run) and writes what `answer` writes for each
 /// parsed requirement.
-pub(crate) fn run(
-    mut answer: impl FnMut(&Requirement, &mut Vec<u8>) -> Result<()>,
-) -> Result<()> {
+pub(crate) fn run(mut answer: impl FnMut(&Requirement, &mut Vec<u8>) -> Result<()>) -> Result<()> {
     let stdin = io::stdin();
     let mut input = stdin.lock();
     let stdout = io::stdout();

@@ -50,7 +50,8 @@ pub struct ParseError {
     span: Range<usize>,
     line: usize,
     column: usize,
-    kind: ErrorKind,
+    // Boxed: keeps `Result<Requirement, ParseError>` small.
+    kind: Box<ErrorKind>,
 }
 
 impl ParseError {
@@ -72,7 +73,7 @@ impl ParseError {
             span: start..end,
             line,
             column,
-            kind,
+            kind: Box::new(kind),
         }
     }
 
@@ -115,14 +116,18 @@ impl ParseError {
     /// The message without the position and the drawing, e.g.
     /// ``expected `)`, found end of input``.
     pub fn message(&self) -> String {
-        match &self.kind {
+        match &*self.kind {
             ErrorKind::Expected(_) => format!("{}, found {}", self.kind, self.found()),
             other => other.to_string(),
         }
     }
 
     fn found(&self) -> String {
-        match self.input.get(self.span.start..).and_then(|s| s.chars().next()) {
+        match self
+            .input
+            .get(self.span.start..)
+            .and_then(|s| s.chars().next())
+        {
             None => "the end of the requirement".to_owned(),
             Some(c) if c.is_control() || c.is_whitespace() => format!("{c:?}"),
             Some(c) => format!("`{c}`"),
@@ -134,13 +139,19 @@ impl ParseError {
     /// caret line under it.
     fn snippet(&self) -> (String, String) {
         const WINDOW: usize = 60;
-        let line_start = self.input[..self.span.start].rfind('\n').map_or(0, |p| p + 1);
+        let line_start = self.input[..self.span.start]
+            .rfind('\n')
+            .map_or(0, |p| p + 1);
         let line_end = self.input[self.span.start..]
             .find('\n')
             .map_or(self.input.len(), |p| self.span.start + p);
         let line = &self.input[line_start..line_end];
         let col = self.column - 1;
-        let (skip, prefix) = if col > WINDOW { (col - WINDOW / 2, "...") } else { (0, "") };
+        let (skip, prefix) = if col > WINDOW {
+            (col - WINDOW / 2, "...")
+        } else {
+            (0, "")
+        };
         let shown: String = line
             .chars()
             .skip(skip)
@@ -150,7 +161,10 @@ impl ParseError {
         let truncated = line.chars().count() > skip + WINDOW * 2;
         let text = format!("{prefix}{shown}{}", if truncated { "..." } else { "" });
         let span_end = self.span.end.min(line_end);
-        let width = self.input[self.span.start..span_end].chars().count().clamp(1, WINDOW);
+        let width = self.input[self.span.start..span_end]
+            .chars()
+            .count()
+            .clamp(1, WINDOW);
         let caret = format!(
             "{}{}",
             " ".repeat(prefix.len() + col - skip),

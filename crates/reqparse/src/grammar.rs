@@ -95,7 +95,11 @@ fn parse_requirement(i: &mut &str) -> PResult<Requirement> {
 /// keeps the hot path free of UTF-8 decoding.
 #[inline]
 fn take_ascii<'i>(i: &mut &'i str, pred: impl Fn(u8) -> bool) -> &'i str {
-    let n = i.as_bytes().iter().position(|&b| !pred(b)).unwrap_or(i.len());
+    let n = i
+        .as_bytes()
+        .iter()
+        .position(|&b| !pred(b))
+        .unwrap_or(i.len());
     i.next_slice(n)
 }
 
@@ -130,7 +134,8 @@ fn alternative(i: &mut &str) -> PResult<Alternative> {
             break;
         }
     }
-    alt.accelerators.sort_by(|a, b| b.memory.cmp(&a.memory));
+    alt.accelerators
+        .sort_by_key(|a| std::cmp::Reverse(a.memory));
     Ok(alt)
 }
 
@@ -219,7 +224,10 @@ fn size(i: &mut &str) -> PResult<MemSize> {
     if unit.is_empty() {
         let kind = if i.starts_with('.') {
             ErrorKind::FractionalSize
-        } else if i.starts_with([' ', '\t']) && i.trim_start().starts_with(|c: char| c.is_ascii_alphabetic()) {
+        } else if i.starts_with([' ', '\t'])
+            && i.trim_start()
+                .starts_with(|c: char| c.is_ascii_alphabetic())
+        {
             ErrorKind::SpaceInSize
         } else {
             ErrorKind::Value(ValueError::no_unit("size", &start[..number_len]))

@@ -19,7 +19,12 @@ fn committed_fuzz_failures_replay_cleanly() {
 #[test]
 fn fuzz_property_holds_on_edge_values() {
     let mut data = Vec::new();
-    for (a, b, f) in [(u64::MAX, 1, 2.0f64), (0, 0, -0.0), (1, u64::MAX, f64::MIN_POSITIVE), (3600, 7, 1.1)] {
+    for (a, b, f) in [
+        (u64::MAX, 1, 2.0f64),
+        (0, 0, -0.0),
+        (1, u64::MAX, f64::MIN_POSITIVE),
+        (3600, 7, 1.1),
+    ] {
         data.clear();
         data.extend_from_slice(&u64::to_le_bytes(a));
         data.extend_from_slice(&u64::to_le_bytes(b));

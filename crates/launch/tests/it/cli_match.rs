@@ -22,9 +22,18 @@ fn match_json_and_exit_codes() {
     let (_dir, path) = host_file("host.toml", HOST);
     let path = path.to_str().unwrap();
 
-    let out = launch(&["match", "--json", "--host", path, "cuda(mem=100G) | cuda(mem=16GiB) * 3"]);
+    let out = launch(&[
+        "match",
+        "--json",
+        "--host",
+        path,
+        "cuda(mem=100G) | cuda(mem=16GiB) * 3",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(json(&out), serde_json::json!({"matched": true, "alternative": 1, "score": 3}));
+    assert_eq!(
+        json(&out),
+        serde_json::json!({"matched": true, "alternative": 1, "score": 3})
+    );
 
     let out = launch(&["match", "--json", "--host", path, "duration=11d & cpu()"]);
     assert_eq!(out.status.code(), Some(1));
@@ -38,24 +47,44 @@ fn a_case_greedy_pairing_misses() {
     // request lands on a 24GiB card whose min_memory is 12GiB and it says
     // no; a real assignment exists (8GiB -> an 80GiB card, the 16GiB
     // requests -> the other 80GiB card and both 24GiB cards).
-    let (_dir, path) = host_file("host.json", r#"{"cores": 32, "memory": 34359738368,
+    let (_dir, path) = host_file(
+        "host.json",
+        r#"{"cores": 32, "memory": 34359738368,
         "accelerators": [{"kind": "cuda", "memory": "24GiB", "min_memory": "12GiB", "count": 2},
-                         {"kind": "cuda", "memory": "80GiB", "count": 2}]}"#);
+                         {"kind": "cuda", "memory": "80GiB", "count": 2}]}"#,
+    );
     let out = launch(&[
-        "match", "--json", "--host", path.to_str().unwrap(),
+        "match",
+        "--json",
+        "--host",
+        path.to_str().unwrap(),
         "gpu(mem=8GiB) & gpu(mem=16GiB) * 3",
     ]);
-    assert_eq!(json(&out), serde_json::json!({"matched": true, "alternative": 0, "score": 0}));
+    assert_eq!(
+        json(&out),
+        serde_json::json!({"matched": true, "alternative": 0, "score": 0})
+    );
 }
 
 #[test]
 fn human_output_says_which_card_serves_which_request() {
     let (_dir, path) = host_file("host.toml", HOST);
-    let out = launch(&["match", "--host", path.to_str().unwrap(), "cuda(mem=16GiB) & cuda(mem=40GiB)"]);
+    let out = launch(&[
+        "match",
+        "--host",
+        path.to_str().unwrap(),
+        "cuda(mem=16GiB) & cuda(mem=40GiB)",
+    ]);
     assert!(out.status.success());
     let text = stdout(&out);
-    assert!(text.starts_with("alternative 0 matches: cuda(mem=40GiB) & cuda(mem=16GiB)\n"), "{text}");
-    assert!(text.contains("cuda(mem=40GiB) -> accelerator 2: cuda 80GiB"), "{text}");
+    assert!(
+        text.starts_with("alternative 0 matches: cuda(mem=40GiB) & cuda(mem=16GiB)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cuda(mem=40GiB) -> accelerator 2: cuda 80GiB"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -67,7 +96,10 @@ fn batch_match() {
     );
     assert_eq!(out.status.code(), Some(0));
     let lines = json_lines(&out);
-    assert_eq!(lines[0], serde_json::json!({"matched": true, "alternative": 0, "score": 3}));
+    assert_eq!(
+        lines[0],
+        serde_json::json!({"matched": true, "alternative": 0, "score": 3})
+    );
     assert_eq!(lines[1], serde_json::json!({"matched": false}));
     assert!(lines[2]["error"].is_string());
 }
@@ -96,6 +128,12 @@ fn host_prints_a_file_that_loads_back() {
     assert!(host.memory.bytes() > 0);
     // The local machine matches a one-core job.
     let (_dir, path) = host_file("me.toml", &text);
-    let out = launch(&["match", "--json", "--host", path.to_str().unwrap(), "cpu(cores=1)"]);
+    let out = launch(&[
+        "match",
+        "--json",
+        "--host",
+        path.to_str().unwrap(),
+        "cpu(cores=1)",
+    ]);
     assert_eq!(json(&out)["matched"], true);
 }

@@ -47,11 +47,19 @@ fn invalid_expressions_are_rejected_unless_they_use_an_extension() {
         let uses_extension = EXTENSIONS.iter().any(|x| case.expr.contains(x));
         match reqparse::parse(&case.expr) {
             Ok(req) => {
-                assert!(uses_extension, "{:?} must be rejected, got {req}", case.expr);
+                assert!(
+                    uses_extension,
+                    "{:?} must be rejected, got {req}",
+                    case.expr
+                );
                 accepted_extensions += 1;
             }
             Err(err) => {
-                assert!(!uses_extension, "{:?} uses only an extension, yet:\n{err}", case.expr);
+                assert!(
+                    !uses_extension,
+                    "{:?} uses only an extension, yet:\n{err}",
+                    case.expr
+                );
                 // Every error points inside (or just past) the input.
                 assert!(err.offset() <= case.expr.len());
             }
@@ -75,6 +83,10 @@ fn canonical_form_round_trips_on_every_valid_case() {
         let again = reqparse::parse(&text)
             .unwrap_or_else(|e| panic!("canonical {text:?} of {:?} must parse:\n{e}", case.expr));
         assert_eq!(again, req, "{text}");
-        assert_eq!(again.to_string(), text, "the canonical form is a fixed point");
+        assert_eq!(
+            again.to_string(),
+            text,
+            "the canonical form is a fixed point"
+        );
     }
 }

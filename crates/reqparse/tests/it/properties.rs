@@ -1,10 +1,15 @@
 //! Property tests: the canonical form round-trips; nothing panics.
 
-use core_types::{AcceleratorKind, AcceleratorRequest, Alternative, CpuRequest, MemSize, Requirement, Walltime};
+use core_types::{
+    AcceleratorKind, AcceleratorRequest, Alternative, CpuRequest, MemSize, Requirement, Walltime,
+};
 use proptest::prelude::*;
 
 fn size() -> impl Strategy<Value = MemSize> {
-    let units = core_types::SIZE_UNITS.iter().map(|&(_, v)| v).collect::<Vec<_>>();
+    let units = core_types::SIZE_UNITS
+        .iter()
+        .map(|&(_, v)| v)
+        .collect::<Vec<_>>();
     (0u64..100_000, proptest::sample::select(units))
         .prop_map(|(n, unit)| MemSize::from_bytes(n.saturating_mul(unit)))
 }

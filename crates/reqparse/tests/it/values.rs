@@ -33,7 +33,11 @@ fn terms_combine() {
     assert_eq!(alt.cpu.cores, 2);
     assert_eq!(alt.cpu.memory, MemSize::from_bytes(2_000_000_000));
     assert_eq!(alt.duration, Walltime::from_seconds(7200));
-    let kinds: Vec<_> = alt.accelerators.iter().map(|a| (a.kind, a.memory.bytes())).collect();
+    let kinds: Vec<_> = alt
+        .accelerators
+        .iter()
+        .map(|a| (a.kind, a.memory.bytes()))
+        .collect();
     // Largest first, stable among equal memory (gpu before cuda as written).
     assert_eq!(
         kinds,
@@ -56,7 +60,8 @@ fn repeated_cpu_arguments_last_wins_and_no_cpu_means_zero() {
 
 #[test]
 fn whitespace_everywhere_but_inside_sizes() {
-    let spaced = reqparse::parse(" \tduration \n= 4 d\r\n& cuda ( mem = 4G ) * 2 | cpu ( ) ").unwrap();
+    let spaced =
+        reqparse::parse(" \tduration \n= 4 d\r\n& cuda ( mem = 4G ) * 2 | cpu ( ) ").unwrap();
     let tight = reqparse::parse("duration=4d&cuda(mem=4G)*2|cpu()").unwrap();
     assert_eq!(spaced, tight);
 }

@@ -1,0 +1,47 @@
+//! The direct launcher's throughput: submitting 1,000 jobs of `true` and
+//! waiting for all of them, on the detected local machine (as `launch run`
+//! does with no launcher file).
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use core_types::job::{Job, JobHandle, JobState, Launcher};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use launcher_direct::DirectLauncher;
+
+const JOBS: usize = 1000;
+
+fn run_batch(launcher: &DirectLauncher, root: &std::path::Path) -> usize {
+    let work = tempfile::tempdir_in(root).expect("a temporary directory");
+    let handles: Vec<Box<dyn JobHandle>> = (0..JOBS)
+        .map(|i| {
+            launcher
+                .submit(Job::new(work.path().join(i.to_string()), ["true"]))
+                .expect("submission")
+        })
+        .collect();
+    handles
+        .iter()
+        .filter(|h| h.wait().expect("wait") == JobState::Done)
+        .count()
+}
+
+fn direct(c: &mut Criterion) {
+    let launcher = DirectLauncher::local().expect("the local launcher");
+    let root = tempfile::tempdir().expect("a temporary directory");
+    // Correct before fast: every job ends done.
+    assert_eq!(run_batch(&launcher, root.path()), JOBS);
+    let mut group = c.benchmark_group("direct");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(20))
+        .throughput(Throughput::Elements(JOBS as u64));
+    group.bench_function("submit_and_wait_1000_true", |b| {
+        b.iter(|| black_box(run_batch(&launcher, root.path())));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, direct);
+criterion_main!(benches);

@@ -71,6 +71,18 @@ fn matching(c: &mut Criterion) {
         "the first host of the highest priority"
     );
 
+    // The worst case: every host must be tried and none fits.
+    let none_fit: Vec<HostSpec> = hosts
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| k % 97 != 0)
+        .map(|(_, h)| h.clone())
+        .cycle()
+        .take(1000)
+        .collect();
+    let none = PreparedHosts::new(&none_fit);
+    assert!(none.match_requirement(&req).is_none());
+
     let mut group = c.benchmark_group("matcher");
     group.throughput(Throughput::Elements(1));
     group.bench_function("example vs 8-card host (match)", |b| {
@@ -93,6 +105,9 @@ fn matching(c: &mut Criterion) {
                 .match_requirement(black_box(&req))
                 .map(|m| m.host)
         });
+    });
+    group.bench_function("example vs 1000 hosts (none fits)", |b| {
+        b.iter(|| black_box(&none).match_requirement(black_box(&req)).is_some());
     });
     group.finish();
 }

@@ -7,6 +7,8 @@ mod batch;
 mod cmd_host;
 mod cmd_match;
 mod cmd_parse;
+mod run;
+mod status;
 
 use std::process::ExitCode;
 
@@ -29,6 +31,12 @@ enum Command {
     Match(cmd_match::Args),
     /// Print the detected local machine as a host specification (TOML).
     Host(cmd_host::Args),
+    /// Run a command as a job where its requirement fits, following it to its end.
+    Run(run::Args),
+    /// Print the state of jobs, from their job directories.
+    Status(status::StatusArgs),
+    /// Cancel jobs, from their job directories, and wait until they stopped.
+    Cancel(status::CancelArgs),
 }
 
 /// Exit code for bad input: an unparsable requirement, a bad file or flag.
@@ -40,6 +48,9 @@ fn main() -> ExitCode {
         Command::Parse(args) => cmd_parse::run(&args),
         Command::Match(args) => cmd_match::run(&args),
         Command::Host(args) => cmd_host::run(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Status(args) => status::status(&args),
+        Command::Cancel(args) => status::cancel(&args),
     };
     match result {
         Ok(code) => code,

@@ -3,4 +3,5 @@
 
 mod cli_match;
 mod cli_parse;
+mod run;
 mod support;

@@ -1,0 +1,247 @@
+//! `launch run [--config FILE] [--tag T]... [--job-dir DIR] [--detach] EXPR -- COMMAND [ARGS...]`.
+//!
+//! Finds where the job can run (with no launcher file: this machine, through
+//! the direct launcher), submits it, copies its output as it is written,
+//! shows its progress on stderr when stderr is a terminal, and exits with
+//! its exit status (1 when it failed without one). Ctrl-C cancels it.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use core_types::job::{Connector, FailReason, Job, JobHandle, JobState, Launcher};
+use launcher_direct::DirectLauncher;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The launcher file (`launchers.toml`).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Only launchers carrying one of these tags.
+    #[arg(long = "tag", value_name = "T")]
+    tags: Vec<String>,
+    /// The job directory (default: a fresh one under
+    /// `$XDG_STATE_HOME/launch/jobs`, named on stderr).
+    #[arg(long, value_name = "DIR")]
+    job_dir: Option<PathBuf>,
+    /// Submit, print the job directory, exit at once; the job goes on alone.
+    #[arg(long)]
+    detach: bool,
+    /// What the job needs (`duration=2h & cuda(mem=8G)`); its duration is a
+    /// time limit.
+    expr: String,
+    /// The command and its arguments, after `--`, passed verbatim.
+    #[arg(last = true, required = true, num_args = 1.., value_name = "COMMAND")]
+    command: Vec<OsString>,
+}
+
+/// The launcher file `launch run` would use, when there is one.
+fn launcher_file(args: &Args) -> Option<PathBuf> {
+    if let Some(path) = &args.config {
+        return Some(path.clone());
+    }
+    if let Some(path) = std::env::var_os("LAUNCH_CONFIG").filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
+    let config_home = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")))?;
+    let path = config_home.join("launch/launchers.toml");
+    path.is_file().then_some(path)
+}
+
+/// Where fresh job directories go.
+fn jobs_home() -> PathBuf {
+    std::env::var_os("XDG_STATE_HOME")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/state")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("launch/jobs")
+}
+
+fn job_dir(args: &Args) -> Result<PathBuf> {
+    if let Some(dir) = &args.job_dir {
+        return Ok(if dir.is_absolute() {
+            dir.clone()
+        } else {
+            std::env::current_dir()
+                .context("cannot read the current directory")?
+                .join(dir)
+        });
+    }
+    let home = jobs_home();
+    std::fs::create_dir_all(&home)
+        .with_context(|| format!("cannot create the jobs directory `{}`", home.display()))?;
+    let dir = tempfile::Builder::new()
+        .prefix("job-")
+        .tempdir_in(&home)
+        .with_context(|| format!("cannot create a job directory in `{}`", home.display()))?;
+    Ok(dir.keep())
+}
+
+pub(crate) fn run(args: &Args) -> Result<ExitCode> {
+    let requirement = reqparse::parse(&args.expr)?;
+    if let Some(file) = launcher_file(args) {
+        bail!(
+            "launcher files are not supported by `launch run` yet (found `{}`); \
+             unset LAUNCH_CONFIG or drop --config to run on this machine",
+            file.display()
+        );
+    }
+    if !args.tags.is_empty() {
+        bail!("--tag selects entries of a launcher file, and there is none");
+    }
+    let launcher = DirectLauncher::local()?;
+    let host = launcher.host();
+    let Some(found) = matcher::match_requirement(&requirement, &host) else {
+        eprintln!("launch: no alternative of `{requirement}` fits this machine:");
+        for alt in &requirement.alternatives {
+            if let Err(why) = matcher::explain_alternative(alt, &host) {
+                eprintln!("  `{alt}`: {why}");
+            }
+        }
+        return Ok(ExitCode::from(1));
+    };
+    let alternative = requirement.alternatives[found.alternative].clone();
+    let dir = job_dir(args)?;
+    // The job runs where `launch run` was started, as a local command would.
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    let job = Job::new(&dir, args.command.iter().cloned())
+        .cwd(cwd)
+        .alternative(alternative)
+        .detach(args.detach);
+    // Ctrl-C is caught before the job starts, so it always cancels it.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    if !args.detach {
+        let flag = Arc::clone(&interrupted);
+        ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+            .context("cannot catch Ctrl-C")?;
+    }
+    let handle = launcher.submit(job)?;
+    if args.detach {
+        println!("{}", dir.display());
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("launch: job directory {}", dir.display());
+    follow(handle.as_ref(), launcher.connector(), &dir, &interrupted)
+}
+
+/// Copies what a job writes to a file of its directory to one of ours.
+struct Tail {
+    path: PathBuf,
+    offset: u64,
+}
+
+impl Tail {
+    fn copy(&mut self, connector: &Arc<dyn Connector>, out: &mut dyn Write) -> Result<bool> {
+        const CHUNK: usize = 1 << 20;
+        let mut any = false;
+        loop {
+            let bytes = match connector.read_file_from(&self.path, self.offset, CHUNK) {
+                Ok(bytes) => bytes,
+                Err(e) if e.is_not_found() => return Ok(any),
+                Err(e) => return Err(e.into()),
+            };
+            if bytes.is_empty() {
+                return Ok(any);
+            }
+            any = true;
+            self.offset += bytes.len() as u64;
+            out.write_all(&bytes)?;
+            out.flush()?;
+        }
+    }
+}
+
+fn progress() -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    bar
+}
+
+/// Follows an attached job to its end: output copied live, progress on
+/// stderr, Ctrl-C cancels.
+fn follow(
+    handle: &dyn JobHandle,
+    connector: &Arc<dyn Connector>,
+    dir: &Path,
+    interrupted: &AtomicBool,
+) -> Result<ExitCode> {
+    let mut out = Tail {
+        path: dir.join(launcher_direct::script::STDOUT),
+        offset: 0,
+    };
+    let mut err = Tail {
+        path: dir.join(launcher_direct::script::STDERR),
+        offset: 0,
+    };
+    let bar = progress();
+    let started = Instant::now();
+    let mut cancelled = false;
+    let state = loop {
+        let ended = handle.wait_timeout(Duration::from_millis(50))?;
+        let (stdout, stderr) = (&mut std::io::stdout(), &mut std::io::stderr());
+        bar.suspend(|| -> Result<()> {
+            out.copy(connector, stdout)?;
+            err.copy(connector, stderr)?;
+            Ok(())
+        })?;
+        if let Some(state) = ended {
+            break state;
+        }
+        if interrupted.load(Ordering::SeqCst) && !cancelled {
+            cancelled = true;
+            bar.suspend(|| eprintln!("launch: interrupted, cancelling the job"));
+            bar.set_message("cancelling");
+            handle.cancel()?;
+            continue;
+        }
+        if !cancelled {
+            let what = match handle.state()? {
+                JobState::Scheduled => "waiting for room on this machine",
+                _ => "running",
+            };
+            bar.set_message(format!("job {what}"));
+        }
+        bar.tick();
+    };
+    bar.finish_and_clear();
+    let elapsed = started.elapsed().as_secs_f64();
+    Ok(match state {
+        JobState::Done => ExitCode::SUCCESS,
+        JobState::Failed(FailReason::Cancelled) => {
+            eprintln!(
+                "launch: job cancelled after {elapsed:.1}s ({})",
+                dir.display()
+            );
+            ExitCode::from(1)
+        }
+        JobState::Failed(FailReason::ExitCode(code)) => {
+            eprintln!(
+                "launch: job failed with exit code {code} ({})",
+                dir.display()
+            );
+            ExitCode::from(u8::try_from(code).ok().filter(|&c| c != 0).unwrap_or(1))
+        }
+        other => {
+            eprintln!(
+                "launch: job {other} after {elapsed:.1}s ({})",
+                dir.display()
+            );
+            ExitCode::from(1)
+        }
+    })
+}

@@ -90,6 +90,8 @@ pub(crate) struct JobDir {
 /// doubling up to `LAST`.
 const FIRST_POLL: Duration = Duration::from_millis(2);
 const LAST_POLL: Duration = Duration::from_millis(250);
+/// How long a supervisor may take to write its pid file once started.
+const STARTING_GRACE: Duration = Duration::from_millis(200);
 
 impl JobDir {
     pub(crate) fn path(&self, name: &str) -> PathBuf {
@@ -121,10 +123,11 @@ impl JobDir {
     }
 
     pub(crate) fn pid_file(&self) -> Result<Option<PidFile>, DirectError> {
-        Ok(self
-            .read_opt(script::PID)?
-            .as_deref()
-            .and_then(parse_pid_file))
+        let Some(pid) = self.read_opt(script::PID)? else {
+            return Ok(None);
+        };
+        let cmd = self.read_opt(script::CMD)?;
+        Ok(parse_pid_file(&pid, cmd.as_deref()))
     }
 
     /// The job's description; an error naming the directory when there is
@@ -189,7 +192,10 @@ impl JobDir {
     /// Which recorded processes are alive: (supervisor, command).
     fn liveness(&self, pid: &PidFile) -> Result<(bool, bool), DirectError> {
         let supervisor = self.process_alive(pid.supervisor, pid.supervisor_start, &pid.boot)?;
-        let command = self.process_alive(pid.command, pid.command_start, &pid.boot)?;
+        let command = match pid.command {
+            Some(command) => self.process_alive(command, pid.command_start, &pid.boot)?,
+            None => false,
+        };
         Ok((supervisor, command))
     }
 
@@ -209,6 +215,14 @@ impl JobDir {
             if submitter.and_then(|s| s.alive_locally()) != Some(false) {
                 // Queued (or starting) in a process that is still there.
                 return Ok(JobState::Scheduled);
+            }
+            if self.connector.exists(&self.path(script::SCRIPT))? {
+                // Handed to its supervisor just before the submitter went:
+                // the supervisor writes its pid first thing.
+                std::thread::sleep(STARTING_GRACE);
+                if self.pid_file()?.is_some() {
+                    return self.observed_state();
+                }
             }
         }
         // Nothing alive: the state may have been written meanwhile.
@@ -270,21 +284,22 @@ impl JobDir {
                 continue;
             };
             let (supervisor, command) = self.liveness(&pid)?;
-            let group = SignalTarget::Group(pid.command);
-            match termed {
-                None => {
-                    if command || supervisor {
-                        self.connector.signal(group, Signal::Term)?;
+            if let Some(group) = pid.command.map(SignalTarget::Group) {
+                match termed {
+                    None => {
+                        if command || supervisor {
+                            self.connector.signal(group, Signal::Term)?;
+                        }
+                        termed = Some(Instant::now());
                     }
-                    termed = Some(Instant::now());
-                }
-                Some(at) if !killed && at.elapsed() >= grace => {
-                    if command || supervisor {
-                        self.connector.signal(group, Signal::Kill)?;
+                    Some(at) if !killed && at.elapsed() >= grace => {
+                        if command || supervisor {
+                            self.connector.signal(group, Signal::Kill)?;
+                        }
+                        killed = true;
                     }
-                    killed = true;
+                    _ => {}
                 }
-                _ => {}
             }
             if !supervisor && !command && self.final_state()?.is_none() {
                 // Nobody is left to record the end: do it here.

@@ -384,6 +384,21 @@ impl Inner {
             )
             .detached(job.detach);
         let mut process = this.connector.spawn(&spec)?;
+        if job.detach {
+            // A detached job outlives its submitter: return once its
+            // directory says who runs it, so that no one ever takes it for
+            // a job whose submitter vanished before it started.
+            let pid = job.dir.join(script::PID);
+            let state = job.dir.join(script::STATE);
+            let since = Instant::now();
+            while since.elapsed() < Duration::from_secs(10)
+                && process.try_wait()?.is_none()
+                && !this.connector.exists(&pid)?
+                && !this.connector.exists(&state)?
+            {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
         let this = Arc::clone(this);
         let tracked = Arc::clone(tracked);
         let devices = devices.to_vec();

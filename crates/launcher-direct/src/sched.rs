@@ -18,7 +18,9 @@ pub(crate) struct Need {
 
 impl Need {
     pub(crate) fn of(alt: &Alternative) -> Need {
-        let unified = alt.unified_memory().map_or(u64::MAX, core_types::MemSize::bytes);
+        let unified = alt
+            .unified_memory()
+            .map_or(u64::MAX, core_types::MemSize::bytes);
         Need {
             cores: alt.cpu.cores.max(1),
             memory: alt.cpu.memory.bytes().saturating_add(unified),

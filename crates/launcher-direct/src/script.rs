@@ -5,7 +5,8 @@
 //! |---|---|---|
 //! | `job.json` | launcher | name, command, requirement, devices, submitter |
 //! | `job.sh` | launcher | the POSIX `sh` script that runs the job |
-//! | `pid` | script | supervisor pid, command pid (its process group), boot id, `/proc` stat lines |
+//! | `pid` | script, first thing | supervisor pid, boot id, its `/proc` stat line |
+//! | `cmd` | script | command pid (its session and process group), its `/proc` stat line |
 //! | `stdout`, `stderr` | command | its output |
 //! | `cancel`, `timeout` | canceller, watchdog | markers |
 //! | `state` | script (write, then rename), or the launcher | `exited N`, `timeout N`, `cancelled N`, `error TEXT` |
@@ -21,8 +22,10 @@ use crate::DirectError;
 pub const SCRIPT: &str = "job.sh";
 /// The job description's name.
 pub const META: &str = "job.json";
-/// The supervisor's identity.
+/// The supervisor's identity, written first thing.
 pub const PID: &str = "pid";
+/// The command's pid (the id of its session and process group).
+pub const CMD: &str = "cmd";
 /// The final state.
 pub const STATE: &str = "state";
 /// The command's standard output.
@@ -97,6 +100,9 @@ finish() {
 	exit "${2:-0}"
 }
 [ -e "$d/cancel" ] && finish 'cancelled' 1
+read -r self < "/proc/$$/stat" || self=
+read -r boot < /proc/sys/kernel/random/boot_id || boot=
+printf 'pid %s\nboot %s\nstat %s\nend\n' "$$" "$boot" "$self" > "$d/pid"
 command -v setsid > /dev/null 2>&1 || {
 	echo 'launch: the `setsid` program (util-linux) is needed to run jobs' >> "$d/stderr"
 	finish 'exited 127' 127
@@ -105,13 +111,11 @@ cd "$cwd" 2> /dev/null || {
 	printf 'launch: cannot change directory to %s\n' "$cwd" >> "$d/stderr"
 	finish 'exited 126' 126
 }
-read -r self < "/proc/$$/stat" || self=
-read -r boot < /proc/sys/kernel/random/boot_id || boot=
 trap 'sig=1' TERM INT HUP
 setsid "$@" < /dev/null > "$d/stdout" 2> "$d/stderr" &
 pid=$!
 read -r cstat < "/proc/$pid/stat" 2> /dev/null || cstat=
-printf 'pid %s\ncmd %s\nboot %s\nstat %s\ncstat %s\nend\n' "$$" "$pid" "$boot" "$self" "$cstat" > "$d/pid"
+printf 'cmd %s\ncstat %s\nend\n' "$pid" "$cstat" > "$d/cmd"
 dog=
 if [ "$limit" -gt 0 ]; then
 	(
@@ -207,46 +211,64 @@ pub(crate) fn parse_stat(line: &str) -> Option<ProcStat> {
     Some(ProcStat { state, start })
 }
 
-/// The `pid` file the script writes.
+/// The `pid` and `cmd` files the script writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PidFile {
     /// The supervising shell.
     pub supervisor: u32,
-    /// The command, leader of its own session and process group.
-    pub command: u32,
     /// The boot id when it started (empty when unknown).
     pub boot: String,
     /// The supervisor's start time.
     pub supervisor_start: Option<u64>,
+    /// The command, leader of its own session and process group, once
+    /// started.
+    pub command: Option<u32>,
     /// The command's start time (unknown when it ended at once).
     pub command_start: Option<u64>,
 }
 
-/// Reads a `pid` file; `None` while it is incomplete (being written).
-pub(crate) fn parse_pid_file(text: &[u8]) -> Option<PidFile> {
+/// Lines of a file the script wrote; `None` while it is incomplete.
+fn complete_lines(text: &[u8]) -> Option<Vec<(String, String)>> {
     let text = String::from_utf8_lossy(text);
     if !text.ends_with("\nend\n") {
         return None;
     }
+    Some(
+        text.lines()
+            .map(|line| {
+                let (key, value) = line.split_once(' ').unwrap_or((line, ""));
+                (key.to_owned(), value.to_owned())
+            })
+            .collect(),
+    )
+}
+
+/// Reads the `pid` file and, when there is one, the `cmd` file; `None`
+/// while the `pid` file is incomplete (being written).
+pub(crate) fn parse_pid_file(pid: &[u8], cmd: Option<&[u8]>) -> Option<PidFile> {
     let mut file = PidFile {
         supervisor: 0,
-        command: 0,
         boot: String::new(),
         supervisor_start: None,
+        command: None,
         command_start: None,
     };
-    for line in text.lines() {
-        let (key, value) = line.split_once(' ').unwrap_or((line, ""));
-        match key {
+    for (key, value) in complete_lines(pid)? {
+        match key.as_str() {
             "pid" => file.supervisor = value.parse().ok()?,
-            "cmd" => file.command = value.parse().ok()?,
-            "boot" => value.clone_into(&mut file.boot),
-            "stat" => file.supervisor_start = parse_stat(value).map(|s| s.start),
-            "cstat" => file.command_start = parse_stat(value).map(|s| s.start),
+            "boot" => file.boot = value,
+            "stat" => file.supervisor_start = parse_stat(&value).map(|s| s.start),
             _ => {}
         }
     }
-    (file.supervisor > 1 && file.command > 1).then_some(file)
+    for (key, value) in cmd.and_then(complete_lines).unwrap_or_default() {
+        match key.as_str() {
+            "cmd" => file.command = value.parse().ok().filter(|&pid| pid > 1),
+            "cstat" => file.command_start = parse_stat(&value).map(|s| s.start),
+            _ => {}
+        }
+    }
+    (file.supervisor > 1).then_some(file)
 }
 
 #[cfg(test)]
@@ -272,14 +294,18 @@ mod tests {
 
     #[test]
     fn pid_files_must_be_complete() {
-        let full = b"pid 10\ncmd 11\nboot abc\nstat 10 (sh) S 1 10 10 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 555 0 0\ncstat \nend\n";
-        let file = parse_pid_file(full).unwrap();
-        assert_eq!((file.supervisor, file.command), (10, 11));
+        let pid = b"pid 10\nboot abc\nstat 10 (sh) S 1 10 10 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 555 0 0\nend\n";
+        let cmd = b"cmd 11\ncstat \nend\n";
+        let file = parse_pid_file(pid, Some(cmd)).unwrap();
+        assert_eq!((file.supervisor, file.command), (10, Some(11)));
         assert_eq!(file.supervisor_start, Some(555));
         assert_eq!(file.command_start, None);
         assert_eq!(file.boot, "abc");
-        assert_eq!(parse_pid_file(&full[..full.len() - 4]), None);
-        assert_eq!(parse_pid_file(b"pid 1\ncmd 11\nend\n"), None, "never pid 1");
+        assert_eq!(parse_pid_file(&pid[..pid.len() - 4], Some(cmd)), None);
+        let starting = parse_pid_file(pid, Some(&cmd[..5])).unwrap();
+        assert_eq!(starting.command, None, "cmd file being written");
+        assert_eq!(parse_pid_file(pid, None).unwrap().command, None);
+        assert_eq!(parse_pid_file(b"pid 1\nend\n", None), None, "never pid 1");
     }
 
     #[test]

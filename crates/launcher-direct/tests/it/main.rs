@@ -242,16 +242,17 @@ fn recovery_tells_running_from_lost_and_ignores_reused_pids() {
     eventually("it runs", || dir.join("pid").exists());
     let recovered = recover(LocalConnector::shared(), &dir).unwrap();
     assert_eq!(recovered.state().unwrap(), JobState::Running);
-    let pid = read(dir.join("pid"));
-    let field = |key: &str| -> u32 {
-        pid.lines()
+    let field = |file: &str, key: &str| -> u32 {
+        read(dir.join(file))
+            .lines()
             .find_map(|l| l.strip_prefix(key))
             .unwrap()
             .trim()
             .parse()
             .unwrap()
     };
-    let (supervisor, command) = (field("pid "), field("cmd "));
+    eventually("the command is started", || dir.join("cmd").exists());
+    let (supervisor, command) = (field("pid", "pid "), field("cmd", "cmd "));
     // The supervisor dies without a word: the command still runs.
     let local = LocalConnector::new();
     local
@@ -283,7 +284,9 @@ fn recovery_tells_running_from_lost_and_ignores_reused_pids() {
     let me = std::process::id();
     std::fs::write(
         fake.join("pid"),
-        format!("pid {me}\ncmd {me}\nboot \nstat {me} (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0\ncstat \nend\n"),
+        format!(
+            "pid {me}\nboot \nstat {me} (x) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 1 0 0\nend\n"
+        ),
     )
     .unwrap();
     assert!(alive(me));

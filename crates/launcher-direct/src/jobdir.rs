@@ -123,11 +123,10 @@ impl JobDir {
     }
 
     pub(crate) fn pid_file(&self) -> Result<Option<PidFile>, DirectError> {
-        let Some(pid) = self.read_opt(script::PID)? else {
-            return Ok(None);
-        };
-        let cmd = self.read_opt(script::CMD)?;
-        Ok(parse_pid_file(&pid, cmd.as_deref()))
+        Ok(self
+            .read_opt(script::PID)?
+            .as_deref()
+            .and_then(parse_pid_file))
     }
 
     /// The job's description; an error naming the directory when there is

@@ -380,7 +380,8 @@ impl Inner {
             .stdio(
                 StdioSpec::Null,
                 StdioSpec::Null,
-                StdioSpec::File(job.dir.join(script::SUPERVISOR_LOG)),
+                // The supervisor's own complaints, before the command's.
+                StdioSpec::File(job.dir.join(script::STDERR)),
             )
             .detached(job.detach);
         let mut process = this.connector.spawn(&spec)?;

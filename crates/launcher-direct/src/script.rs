@@ -5,9 +5,8 @@
 //! |---|---|---|
 //! | `job.json` | launcher | name, command, requirement, devices, submitter |
 //! | `job.sh` | launcher | the POSIX `sh` script that runs the job |
-//! | `pid` | script, first thing | supervisor pid, boot id, its `/proc` stat line |
-//! | `cmd` | script | command pid (its session and process group), its `/proc` stat line |
-//! | `stdout`, `stderr` | command | its output |
+//! | `pid` | script | first thing: supervisor pid, boot id, its `/proc` stat line; then the command's pid (its session and process group) and stat line |
+//! | `stdout`, `stderr` | command | its output (`stderr` also the supervisor's own complaints) |
 //! | `cancel`, `timeout` | canceller, watchdog | markers |
 //! | `state` | script (write, then rename), or the launcher | `exited N`, `timeout N`, `cancelled N`, `error TEXT` |
 
@@ -22,10 +21,8 @@ use crate::DirectError;
 pub const SCRIPT: &str = "job.sh";
 /// The job description's name.
 pub const META: &str = "job.json";
-/// The supervisor's identity, written first thing.
+/// The supervisor's identity, written first thing, then the command's.
 pub const PID: &str = "pid";
-/// The command's pid (the id of its session and process group).
-pub const CMD: &str = "cmd";
 /// The final state.
 pub const STATE: &str = "state";
 /// The command's standard output.
@@ -36,8 +33,6 @@ pub const STDERR: &str = "stderr";
 pub const CANCEL: &str = "cancel";
 /// Written by the watchdog when the time limit fired.
 pub const TIMEOUT: &str = "timeout";
-/// Where the supervising shell's own complaints go.
-pub const SUPERVISOR_LOG: &str = "supervisor.log";
 
 /// What goes into a job script.
 #[derive(Debug)]
@@ -95,8 +90,9 @@ d=",
     push_quoted(&mut s, spec.cwd.as_os_str())?;
     s.extend_from_slice(
         br#"
+exec 2>> "$d/stderr"
 finish() {
-	printf '%s\n' "$1" > "$d/state.tmp.$$" && mv -f "$d/state.tmp.$$" "$d/state"
+	printf '%s\n' "$1" > "$d/state.tmp.$$" && exec mv -f "$d/state.tmp.$$" "$d/state"
 	exit "${2:-0}"
 }
 [ -e "$d/cancel" ] && finish 'cancelled' 1
@@ -112,10 +108,10 @@ cd "$cwd" 2> /dev/null || {
 	finish 'exited 126' 126
 }
 trap 'sig=1' TERM INT HUP
-setsid "$@" < /dev/null > "$d/stdout" 2> "$d/stderr" &
+setsid "$@" < /dev/null > "$d/stdout" 2>> "$d/stderr" &
 pid=$!
 read -r cstat < "/proc/$pid/stat" 2> /dev/null || cstat=
-printf 'cmd %s\ncstat %s\nend\n' "$pid" "$cstat" > "$d/cmd"
+printf 'cmd %s\ncstat %s\ncend\n' "$pid" "$cstat" >> "$d/pid"
 dog=
 if [ "$limit" -gt 0 ]; then
 	(
@@ -227,25 +223,16 @@ pub(crate) struct PidFile {
     pub command_start: Option<u64>,
 }
 
-/// Lines of a file the script wrote; `None` while it is incomplete.
-fn complete_lines(text: &[u8]) -> Option<Vec<(String, String)>> {
-    let text = String::from_utf8_lossy(text);
-    if !text.ends_with("\nend\n") {
-        return None;
-    }
-    Some(
-        text.lines()
-            .map(|line| {
-                let (key, value) = line.split_once(' ').unwrap_or((line, ""));
-                (key.to_owned(), value.to_owned())
-            })
-            .collect(),
-    )
+fn lines(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    text.lines()
+        .map(|line| line.split_once(' ').unwrap_or((line, "")))
 }
 
-/// Reads the `pid` file and, when there is one, the `cmd` file; `None`
-/// while the `pid` file is incomplete (being written).
-pub(crate) fn parse_pid_file(pid: &[u8], cmd: Option<&[u8]>) -> Option<PidFile> {
+/// Reads the `pid` file; `None` while its first part is incomplete (being
+/// written). Its second part, the command's, follows once it started.
+pub(crate) fn parse_pid_file(text: &[u8]) -> Option<PidFile> {
+    let text = String::from_utf8_lossy(text);
+    let (head, tail) = text.split_once("\nend\n")?;
     let mut file = PidFile {
         supervisor: 0,
         boot: String::new(),
@@ -253,19 +240,21 @@ pub(crate) fn parse_pid_file(pid: &[u8], cmd: Option<&[u8]>) -> Option<PidFile> 
         command: None,
         command_start: None,
     };
-    for (key, value) in complete_lines(pid)? {
-        match key.as_str() {
+    for (key, value) in lines(head) {
+        match key {
             "pid" => file.supervisor = value.parse().ok()?,
-            "boot" => file.boot = value,
-            "stat" => file.supervisor_start = parse_stat(&value).map(|s| s.start),
+            "boot" => value.clone_into(&mut file.boot),
+            "stat" => file.supervisor_start = parse_stat(value).map(|s| s.start),
             _ => {}
         }
     }
-    for (key, value) in cmd.and_then(complete_lines).unwrap_or_default() {
-        match key.as_str() {
-            "cmd" => file.command = value.parse().ok().filter(|&pid| pid > 1),
-            "cstat" => file.command_start = parse_stat(&value).map(|s| s.start),
-            _ => {}
+    if tail.ends_with("\ncend\n") {
+        for (key, value) in lines(tail) {
+            match key {
+                "cmd" => file.command = value.parse().ok().filter(|&pid| pid > 1),
+                "cstat" => file.command_start = parse_stat(value).map(|s| s.start),
+                _ => {}
+            }
         }
     }
     (file.supervisor > 1).then_some(file)
@@ -294,18 +283,18 @@ mod tests {
 
     #[test]
     fn pid_files_must_be_complete() {
-        let pid = b"pid 10\nboot abc\nstat 10 (sh) S 1 10 10 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 555 0 0\nend\n";
-        let cmd = b"cmd 11\ncstat \nend\n";
-        let file = parse_pid_file(pid, Some(cmd)).unwrap();
+        let pid = "pid 10\nboot abc\nstat 10 (sh) S 1 10 10 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 555 0 0\nend\n";
+        let full = format!("{pid}cmd 11\ncstat \ncend\n");
+        let file = parse_pid_file(full.as_bytes()).unwrap();
         assert_eq!((file.supervisor, file.command), (10, Some(11)));
         assert_eq!(file.supervisor_start, Some(555));
         assert_eq!(file.command_start, None);
         assert_eq!(file.boot, "abc");
-        assert_eq!(parse_pid_file(&pid[..pid.len() - 4], Some(cmd)), None);
-        let starting = parse_pid_file(pid, Some(&cmd[..5])).unwrap();
-        assert_eq!(starting.command, None, "cmd file being written");
-        assert_eq!(parse_pid_file(pid, None).unwrap().command, None);
-        assert_eq!(parse_pid_file(b"pid 1\nend\n", None), None, "never pid 1");
+        assert_eq!(parse_pid_file(&pid.as_bytes()[..pid.len() - 4]), None);
+        let starting = parse_pid_file(&full.as_bytes()[..pid.len() + 5]).unwrap();
+        assert_eq!(starting.command, None, "command part being written");
+        assert_eq!(parse_pid_file(pid.as_bytes()).unwrap().command, None);
+        assert_eq!(parse_pid_file(b"pid 1\nend\n"), None, "never pid 1");
     }
 
     #[test]

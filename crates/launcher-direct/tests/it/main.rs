@@ -251,8 +251,10 @@ fn recovery_tells_running_from_lost_and_ignores_reused_pids() {
             .parse()
             .unwrap()
     };
-    eventually("the command is started", || dir.join("cmd").exists());
-    let (supervisor, command) = (field("pid", "pid "), field("cmd", "cmd "));
+    eventually("the command is started", || {
+        read(dir.join("pid")).ends_with("cend\n")
+    });
+    let (supervisor, command) = (field("pid", "pid "), field("pid", "cmd "));
     // The supervisor dies without a word: the command still runs.
     let local = LocalConnector::new();
     local

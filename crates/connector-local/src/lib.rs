@@ -100,7 +100,11 @@ fn stdio(spec: &StdioSpec, input: bool) -> Result<Stdio, ConnectorError> {
 
 /// Builds the `Command` for a spec: the only place a process is set up.
 fn command(spec: &ProcessSpec) -> Result<Command, ConnectorError> {
-    let setsid = if spec.detached { setsid_program() } else { None };
+    let setsid = if spec.detached {
+        setsid_program()
+    } else {
+        None
+    };
     let mut cmd = if let Some(setsid) = setsid {
         // The child is not a group leader, so `setsid` calls setsid(2)
         // itself and execs the program: the pid stays the program's.

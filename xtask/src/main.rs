@@ -6,9 +6,11 @@
 //!   command, which `.ci/run` calls).
 //! - `cargo xtask bench-cli`: times `launch parse|match --json -` on 100,000
 //!   lines with a release build.
+//! - `cargo xtask slurm up|down|status|env`: the hermetic Slurm test cluster.
 
 mod bench_cli;
 mod codegen;
+mod slurm;
 mod test;
 
 use anyhow::{Result, bail};
@@ -21,8 +23,9 @@ fn main() -> Result<()> {
         ["codegen", "--check"] => codegen::run(codegen::Mode::Check),
         ["test", rest @ ..] => test::run(rest),
         ["bench-cli"] => bench_cli::run(),
+        ["slurm", rest @ ..] => slurm::main(rest),
         _ => bail!(
-            "usage: cargo xtask codegen [--check] | cargo xtask test [-- CARGO TEST ARGS] | cargo xtask bench-cli"
+            "usage: cargo xtask codegen [--check] | cargo xtask test [-- CARGO TEST ARGS] | cargo xtask bench-cli | cargo xtask slurm up|down|status|env"
         ),
     }
 }

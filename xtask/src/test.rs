@@ -12,7 +12,9 @@ use anyhow::{Context, Result, bail};
 pub(crate) fn run(extra: &[&str]) -> Result<()> {
     crate::codegen::run(crate::codegen::Mode::Check)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let slurm = crate::slurm::TestCluster::start()?;
     let status = Command::new(&cargo)
+        .envs(slurm.env())
         .args(["test", "--workspace"])
         .args(extra.iter().skip_while(|a| **a == "--"))
         .current_dir(crate::codegen::workspace_root())

@@ -215,7 +215,8 @@ impl JobDir {
                 // Queued (or starting) in a process that is still there.
                 return Ok(JobState::Scheduled);
             }
-            if self.connector.exists(&self.path(script::SCRIPT))? {
+            // The launcher creates `stderr` when it starts the supervisor.
+            if self.connector.exists(&self.path(script::STDERR))? {
                 // Handed to its supervisor just before the submitter went:
                 // the supervisor writes its pid first thing.
                 std::thread::sleep(STARTING_GRACE);
@@ -224,10 +225,40 @@ impl JobDir {
                 }
             }
         }
-        // Nothing alive: the state may have been written meanwhile.
+        self.unsupervised_end()
+    }
+
+    /// The state once the supervisor has ended. When it ended without a
+    /// word (killed), the job lasts as long as its command: the directory
+    /// is followed until the command is gone too.
+    pub(crate) fn after_supervisor(&self) -> Result<JobState, DirectError> {
+        if let Some(state) = self.final_state()? {
+            return Ok(state);
+        }
+        if self.pid_file()?.is_none() {
+            return self.unsupervised_end();
+        }
         Ok(self
-            .final_state()?
-            .unwrap_or(JobState::Failed(FailReason::Lost)))
+            .poll_until_final(None)?
+            .expect("waiting without a timeout ends with a state"))
+    }
+
+    /// The end of a job whose supervisor is gone: its state when it wrote
+    /// one (meanwhile); else what the markers say (the watchdog stopped it
+    /// for its time limit, or someone cancelled it); else lost.
+    pub(crate) fn unsupervised_end(&self) -> Result<JobState, DirectError> {
+        if let Some(state) = self.final_state()? {
+            return Ok(state);
+        }
+        Ok(JobState::Failed(
+            if self.connector.exists(&self.path(script::CANCEL))? {
+                FailReason::Cancelled
+            } else if self.connector.exists(&self.path(script::TIMEOUT))? {
+                FailReason::Timeout
+            } else {
+                FailReason::Lost
+            },
+        ))
     }
 
     /// Polls until the job ends or `timeout` passes.
@@ -283,22 +314,22 @@ impl JobDir {
                 continue;
             };
             let (supervisor, command) = self.liveness(&pid)?;
-            if let Some(group) = pid.command.map(SignalTarget::Group) {
-                match termed {
-                    None => {
-                        if command || supervisor {
-                            self.connector.signal(group, Signal::Term)?;
-                        }
-                        termed = Some(Instant::now());
+            // The supervisor leads the job's process group.
+            let group = SignalTarget::Group(pid.supervisor);
+            match termed {
+                None => {
+                    if command || supervisor {
+                        self.connector.signal(group, Signal::Term)?;
                     }
-                    Some(at) if !killed && at.elapsed() >= grace => {
-                        if command || supervisor {
-                            self.connector.signal(group, Signal::Kill)?;
-                        }
-                        killed = true;
-                    }
-                    _ => {}
+                    termed = Some(Instant::now());
                 }
+                Some(at) if !killed && at.elapsed() >= grace => {
+                    if command || supervisor {
+                        self.connector.signal(group, Signal::Kill)?;
+                    }
+                    killed = true;
+                }
+                _ => {}
             }
             if !supervisor && !command && self.final_state()?.is_none() {
                 // Nobody is left to record the end: do it here.

@@ -2,14 +2,19 @@
 //! never more at once than that machine (its [`HostSpec`]) can hold.
 //!
 //! Each job gets a job directory holding a POSIX `sh` script that runs the
-//! command in a session of its own, records its pid and start time, stops
-//! it past its time limit (the requirement's duration), and writes its exit
+//! command in a process group of its own (a session when detached), records
+//! pids and start times, stops the group past its time limit (the
+//! requirement's duration), and writes its exit
 //! code atomically when it ends, whether or not anyone is watching. So a job
 //! can be followed, and cancelled, from its directory alone by a process
 //! that did not submit it ([`recover`]). Jobs that do not fit wait in a
 //! queue, in submission order; each running job gets devices of its own
 //! (`CUDA_VISIBLE_DEVICES`, `ROCR_VISIBLE_DEVICES`, and
 //! `LAUNCH_ACCELERATORS`, a list such as `cuda:0,cuda:1`).
+//!
+//! As POSIX `sh` does for every command it starts in the background, the
+//! command starts with `SIGINT` and `SIGQUIT` ignored; cancelling sends
+//! `SIGTERM` to the job's process group, then `SIGKILL` after a grace period.
 //!
 //! ```
 //! use core_types::job::{FailReason, Job, JobHandle, JobState, Launcher};
@@ -55,6 +60,15 @@ use sched::{Capacity, Device, Need, Queue};
 pub const ACCELERATORS_VAR: &str = "LAUNCH_ACCELERATORS";
 /// The environment variable holding a job's directory.
 pub const JOB_DIR_VAR: &str = "LAUNCH_JOB_DIR";
+
+/// The variables the launcher sets itself; a job's own values for them are
+/// dropped, so that a job never sees devices it was not granted.
+const OWN_VARS: [&str; 4] = [
+    "CUDA_VISIBLE_DEVICES",
+    "ROCR_VISIBLE_DEVICES",
+    ACCELERATORS_VAR,
+    JOB_DIR_VAR,
+];
 
 /// Why the direct launcher failed.
 #[derive(Debug, thiserror::Error)]
@@ -289,6 +303,24 @@ impl DirectLauncher {
             "submitter": this_process().map(jobdir::Identity::to_json),
         });
         connector.write_file(&meta_path, meta.to_string().as_bytes())?;
+        let mut env: Vec<_> = job
+            .env
+            .iter()
+            .filter(|(name, _)| !OWN_VARS.iter().any(|own| name == own))
+            .cloned()
+            .collect();
+        env.push((JOB_DIR_VAR.into(), job.dir.clone().into_os_string()));
+        let body = script::job_script(&script::ScriptSpec {
+            dir: &job.dir,
+            cwd: job.cwd.as_deref().unwrap_or(&job.dir),
+            command: &job.command,
+            env: &env,
+            time_limit: job.alternative.duration.seconds(),
+            grace: self.inner.config.grace.as_secs().max(1),
+        })?;
+        let script_path = job.dir.join(script::SCRIPT);
+        connector.write_file(&script_path, &body)?;
+        connector.set_executable(&script_path)?;
         let tracked = Arc::new(Tracked {
             job,
             need: need.clone(),
@@ -342,8 +374,19 @@ impl Inner {
     ) -> Result<(), DirectError> {
         let job = &tracked.job;
         let host = lock(&this.sched).capacity.host().clone();
-        let mut env = job.env.clone();
-        env.push((JOB_DIR_VAR.into(), job.dir.clone().into_os_string()));
+        let script_path = job.dir.join(script::SCRIPT);
+        let mut spec = ProcessSpec::new("sh")
+            .args([script_path.into_os_string()])
+            .cwd(&job.dir)
+            .stdio(
+                StdioSpec::Null,
+                StdioSpec::Null,
+                // The supervisor's own complaints, before the command's.
+                StdioSpec::File(job.dir.join(script::STDERR)),
+            )
+            .detached(job.detach);
+        // The devices granted to this run, in the supervisor's environment
+        // (the script, written at submission, holds none of them).
         for (kind, var) in [
             (AcceleratorKind::Cuda, "CUDA_VISIBLE_DEVICES"),
             (AcceleratorKind::Rocm, "ROCR_VISIBLE_DEVICES"),
@@ -355,35 +398,14 @@ impl Inner {
                     .filter(|d| d.kind == kind)
                     .map(|d| d.ordinal.to_string())
                     .collect();
-                env.push((var.into(), list.join(",").into()));
+                spec = spec.env(var, list.join(","));
             }
         }
         let granted: Vec<String> = devices
             .iter()
             .map(|d| format!("{}:{}", d.kind.host_name(), d.ordinal))
             .collect();
-        env.push((ACCELERATORS_VAR.into(), granted.join(",").into()));
-        let body = script::job_script(&script::ScriptSpec {
-            dir: &job.dir,
-            cwd: job.cwd.as_deref().unwrap_or(&job.dir),
-            command: &job.command,
-            env: &env,
-            time_limit: job.alternative.duration.seconds(),
-            grace: this.config.grace.as_secs().max(1),
-        })?;
-        let script_path = job.dir.join(script::SCRIPT);
-        this.connector.write_file(&script_path, &body)?;
-        this.connector.set_executable(&script_path)?;
-        let spec = ProcessSpec::new("sh")
-            .args([script_path.into_os_string()])
-            .cwd(&job.dir)
-            .stdio(
-                StdioSpec::Null,
-                StdioSpec::Null,
-                // The supervisor's own complaints, before the command's.
-                StdioSpec::File(job.dir.join(script::STDERR)),
-            )
-            .detached(job.detach);
+        spec = spec.env(ACCELERATORS_VAR, granted.join(","));
         let mut process = this.connector.spawn(&spec)?;
         if job.detach {
             // A detached job outlives its submitter: return once its
@@ -411,13 +433,14 @@ impl Inner {
                     connector: Arc::clone(&this.connector),
                     dir: tracked.job.dir.clone(),
                 };
-                let state = match (exit, dir.final_state()) {
-                    (_, Ok(Some(state))) => state,
-                    (Ok(_), Ok(None)) => JobState::Failed(FailReason::Lost),
-                    (Err(e), _) | (_, Err(DirectError::Connector(e))) => {
+                let state = match exit
+                    .map_err(DirectError::from)
+                    .and_then(|_| dir.after_supervisor())
+                {
+                    Ok(state) => state,
+                    Err(e) => {
                         JobState::Failed(FailReason::Other(format!("cannot follow the job: {e}")))
                     }
-                    (_, Err(e)) => JobState::Failed(FailReason::Other(e.to_string())),
                 };
                 Inner::finished(&this, &tracked, &devices, state);
             })

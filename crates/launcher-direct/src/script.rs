@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | `job.json` | launcher | name, command, requirement, devices, submitter |
 //! | `job.sh` | launcher | the POSIX `sh` script that runs the job |
-//! | `pid` | script | first thing: supervisor pid, boot id, its `/proc` stat line; then the command's pid (its session and process group) and stat line |
+//! | `pid` | script | first thing: supervisor pid (the job's process group), boot id, its `/proc` stat line; then the command's pid and stat line |
 //! | `stdout`, `stderr` | command | its output (`stderr` also the supervisor's own complaints) |
 //! | `cancel`, `timeout` | canceller, watchdog | markers |
 //! | `state` | script (write, then rename), or the launcher | `exited N`, `timeout N`, `cancelled N`, `error TEXT` |
@@ -54,19 +54,22 @@ fn push_quoted(out: &mut Vec<u8>, word: &OsStr) -> Result<(), DirectError> {
 /// every path is single-quoted (`'` as `'\''`), so its bytes reach the
 /// command verbatim, whatever they are; nothing is re-parsed by a shell.
 ///
-/// The script runs the command in a session of its own (`setsid`, so the
-/// whole tree can be signalled as one group), records its pid and start
-/// time, enforces the time limit with a watchdog (TERM to the group, KILL
-/// after the grace period), and when the command ends writes its exit code
-/// to `state` through a rename, whoever is watching.
+/// The script leads the job's process group (the launcher starts it so),
+/// runs the command in it, so that the whole tree can be signalled at once,
+/// records its own and the command's pid and start time, enforces the time
+/// limit with a watchdog (TERM to the group, KILL after the grace period),
+/// and when the command ends writes its exit code to `state` through a
+/// rename, whoever is watching. When the group is killed, the script goes
+/// with it; the `cancel` and `timeout` markers then tell the end.
 pub(crate) fn job_script(spec: &ScriptSpec<'_>) -> Result<Vec<u8>, DirectError> {
     let mut s = Vec::with_capacity(2048);
     s.extend_from_slice(
         b"#!/bin/sh\n\
 # Job script of launch's direct launcher (format 1). It runs the command\n\
-# below in a session of its own, records the supervisor's pid and start\n\
-# time in `pid`, stops the command past its time limit, and writes the exit\n\
-# code to `state` (write, then rename) when the command ends.\n\
+# below in its process group (this shell leads it), records pids and start\n\
+# times in `pid`, stops the group past the time limit (TERM, then KILL after\n\
+# the grace period), and writes the exit code to `state` (write, then\n\
+# rename) when the command ends.\n\
 # Run it again by hand with: sh job.sh\n\
 d=",
     );
@@ -99,30 +102,27 @@ finish() {
 read -r self < "/proc/$$/stat" || self=
 read -r boot < /proc/sys/kernel/random/boot_id || boot=
 printf 'pid %s\nboot %s\nstat %s\nend\n' "$$" "$boot" "$self" > "$d/pid"
-command -v setsid > /dev/null 2>&1 || {
-	echo 'launch: the `setsid` program (util-linux) is needed to run jobs' >> "$d/stderr"
-	finish 'exited 127' 127
-}
 cd "$cwd" 2> /dev/null || {
 	printf 'launch: cannot change directory to %s\n' "$cwd" >> "$d/stderr"
 	finish 'exited 126' 126
 }
 trap 'sig=1' TERM INT HUP
-setsid "$@" < /dev/null > "$d/stdout" 2>> "$d/stderr" &
+"$@" < /dev/null > "$d/stdout" 2>> "$d/stderr" &
 pid=$!
 read -r cstat < "/proc/$pid/stat" 2> /dev/null || cstat=
 printf 'cmd %s\ncstat %s\ncend\n' "$pid" "$cstat" >> "$d/pid"
 dog=
 if [ "$limit" -gt 0 ]; then
 	(
-		trap 'kill "$s" 2> /dev/null; exit 0' TERM
+		trap '' TERM
+		trap 'kill -KILL "$s" 2> /dev/null; exit 0' USR1
 		sleep "$limit" & s=$!
-		wait "$s" || exit 0
+		wait "$s"
 		: > "$d/timeout"
-		kill -TERM -"$pid" 2> /dev/null
+		kill -TERM -$$ 2> /dev/null
 		sleep "$grace" & s=$!
-		wait "$s" || exit 0
-		kill -KILL -"$pid" 2> /dev/null
+		wait "$s"
+		kill -KILL -$$ 2> /dev/null
 	) < /dev/null > /dev/null 2>&1 &
 	dog=$!
 fi
@@ -132,7 +132,7 @@ while :; do
 	code=$?
 	[ -z "$sig" ] && break
 done
-[ -n "$dog" ] && kill "$dog" 2> /dev/null
+[ -n "$dog" ] && kill -USR1 "$dog" 2> /dev/null
 if [ -e "$d/cancel" ]; then
 	finish "cancelled $code" "$code"
 elif [ -e "$d/timeout" ]; then
@@ -210,14 +210,13 @@ pub(crate) fn parse_stat(line: &str) -> Option<ProcStat> {
 /// The `pid` and `cmd` files the script writes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct PidFile {
-    /// The supervising shell.
+    /// The supervising shell, leader of the job's process group.
     pub supervisor: u32,
     /// The boot id when it started (empty when unknown).
     pub boot: String,
     /// The supervisor's start time.
     pub supervisor_start: Option<u64>,
-    /// The command, leader of its own session and process group, once
-    /// started.
+    /// The command, once started.
     pub command: Option<u32>,
     /// The command's start time (unknown when it ended at once).
     pub command_start: Option<u64>,

@@ -263,8 +263,9 @@ fn recovery_tells_running_from_lost_and_ignores_reused_pids() {
             core_types::job::Signal::Kill,
         )
         .unwrap();
-    assert_eq!(handle.wait().unwrap(), JobState::Failed(FailReason::Lost));
+    // The job lasts as long as its command, for both handles.
     assert_eq!(recovered.state().unwrap(), JobState::Running);
+    assert_eq!(handle.wait_timeout(Duration::ZERO).unwrap(), None);
     // The command goes too: nobody wrote an exit code.
     local
         .signal(
@@ -277,6 +278,8 @@ fn recovery_tells_running_from_lost_and_ignores_reused_pids() {
         recovered.state().unwrap(),
         JobState::Failed(FailReason::Lost)
     );
+    assert_eq!(handle.wait().unwrap(), JobState::Failed(FailReason::Lost));
+    assert_eq!(l.load(), (0, 0), "the capacity is given back");
 
     // A pid file naming a live process that started at another time (a
     // reused pid) is not taken for the job.
@@ -297,6 +300,43 @@ fn recovery_tells_running_from_lost_and_ignores_reused_pids() {
         .state()
         .unwrap();
     assert_eq!(state, JobState::Failed(FailReason::Lost));
+}
+
+#[test]
+fn the_time_limit_holds_without_the_supervisor() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("limited");
+    let l = launcher(1, 0);
+    let limit = Alternative {
+        duration: Walltime::from_seconds(1),
+        ..Alternative::default()
+    };
+    let handle = l.submit(sh(&dir, "sleep 300").alternative(limit)).unwrap();
+    eventually("the command is started", || {
+        std::fs::read_to_string(dir.join("pid")).is_ok_and(|p| p.ends_with("cend\n"))
+    });
+    let supervisor: u32 = read(dir.join("pid")).lines().next().unwrap()[4..]
+        .parse()
+        .unwrap();
+    LocalConnector::new()
+        .signal(
+            core_types::job::SignalTarget::Process(supervisor),
+            core_types::job::Signal::Kill,
+        )
+        .unwrap();
+    // The watchdog still stops the command, and says why.
+    assert_eq!(
+        handle.wait().unwrap(),
+        JobState::Failed(FailReason::Timeout)
+    );
+    assert_eq!(
+        recover(LocalConnector::shared(), &dir)
+            .unwrap()
+            .state()
+            .unwrap(),
+        JobState::Failed(FailReason::Timeout)
+    );
+    assert!(!dir.join("state").exists(), "nobody wrote an exit code");
 }
 
 #[test]
@@ -406,10 +446,14 @@ fn jobs_without_accelerators_see_none() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("cpu");
     let h = launcher(2, 2)
-        .submit(sh(
-            &dir,
-            "printf '[%s][%s]' \"${CUDA_VISIBLE_DEVICES-unset}\" \"$LAUNCH_ACCELERATORS\"",
-        ))
+        .submit(
+            sh(
+                &dir,
+                "printf '[%s][%s]' \"${CUDA_VISIBLE_DEVICES-unset}\" \"$LAUNCH_ACCELERATORS\"",
+            )
+            // A job cannot grant itself devices.
+            .env("CUDA_VISIBLE_DEVICES", "0,1"),
+        )
         .unwrap();
     assert_eq!(h.wait().unwrap(), JobState::Done);
     assert_eq!(read(dir.join("stdout")), "[][]");
@@ -506,9 +550,27 @@ fn cancelling_a_queued_job_never_starts_it() {
         JobState::Failed(FailReason::Cancelled)
     );
     assert!(!work.path().join("second/ran").exists());
-    assert!(!work.path().join("second/job.sh").exists());
+    assert!(!work.path().join("second/pid").exists());
     assert_eq!(l.load(), (0, 0));
     let _: Arc<dyn Connector> = LocalConnector::shared();
+}
+
+#[test]
+fn attached_jobs_run_in_a_process_group_of_their_own() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("attached");
+    let h = launcher(1, 0)
+        .submit(sh(&dir, "ps -o pgid= -p $$ > pgid"))
+        .unwrap();
+    assert_eq!(h.wait().unwrap(), JobState::Done);
+    let supervisor = read(dir.join("pid")).lines().next().unwrap()[4..].to_owned();
+    assert_eq!(read(dir.join("pgid")).trim(), supervisor);
+    let mine = read("/proc/self/stat");
+    let my_group = mine[mine.rfind(')').unwrap() + 2..]
+        .split(' ')
+        .nth(2)
+        .unwrap();
+    assert_ne!(my_group, supervisor, "not the submitter's group");
 }
 
 #[test]
@@ -516,7 +578,7 @@ fn detached_jobs_run_in_a_session_of_their_own() {
     let work = tempfile::tempdir().unwrap();
     let dir = work.path().join("detached");
     let h = launcher(1, 0)
-        .submit(sh(&dir, "ps -o sid= -p $$ > sid; echo $$ > me").detach(true))
+        .submit(sh(&dir, "ps -o sid=,pgid= -p $$ > ids").detach(true))
         .unwrap();
     assert_eq!(h.wait().unwrap(), JobState::Done);
     let pid = read(dir.join("pid"));
@@ -527,9 +589,9 @@ fn detached_jobs_run_in_a_session_of_their_own() {
         .nth(3)
         .unwrap();
     assert_eq!(session, supervisor, "the supervisor leads its session");
-    assert_eq!(
-        read(dir.join("sid")).trim(),
-        read(dir.join("me")).trim(),
-        "so does the command"
-    );
+    let ids: Vec<String> = read(dir.join("ids"))
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(ids, vec![supervisor, supervisor], "the command is in both");
 }

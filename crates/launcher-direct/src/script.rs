@@ -36,12 +36,18 @@ pub const TIMEOUT: &str = "timeout";
 
 /// What goes into a job script.
 #[derive(Debug)]
-pub(crate) struct ScriptSpec<'a> {
+pub struct ScriptSpec<'a> {
+    /// The job directory (absolute).
     pub dir: &'a Path,
+    /// Where the command runs.
     pub cwd: &'a Path,
+    /// The command, program first.
     pub command: &'a [OsString],
+    /// Variables exported to the command.
     pub env: &'a [(OsString, OsString)],
+    /// The time limit in seconds (0: none).
     pub time_limit: u64,
+    /// Seconds between TERM and KILL when the time limit fires.
     pub grace: u64,
 }
 
@@ -61,7 +67,10 @@ fn push_quoted(out: &mut Vec<u8>, word: &OsStr) -> Result<(), DirectError> {
 /// and when the command ends writes its exit code to `state` through a
 /// rename, whoever is watching. When the group is killed, the script goes
 /// with it; the `cancel` and `timeout` markers then tell the end.
-pub(crate) fn job_script(spec: &ScriptSpec<'_>) -> Result<Vec<u8>, DirectError> {
+///
+/// Other launchers reuse it as their exit-code-recording wrapper (the
+/// Slurm launcher puts its `#SBATCH` lines in front).
+pub fn job_script(spec: &ScriptSpec<'_>) -> Result<Vec<u8>, DirectError> {
     let mut s = Vec::with_capacity(2048);
     s.extend_from_slice(
         b"#!/bin/sh\n\
@@ -145,7 +154,7 @@ finish "exited $code" "$code"
 }
 
 /// Reads a `state` file.
-pub(crate) fn parse_state(text: &[u8], path: &Path) -> Result<JobState, DirectError> {
+pub fn parse_state(text: &[u8], path: &Path) -> Result<JobState, DirectError> {
     let text = String::from_utf8_lossy(text);
     let line = text.lines().next().unwrap_or("").trim();
     let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
@@ -171,7 +180,7 @@ pub(crate) fn parse_state(text: &[u8], path: &Path) -> Result<JobState, DirectEr
 
 /// The `state` line the launcher writes itself (a job cancelled before it
 /// started, or one that could not start).
-pub(crate) fn state_line(state: &JobState) -> String {
+pub fn state_line(state: &JobState) -> String {
     match state {
         JobState::Failed(FailReason::Cancelled) => "cancelled\n".into(),
         JobState::Failed(FailReason::Timeout) => "timeout\n".into(),

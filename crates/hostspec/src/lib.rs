@@ -52,7 +52,7 @@ use core_types::HostSpec;
 
 pub use detect::{detect, parse_cpuinfo, parse_meminfo, parse_nvidia_smi, parse_sysctl_memsize};
 pub use error::HostSpecError;
-pub use schema::{MAX_ACCELERATORS, parse_kind};
+pub use schema::{HostTable, MAX_ACCELERATORS, parse_kind};
 pub use write::to_toml_string;
 
 use error::line_column;

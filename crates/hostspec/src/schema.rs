@@ -34,6 +34,21 @@ pub(crate) struct RawHost {
     accelerators: AcceleratorList,
 }
 
+/// The host table of a host file, for files that embed one (the launcher
+/// file's `host = { ... }`): deserialize it with any serde deserializer,
+/// then take its [`HostSpec`] with [`HostTable::into_host`]. It accepts
+/// and checks exactly what a host file does.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub struct HostTable(RawHost);
+
+impl HostTable {
+    /// The host this table describes.
+    pub fn into_host(self) -> HostSpec {
+        self.0.into_host()
+    }
+}
+
 /// One `accelerators` entry.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -1,0 +1,311 @@
+//! Why a launcher file was refused, and why a launcher could not be built.
+
+use std::fmt;
+use std::ops::Range;
+
+/// What kind of mistake a launcher file holds (the message says which
+/// entry and why; this is for programs and tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InvalidKind {
+    /// Not TOML, or a value of the wrong type.
+    Syntax,
+    /// A key the format does not know, or a key that does not belong to
+    /// this type of launcher.
+    UnknownKey,
+    /// A launcher or connector `type` that does not exist.
+    UnknownType,
+    /// A required key is missing.
+    MissingKey,
+    /// A `connector` that names no connector.
+    DanglingConnector,
+    /// A `members` entry that names no launcher.
+    DanglingMember,
+    /// Two launchers (or a launcher and a built-in name) share a name.
+    DuplicateName,
+    /// Dynamic launchers that are, through their members, members of
+    /// themselves.
+    Cycle,
+    /// A bad value: a size, a duration, a count, a name, a Slurm option.
+    BadValue,
+}
+
+/// Why a launcher file could not be read or was refused.
+///
+/// A refused file's message names the file, the line and column, the key
+/// (`launcher[2].connector`) and why, in the form
+/// `FILE:LINE:COLUMN: KEY: MESSAGE`.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    /// The file could not be read.
+    #[error("{file}: cannot read the launcher file{}: {error}", Via(*via))]
+    Read {
+        /// The file, as given.
+        file: String,
+        /// How it was found (`--config`, `$LAUNCH_CONFIG`), when it matters.
+        via: Option<&'static str>,
+        /// The I/O error (in the message, so not a `source`).
+        error: std::io::Error,
+    },
+    /// The file does not follow the launcher file format.
+    #[error("{file}{}: {}{message}", Position(*line, *column), KeyPrefix(key))]
+    Invalid {
+        /// What kind of mistake.
+        kind: InvalidKind,
+        /// The file (or the source name given to the loader).
+        file: String,
+        /// 1-based line, when known.
+        line: Option<usize>,
+        /// 1-based column (in characters), when known.
+        column: Option<usize>,
+        /// The offending key, such as `launcher[1].members[0]`; empty at the
+        /// top level.
+        key: String,
+        /// Why.
+        message: String,
+    },
+}
+
+impl RegistryError {
+    /// The kind of a refused file's mistake (`None` for a read error).
+    pub fn kind(&self) -> Option<InvalidKind> {
+        match self {
+            RegistryError::Invalid { kind, .. } => Some(*kind),
+            RegistryError::Read { .. } => None,
+        }
+    }
+
+    /// The 1-based line of a refused file's mistake, when known.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            RegistryError::Invalid { line, .. } => *line,
+            RegistryError::Read { .. } => None,
+        }
+    }
+
+    /// The offending key of a refused file (empty at the top level).
+    pub fn key(&self) -> &str {
+        match self {
+            RegistryError::Invalid { key, .. } => key,
+            RegistryError::Read { .. } => "",
+        }
+    }
+}
+
+struct Via(Option<&'static str>);
+
+impl fmt::Display for Via {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(via) => write!(f, " (named by {via})"),
+            None => Ok(()),
+        }
+    }
+}
+
+struct Position(Option<usize>, Option<usize>);
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.0, self.1) {
+            (Some(line), Some(column)) => write!(f, ":{line}:{column}"),
+            (Some(line), None) => write!(f, ":{line}"),
+            _ => Ok(()),
+        }
+    }
+}
+
+struct KeyPrefix<'a>(&'a str);
+
+impl fmt::Display for KeyPrefix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            write!(f, "{}: ", self.0)
+        }
+    }
+}
+
+/// The 1-based line and column (in characters) of byte `offset` of `text`.
+pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let bytes = text.as_bytes();
+    let before = &bytes[..offset.min(bytes.len())];
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = before.split(|&b| b == b'\n').count();
+    let column = before[line_start..]
+        .iter()
+        .filter(|&&b| b & 0xC0 != 0x80)
+        .count()
+        + 1;
+    (line, column)
+}
+
+/// Builds [`RegistryError::Invalid`] errors for one file's text.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Source<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) text: &'a str,
+}
+
+impl Source<'_> {
+    /// The 1-based line of a byte offset.
+    pub(crate) fn line_of(&self, offset: usize) -> usize {
+        line_column(self.text, offset).0
+    }
+
+    /// An error at `span` (its start), about `key`.
+    pub(crate) fn error(
+        &self,
+        span: Option<Range<usize>>,
+        kind: InvalidKind,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> RegistryError {
+        let (line, column) = match span {
+            Some(span) => {
+                let (line, column) = line_column(self.text, span.start);
+                (Some(line), Some(column))
+            }
+            None => (None, None),
+        };
+        RegistryError::Invalid {
+            kind,
+            file: self.name.to_owned(),
+            line,
+            column,
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Why a launcher described by a file could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// This program cannot make such a connector or launcher (yet): what,
+    /// and what to do instead.
+    #[error("{0}")]
+    NotAvailable(String),
+    /// Making it failed.
+    #[error("{0}")]
+    Failed(Box<dyn std::error::Error + Send + Sync>),
+    /// The error arose making the launcher of entry `entry`.
+    #[error("launcher `{entry}`: {error}")]
+    InLauncher {
+        /// The launcher file's entry.
+        entry: String,
+        /// What went wrong.
+        error: Box<BuildError>,
+    },
+}
+
+impl BuildError {
+    /// Whether it is (or wraps) [`BuildError::NotAvailable`].
+    pub fn is_not_available(&self) -> bool {
+        match self {
+            BuildError::NotAvailable(_) => true,
+            BuildError::Failed(_) => false,
+            BuildError::InLauncher { error, .. } => error.is_not_available(),
+        }
+    }
+
+    pub(crate) fn in_launcher(self, entry: &str) -> BuildError {
+        BuildError::InLauncher {
+            entry: entry.to_owned(),
+            error: Box::new(self),
+        }
+    }
+}
+
+/// The closest of `candidates` to `word` (a small edit distance), for
+/// "did you mean" hints.
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// ` (did you mean `x`?)`, or nothing.
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> String {
+    closest(word, candidates).map_or_else(String::new, |c| format!(" (did you mean `{c}`?)"))
+}
+
+/// Levenshtein distance, in characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != cb))
+                .min(above + 1)
+                .min(row[j] + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions() {
+        assert_eq!(line_column("abc", 0), (1, 1));
+        assert_eq!(line_column("abc\ndef", 5), (2, 2));
+        assert_eq!(line_column("é\né", 5), (2, 2));
+        assert_eq!(line_column("ab", 99), (1, 3));
+    }
+
+    #[test]
+    fn hints() {
+        assert_eq!(edit_distance("partiton", "partition"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(closest("partiton", ["qos", "partition"]), Some("partition"));
+        assert_eq!(closest("zzz", ["qos", "partition"]), None);
+        assert_eq!(
+            did_you_mean("clustr", ["cluster"]),
+            " (did you mean `cluster`?)"
+        );
+        assert_eq!(did_you_mean("x", ["cluster"]), "");
+    }
+
+    #[test]
+    fn display() {
+        let source = Source {
+            name: "l.toml",
+            text: "a\nbb = 1\n",
+        };
+        let err = source.error(Some(5..6), InvalidKind::BadValue, "bb", "too big");
+        assert_eq!(err.to_string(), "l.toml:2:4: bb: too big");
+        assert_eq!(err.kind(), Some(InvalidKind::BadValue));
+        assert_eq!(err.line(), Some(2));
+        let err = source.error(None, InvalidKind::Syntax, "", "bad");
+        assert_eq!(err.to_string(), "l.toml: bad");
+        let err = RegistryError::Read {
+            file: "x.toml".into(),
+            via: Some("$LAUNCH_CONFIG"),
+            error: std::io::Error::new(std::io::ErrorKind::NotFound, "gone"),
+        };
+        assert_eq!(
+            err.to_string(),
+            "x.toml: cannot read the launcher file (named by $LAUNCH_CONFIG): gone"
+        );
+    }
+}

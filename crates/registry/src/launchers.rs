@@ -1,0 +1,457 @@
+//! From a finder's choice to a launcher that runs jobs: the
+//! [`LauncherFinder`] trait (a launcher file, or code, or both), and
+//! [`Launchers`], which makes the launchers a file describes.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use core_types::job::{Connector, Job, JobError, JobHandle, Launcher};
+use core_types::{Alternative, HostSpec, Requirement};
+use launcher_direct::{DirectConfig, DirectLauncher};
+use launcher_dynamic::DynamicLauncher;
+
+use crate::connector::ConnectorConfig;
+use crate::error::BuildError;
+use crate::file::{EntryKind, LauncherEntry};
+use crate::finder::{Explanation, Found, Registry};
+use crate::slurm::{SlurmOptionsMap, derive_slurm_options};
+
+/// A launcher chosen for a requirement, ready to take jobs.
+#[derive(Clone)]
+pub struct Choice {
+    /// The index of the matched alternative: the job runs with
+    /// `requirement.alternatives[alternative]`.
+    pub alternative: usize,
+    /// The chosen launcher's name (a launcher file's entry name).
+    pub name: String,
+    /// The launcher.
+    pub launcher: Arc<dyn Launcher>,
+    /// The connector to the machine holding the jobs' directories, when
+    /// there is one machine (a dynamic launcher whose members use several
+    /// connectors has none).
+    pub connector: Option<Arc<dyn Connector>>,
+}
+
+impl Choice {
+    /// A choice of `launcher`, named `name`, for alternative `alternative`.
+    pub fn new(alternative: usize, name: impl Into<String>, launcher: Arc<dyn Launcher>) -> Self {
+        Choice {
+            alternative,
+            name: name.into(),
+            launcher,
+            connector: None,
+        }
+    }
+
+    /// Says which connector reaches the jobs' directories.
+    #[must_use]
+    pub fn with_connector(mut self, connector: Arc<dyn Connector>) -> Self {
+        self.connector = Some(connector);
+        self
+    }
+
+    /// The alternative chosen in `requirement` (`None` when the index is
+    /// not one of its alternatives).
+    pub fn alternative_of<'r>(&self, requirement: &'r Requirement) -> Option<&'r Alternative> {
+        requirement.alternatives.get(self.alternative)
+    }
+}
+
+impl fmt::Debug for Choice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Choice")
+            .field("alternative", &self.alternative)
+            .field("name", &self.name)
+            .field("launcher", &self.launcher.describe())
+            .field("connector", &self.connector.as_ref().map(|c| c.name()))
+            .finish()
+    }
+}
+
+/// Why a finder chose nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum FindError {
+    /// No launcher serves the requirement.
+    #[error("no launcher{} matches `{requirement}`", Tagged(tags))]
+    NoMatch {
+        /// The requirement, in canonical form.
+        requirement: String,
+        /// The tags asked for.
+        tags: Vec<String>,
+        /// Every decision, when the finder explains them (a launcher file
+        /// does; a closure does not).
+        explanation: Option<Box<Explanation>>,
+    },
+    /// A launcher was chosen, but could not be made.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+}
+
+struct Tagged<'a>(&'a [String]);
+
+impl fmt::Display for Tagged<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            write!(f, " tagged {}", self.0.join(" or "))
+        }
+    }
+}
+
+impl FindError {
+    /// The "nothing matches" error for `requirement` and `tags`.
+    pub fn no_match(requirement: &Requirement, tags: &[String]) -> Self {
+        FindError::NoMatch {
+            requirement: requirement.to_string(),
+            tags: tags.to_vec(),
+            explanation: None,
+        }
+    }
+
+    /// Whether nothing matched (as opposed to a launcher that could not be
+    /// made).
+    pub fn is_no_match(&self) -> bool {
+        matches!(self, FindError::NoMatch { .. })
+    }
+}
+
+/// Finds the launcher for a requirement and tags, as `launchers.py`'s
+/// `find_launcher(requirements, tags)` does.
+///
+/// [`Launchers`] finds with a launcher file; a closure
+/// `Fn(&Requirement, &[String]) -> Option<Choice>` is a finder written in
+/// code; [`LauncherFinderExt::or`] tries one finder, then another.
+pub trait LauncherFinder: Send + Sync {
+    /// The launcher for `requirement`, among those carrying one of `tags`
+    /// (any launcher when `tags` is empty).
+    fn find_launcher(
+        &self,
+        requirement: &Requirement,
+        tags: &[String],
+    ) -> Result<Choice, FindError>;
+}
+
+impl<F> LauncherFinder for F
+where
+    F: Fn(&Requirement, &[String]) -> Option<Choice> + Send + Sync,
+{
+    fn find_launcher(
+        &self,
+        requirement: &Requirement,
+        tags: &[String],
+    ) -> Result<Choice, FindError> {
+        self(requirement, tags).ok_or_else(|| FindError::no_match(requirement, tags))
+    }
+}
+
+/// Combinators of finders.
+pub trait LauncherFinderExt: LauncherFinder + Sized {
+    /// Tries `self`, then `other` when `self` finds nothing (an error in
+    /// making a launcher is not "nothing" and is returned as is).
+    fn or<G: LauncherFinder>(self, other: G) -> Or<Self, G> {
+        Or(self, other)
+    }
+}
+
+impl<F: LauncherFinder> LauncherFinderExt for F {}
+
+/// `first.or(second)`: see [`LauncherFinderExt::or`].
+#[derive(Debug, Clone)]
+pub struct Or<F, G>(F, G);
+
+impl<F: LauncherFinder, G: LauncherFinder> LauncherFinder for Or<F, G> {
+    fn find_launcher(
+        &self,
+        requirement: &Requirement,
+        tags: &[String],
+    ) -> Result<Choice, FindError> {
+        match self.0.find_launcher(requirement, tags) {
+            Err(e) if e.is_no_match() => self.1.find_launcher(requirement, tags),
+            other => other,
+        }
+    }
+}
+
+/// What a Slurm launcher is made from.
+#[derive(Debug)]
+pub struct SlurmRequest<'a> {
+    /// The launcher file's entry.
+    pub entry: &'a LauncherEntry,
+    /// Its connector.
+    pub connector: Arc<dyn Connector>,
+    /// What its machines offer.
+    pub host: &'a HostSpec,
+    /// Its fixed options and those derived from the matched alternative.
+    pub options: SlurmOptionsMap,
+}
+
+/// Makes what this crate does not: connectors, and Slurm launchers.
+///
+/// Direct and dynamic launchers are made by [`Launchers`] itself.
+pub trait Backend: Send + Sync {
+    /// The connector `name` of the file, configured as `config` (called
+    /// once per name; the result is shared).
+    fn connector(
+        &self,
+        name: &str,
+        config: &ConnectorConfig,
+    ) -> Result<Arc<dyn Connector>, BuildError>;
+
+    /// A Slurm launcher for one match.
+    fn slurm(&self, request: SlurmRequest<'_>) -> Result<Arc<dyn Launcher>, BuildError>;
+}
+
+/// The backend of a program that runs jobs only on this machine: the
+/// `local` connector; SSH connectors and Slurm launchers are refused with a
+/// clear message.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalBackend;
+
+impl Backend for LocalBackend {
+    fn connector(
+        &self,
+        name: &str,
+        config: &ConnectorConfig,
+    ) -> Result<Arc<dyn Connector>, BuildError> {
+        match config {
+            ConnectorConfig::Local => Ok(connector_local::LocalConnector::shared()),
+            other @ ConnectorConfig::Ssh(_) => Err(BuildError::NotAvailable(format!(
+                "connector `{name}`: {} connectors are not available in this program ({})",
+                other.type_name(),
+                other.describe()
+            ))),
+        }
+    }
+
+    fn slurm(&self, request: SlurmRequest<'_>) -> Result<Arc<dyn Launcher>, BuildError> {
+        let _ = request;
+        Err(BuildError::NotAvailable(
+            "Slurm launchers are not available in this program".into(),
+        ))
+    }
+}
+
+/// The launchers of a launcher file: finds with the file's rules and makes
+/// the chosen launcher, through a [`Backend`] for connectors and Slurm.
+///
+/// Connectors are made once per name, and direct launchers once per entry,
+/// so that every job found for a direct launcher shares its capacity (it
+/// never runs more at once than its host can hold), whichever dynamic
+/// launcher led to it.
+pub struct Launchers<B> {
+    registry: Registry,
+    backend: B,
+    connectors: Mutex<HashMap<String, Arc<dyn Connector>>>,
+    direct: Mutex<HashMap<usize, Arc<DirectLauncher>>>,
+    seed: Option<u64>,
+}
+
+impl<B> fmt::Debug for Launchers<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Launchers")
+            .field("registry", &self.registry.source())
+            .field("entries", &self.registry.entries().len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<B: Backend> Launchers<B> {
+    /// The launchers of `registry`, made through `backend`.
+    pub fn new(registry: Registry, backend: B) -> Self {
+        Launchers {
+            registry,
+            backend,
+            connectors: Mutex::new(HashMap::new()),
+            direct: Mutex::new(HashMap::new()),
+            seed: None,
+        }
+    }
+
+    /// Seeds the dynamic launchers' choices (reproducible picks).
+    #[must_use]
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// The launcher file.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The connector named `name` (made on first use, then shared).
+    pub fn connector(&self, name: &str) -> Result<Arc<dyn Connector>, BuildError> {
+        if let Some(c) = lock(&self.connectors).get(name) {
+            return Ok(Arc::clone(c));
+        }
+        let config = self
+            .registry
+            .connector(name)
+            .ok_or_else(|| BuildError::NotAvailable(format!("no connector is named `{name}`")))?;
+        let made = self.backend.connector(name, config)?;
+        Ok(Arc::clone(
+            lock(&self.connectors)
+                .entry(name.to_owned())
+                .or_insert(made),
+        ))
+    }
+
+    /// Makes the launcher of a match ([`Registry::find`]).
+    pub fn make(&self, found: &Found, alternative: &Alternative) -> Result<Choice, BuildError> {
+        let entry = &self.registry.entries()[found.entry];
+        let launcher = self.make_entry(found.entry, alternative, Some(&found.members))?;
+        let connector = self
+            .common_connector(found.entry)
+            .map_err(|e| e.in_launcher(&entry.name))?;
+        Ok(Choice {
+            alternative: found.alternative,
+            name: entry.name.clone(),
+            launcher,
+            connector,
+        })
+    }
+
+    /// Entry `index` made for `alternative`; for a dynamic entry, over its
+    /// members that match (`members` when known).
+    fn make_entry(
+        &self,
+        index: usize,
+        alternative: &Alternative,
+        members: Option<&[usize]>,
+    ) -> Result<Arc<dyn Launcher>, BuildError> {
+        let entry = &self.registry.entries()[index];
+        self.make_kind(index, entry, alternative, members)
+            .map_err(|e| e.in_launcher(&entry.name))
+    }
+
+    fn make_kind(
+        &self,
+        index: usize,
+        entry: &LauncherEntry,
+        alternative: &Alternative,
+        members: Option<&[usize]>,
+    ) -> Result<Arc<dyn Launcher>, BuildError> {
+        match &entry.kind {
+            EntryKind::Direct { connector, host } => {
+                if let Some(made) = lock(&self.direct).get(&index) {
+                    return Ok(Arc::clone(made) as Arc<dyn Launcher>);
+                }
+                let connector = self.connector(connector)?;
+                let config = DirectConfig {
+                    priority: entry.priority,
+                    ..DirectConfig::default()
+                };
+                let made = DirectLauncher::with_config(connector, host.clone(), config)
+                    .map_err(|e| BuildError::Failed(Box::new(e)))?;
+                let made = Arc::clone(
+                    lock(&self.direct)
+                        .entry(index)
+                        .or_insert_with(|| Arc::new(made)),
+                );
+                Ok(made as Arc<dyn Launcher>)
+            }
+            EntryKind::Slurm {
+                connector,
+                host,
+                options,
+            } => {
+                let connector = self.connector(connector)?;
+                let made = self.backend.slurm(SlurmRequest {
+                    entry,
+                    connector,
+                    host,
+                    options: derive_slurm_options(options, alternative),
+                })?;
+                Ok(Arc::new(Prioritized {
+                    launcher: made,
+                    priority: entry.priority,
+                }))
+            }
+            EntryKind::Dynamic { sample, .. } => {
+                let matching = match members {
+                    Some(m) => m.to_vec(),
+                    None => self.registry.members_matching(index, alternative),
+                };
+                let mut launchers = Vec::with_capacity(matching.len());
+                for m in matching {
+                    launchers.push(self.make_entry(m, alternative, None)?);
+                }
+                let failed = |e: launcher_dynamic::DynamicError| BuildError::Failed(Box::new(e));
+                let mut dynamic = DynamicLauncher::new(launchers)
+                    .map_err(failed)?
+                    .sample(*sample)
+                    .with_priority(entry.priority)
+                    .map_err(failed)?;
+                if let Some(seed) = self.seed {
+                    dynamic = dynamic.seed(seed);
+                }
+                Ok(Arc::new(dynamic))
+            }
+        }
+    }
+
+    /// The connector every machine of entry `index` is reached through,
+    /// when there is one.
+    fn common_connector(&self, index: usize) -> Result<Option<Arc<dyn Connector>>, BuildError> {
+        let mut name: Option<&str> = None;
+        let mut stack = vec![index];
+        while let Some(e) = stack.pop() {
+            match self.registry.entries()[e].connector() {
+                Some(c) if name.is_none_or(|n| n == c) => name = Some(c),
+                Some(_) => return Ok(None),
+                None => stack.extend_from_slice(self.registry.members(e)),
+            }
+        }
+        name.map(|n| self.connector(n)).transpose()
+    }
+}
+
+impl<B: Backend> LauncherFinder for Launchers<B> {
+    fn find_launcher(
+        &self,
+        requirement: &Requirement,
+        tags: &[String],
+    ) -> Result<Choice, FindError> {
+        let Some(found) = self.registry.find(requirement, tags) else {
+            return Err(FindError::NoMatch {
+                requirement: requirement.to_string(),
+                tags: tags.to_vec(),
+                explanation: Some(Box::new(self.registry.explain(requirement, tags))),
+            });
+        };
+        let alternative = &requirement.alternatives[found.alternative];
+        Ok(self.make(&found, alternative)?)
+    }
+}
+
+/// A launcher with the priority of its launcher file entry.
+#[derive(Debug)]
+struct Prioritized {
+    launcher: Arc<dyn Launcher>,
+    priority: f64,
+}
+
+impl Launcher for Prioritized {
+    fn kind(&self) -> &'static str {
+        self.launcher.kind()
+    }
+    fn describe(&self) -> String {
+        self.launcher.describe()
+    }
+    fn priority(&self) -> f64 {
+        self.priority
+    }
+    fn submit(&self, job: Job) -> Result<Box<dyn JobHandle>, JobError> {
+        self.launcher.submit(job)
+    }
+    fn recover(&self, dir: &Path) -> Result<Box<dyn JobHandle>, JobError> {
+        self.launcher.recover(dir)
+    }
+}

@@ -1,0 +1,269 @@
+//! Every mistake a launcher file can hold: the kind, the line, the key, and
+//! the message (snapshots).
+
+use registry::{InvalidKind, Registry, RegistryError};
+
+use crate::data;
+
+fn error_of(name: &str) -> RegistryError {
+    let file = format!("errors/{name}.toml");
+    let text = std::fs::read_to_string(data(&file)).unwrap();
+    match Registry::from_toml_str(&text, &file) {
+        Ok(_) => panic!("{file} was accepted"),
+        Err(e) => e,
+    }
+}
+
+/// (file, kind, line, key)
+const CASES: &[(&str, InvalidKind, usize, &str)] = &[
+    (
+        "unknown-key",
+        InvalidKind::UnknownKey,
+        4,
+        "launcher[0].prority",
+    ),
+    ("unknown-top-key", InvalidKind::UnknownKey, 1, "launchers"),
+    (
+        "unknown-host-key",
+        InvalidKind::UnknownKey,
+        4,
+        "launcher[0].host.gpus",
+    ),
+    (
+        "unknown-type",
+        InvalidKind::UnknownType,
+        3,
+        "launcher[0].type",
+    ),
+    (
+        "unknown-connector-type",
+        InvalidKind::UnknownType,
+        2,
+        "connector.cluster.type",
+    ),
+    (
+        "misplaced-key",
+        InvalidKind::UnknownKey,
+        5,
+        "launcher[0].slurm",
+    ),
+    (
+        "host-on-dynamic",
+        InvalidKind::UnknownKey,
+        10,
+        "launcher[1].host",
+    ),
+    (
+        "missing-host",
+        InvalidKind::MissingKey,
+        1,
+        "launcher[0].host",
+    ),
+    ("missing-type", InvalidKind::MissingKey, 1, "launcher[0]"),
+    (
+        "dangling-connector",
+        InvalidKind::DanglingConnector,
+        8,
+        "launcher[0].connector",
+    ),
+    (
+        "dangling-member",
+        InvalidKind::DanglingMember,
+        9,
+        "launcher[1].members[1]",
+    ),
+    (
+        "duplicate-name",
+        InvalidKind::DuplicateName,
+        12,
+        "launcher[2].name",
+    ),
+    (
+        "duplicate-member",
+        InvalidKind::DuplicateName,
+        9,
+        "launcher[1].members[1]",
+    ),
+    (
+        "local-connector",
+        InvalidKind::DuplicateName,
+        1,
+        "connector.local",
+    ),
+    ("cycle", InvalidKind::Cycle, 19, "launcher[3].members[1]"),
+    (
+        "self-cycle",
+        InvalidKind::Cycle,
+        4,
+        "launcher[0].members[0]",
+    ),
+    (
+        "bad-size",
+        InvalidKind::BadValue,
+        4,
+        "launcher[0].host.memory",
+    ),
+    (
+        "bad-duration",
+        InvalidKind::BadValue,
+        4,
+        "launcher[0].host.max_duration",
+    ),
+    (
+        "bad-count",
+        InvalidKind::BadValue,
+        4,
+        "launcher[0].host.accelerators[0].count",
+    ),
+    (
+        "bad-timeout",
+        InvalidKind::BadValue,
+        4,
+        "connector.cluster.timeout",
+    ),
+    (
+        "zero-timeout",
+        InvalidKind::BadValue,
+        4,
+        "connector.cluster.timeout",
+    ),
+    (
+        "bad-port",
+        InvalidKind::BadValue,
+        4,
+        "connector.cluster.port",
+    ),
+    (
+        "bad-host-key-policy",
+        InvalidKind::BadValue,
+        4,
+        "connector.cluster.host_key_policy",
+    ),
+    (
+        "ssh-without-host",
+        InvalidKind::MissingKey,
+        1,
+        "connector.cluster.host",
+    ),
+    (
+        "unknown-sbatch-option",
+        InvalidKind::UnknownKey,
+        5,
+        "launcher[0].slurm.partiton",
+    ),
+    (
+        "reserved-sbatch-option",
+        InvalidKind::UnknownKey,
+        5,
+        "launcher[0].slurm.output",
+    ),
+    (
+        "duplicate-sbatch-option",
+        InvalidKind::DuplicateName,
+        5,
+        "launcher[0].slurm.gpus-per-node",
+    ),
+    (
+        "bad-slurm-time",
+        InvalidKind::BadValue,
+        5,
+        "launcher[0].slurm.time",
+    ),
+    (
+        "bad-slurm-value",
+        InvalidKind::BadValue,
+        5,
+        "launcher[0].slurm.nodes",
+    ),
+    (
+        "sample-priority",
+        InvalidKind::BadValue,
+        16,
+        "launcher[2].members[1]",
+    ),
+    ("bad-name", InvalidKind::BadValue, 2, "launcher[0].name"),
+    (
+        "zero-cores",
+        InvalidKind::BadValue,
+        4,
+        "launcher[0].host.cores",
+    ),
+    (
+        "host-priority",
+        InvalidKind::BadValue,
+        4,
+        "launcher[0].host.priority",
+    ),
+    (
+        "bad-priority",
+        InvalidKind::BadValue,
+        4,
+        "launcher[0].priority",
+    ),
+    (
+        "empty-members",
+        InvalidKind::BadValue,
+        4,
+        "launcher[0].members",
+    ),
+    ("not-toml", InvalidKind::Syntax, 1, ""),
+];
+
+#[test]
+fn each_mistake_names_file_line_and_key() {
+    let mut all = String::new();
+    for &(name, kind, line, key) in CASES {
+        let err = error_of(name);
+        let text = err.to_string();
+        assert_eq!(err.kind(), Some(kind), "{name}: {text}");
+        assert_eq!(err.line(), Some(line), "{name}: {text}");
+        assert_eq!(err.key(), key, "{name}: {text}");
+        assert!(
+            text.starts_with(&format!("errors/{name}.toml:{line}:")),
+            "{name}: {text}"
+        );
+        all.push_str(&text);
+        all.push('\n');
+    }
+    insta::assert_snapshot!("messages", all);
+}
+
+#[test]
+fn every_error_file_is_tested() {
+    let mut files: Vec<String> = std::fs::read_dir(data("errors"))
+        .unwrap()
+        .map(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .trim_end_matches(".toml")
+                .to_owned()
+        })
+        .collect();
+    files.sort();
+    let mut tested: Vec<String> = CASES.iter().map(|c| c.0.to_owned()).collect();
+    tested.sort();
+    assert_eq!(files, tested);
+}
+
+#[test]
+fn reading_a_missing_file_names_it() {
+    let err = Registry::load("/nonexistent/launchers.toml").unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("/nonexistent/launchers.toml: cannot read the launcher file: "),
+        "{err}"
+    );
+    assert_eq!(err.kind(), None);
+}
+
+#[test]
+fn an_empty_file_defines_nothing() {
+    let registry = Registry::from_toml_str("# nothing yet\n", "empty.toml").unwrap();
+    assert!(registry.entries().is_empty());
+    assert!(registry.connectors().is_empty());
+    let req = crate::req("cpu(cores=1)");
+    assert!(registry.find(&req, crate::NO_TAGS).is_none());
+    let why = registry.explain(&req, crate::NO_TAGS).to_string();
+    assert!(why.contains("the file defines no launcher"), "{why}");
+}

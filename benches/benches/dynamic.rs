@@ -64,6 +64,21 @@ fn dynamic(c: &mut Criterion) {
     group.bench_function("sampled", |b| {
         b.iter(|| black_box(sampled.select().expect("selection")));
     });
+    // A hook that changes one priority before every selection: the
+    // selection tables are rebuilt each time (the cost of a live update).
+    let mut calls = 0_usize;
+    let changing = DynamicLauncher::new(launchers())
+        .expect("non-empty")
+        .seed(1)
+        .with_update(move |m: &mut launcher_dynamic::Members| {
+            let index = calls % m.len();
+            let bump = if calls / m.len() % 2 == 0 { 0.5 } else { 0.25 };
+            calls += 1;
+            m.set_priority(index, (index % 100 + 1) as f64 + bump);
+        });
+    group.bench_function("highest_priority_hook_changes_one", |b| {
+        b.iter(|| black_box(changing.select().expect("selection")));
+    });
     group.finish();
 }
 

@@ -137,7 +137,7 @@ if [ "$limit" -gt 0 ]; then
 fi
 while :; do
 	sig=
-	wait "$pid"
+	wait "$pid" 2> /dev/null
 	code=$?
 	[ -z "$sig" ] && break
 done

@@ -185,6 +185,8 @@ fn cancel_stops_the_job_and_its_children() {
             .unwrap(),
         JobState::Failed(FailReason::Cancelled)
     );
+    // The job's stderr holds what the job wrote, no word of the shell.
+    assert_eq!(read(dir.join("stderr")), "");
     // A job that ignores TERM is killed after the grace period.
     let stubborn = l
         .submit(sh(&work.path().join("stubborn"), "trap '' TERM; sleep 300"))

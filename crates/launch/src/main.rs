@@ -3,7 +3,11 @@
 //! The machine-readable contract (JSON shapes, exit codes) is
 //! `shared/spec/cli.md`: 0 success, 1 no match or job failed, 2 bad input.
 
+mod backend;
 mod batch;
+mod cmd_check;
+mod cmd_find;
+mod cmd_generate;
 mod cmd_host;
 mod cmd_match;
 mod cmd_parse;
@@ -31,6 +35,12 @@ enum Command {
     Match(cmd_match::Args),
     /// Print the detected local machine as a host specification (TOML).
     Host(cmd_host::Args),
+    /// Which launcher the launcher file yields for a requirement, and why.
+    Find(cmd_find::Args),
+    /// Write a launcher file (for this machine: `generate local`).
+    Generate(cmd_generate::Args),
+    /// Validate a launcher file and print what it defines.
+    Check(cmd_check::Args),
     /// Run a command as a job where its requirement fits, following it to its end.
     Run(run::Args),
     /// Print the state of jobs, from their job directories.
@@ -48,6 +58,9 @@ fn main() -> ExitCode {
         Command::Parse(args) => cmd_parse::run(&args),
         Command::Match(args) => cmd_match::run(&args),
         Command::Host(args) => cmd_host::run(&args),
+        Command::Find(args) => cmd_find::run(&args),
+        Command::Generate(args) => cmd_generate::run(&args),
+        Command::Check(args) => cmd_check::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Status(args) => status::status(&args),
         Command::Cancel(args) => status::cancel(&args),

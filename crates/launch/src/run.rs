@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use core_types::job::{Connector, FailReason, Job, JobHandle, JobState, Launcher};
-use launcher_direct::DirectLauncher;
+use registry::LauncherFinder as _;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -38,22 +38,6 @@ pub(crate) struct Args {
     /// The command and its arguments, after `--`, passed verbatim.
     #[arg(last = true, required = true, num_args = 1.., value_name = "COMMAND")]
     command: Vec<OsString>,
-}
-
-/// The launcher file `launch run` would use, when there is one.
-fn launcher_file(args: &Args) -> Option<PathBuf> {
-    if let Some(path) = &args.config {
-        return Some(path.clone());
-    }
-    if let Some(path) = std::env::var_os("LAUNCH_CONFIG").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(path));
-    }
-    let config_home = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".config")))?;
-    let path = config_home.join("launch/launchers.toml");
-    path.is_file().then_some(path)
 }
 
 /// Where fresh job directories go.
@@ -88,28 +72,32 @@ fn job_dir(args: &Args) -> Result<PathBuf> {
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let requirement = reqparse::parse(&args.expr)?;
-    if let Some(file) = launcher_file(args) {
-        bail!(
-            "launcher files are not supported by `launch run` yet (found `{}`); \
-             unset LAUNCH_CONFIG or drop --config to run on this machine",
-            file.display()
-        );
-    }
-    if !args.tags.is_empty() {
-        bail!("--tag selects entries of a launcher file, and there is none");
-    }
-    let launcher = DirectLauncher::local()?;
-    let host = launcher.host();
-    let Some(found) = matcher::match_requirement(&requirement, &host) else {
-        eprintln!("launch: no alternative of `{requirement}` fits this machine:");
-        for alt in &requirement.alternatives {
-            if let Err(why) = matcher::explain_alternative(alt, &host) {
-                eprintln!("  `{alt}`: {why}");
+    let (source, registry) = registry::load_discovered(args.config.as_deref())?;
+    let launchers = registry::Launchers::new(registry, crate::backend::CliBackend);
+    let choice = match launchers.find_launcher(&requirement, &args.tags) {
+        Ok(choice) => choice,
+        Err(registry::FindError::NoMatch { explanation, .. }) => {
+            eprintln!(
+                "launch: no launcher{} matches `{requirement}` ({source}):",
+                crate::cmd_find::tagged(&args.tags)
+            );
+            if let Some(why) = explanation {
+                eprint!("{why}");
             }
+            return Ok(ExitCode::from(1));
         }
-        return Ok(ExitCode::from(1));
+        Err(e) => return Err(e.into()),
     };
-    let alternative = requirement.alternatives[found.alternative].clone();
+    let Some(connector) = choice.connector.clone() else {
+        bail!(
+            "launcher `{}` picks among machines reached through different connectors, \
+             and `launch run` follows a job through one",
+            choice.name
+        );
+    };
+    let launcher = &choice.launcher;
+    eprintln!("launch: launcher {} ({})", choice.name, launcher.describe());
+    let alternative = requirement.alternatives[choice.alternative].clone();
     let dir = job_dir(args)?;
     // The job runs where `launch run` was started, as a local command would.
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
@@ -130,7 +118,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!("launch: job directory {}", dir.display());
-    follow(handle.as_ref(), launcher.connector(), &dir, &interrupted)
+    follow(handle.as_ref(), &connector, &dir, &interrupted)
 }
 
 /// Copies what a job writes to a file of its directory to one of ours.

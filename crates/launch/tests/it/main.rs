@@ -1,7 +1,10 @@
 //! Integration tests of the `launch` binary: real processes, the contract of
 //! `shared/spec/cli.md`.
 
+mod cli_find;
+mod cli_generate;
 mod cli_match;
 mod cli_parse;
+mod cli_run_finder;
 mod run;
 mod support;

@@ -1,0 +1,115 @@
+//! `launch check [--config FILE]`: validates a launcher file and prints
+//! what it defines.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use core_types::HostSpec;
+use registry::{ConfigSource, ConnectorConfig, DiscoveryEnv, EntryKind, Registry};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The launcher file (default: `$LAUNCH_CONFIG`, then
+    /// `$XDG_CONFIG_HOME/launch/launchers.toml`, else this machine).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: &Args) -> Result<ExitCode> {
+    let (source, registry) = registry::load_discovered(args.config.as_deref())?;
+    if source == ConfigSource::Default {
+        let env = DiscoveryEnv::from_process();
+        let xdg = env.xdg_path().map_or_else(
+            || "no XDG path".to_owned(),
+            |p| format!("no {}", p.display()),
+        );
+        println!(
+            "no launcher file (no --config, no $LAUNCH_CONFIG, {xdg}): \
+             the default is a direct launcher on this machine"
+        );
+    } else {
+        println!("{source}: valid");
+    }
+    print!("{}", summary(&registry));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line per connector and launcher.
+fn summary(registry: &Registry) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} connector(s) besides `local`, {} launcher(s)",
+        registry.connectors().len(),
+        registry.entries().len()
+    );
+    for (name, config) in registry.connectors() {
+        let _ = write!(out, "connector {name}: {}", config.describe());
+        if let ConnectorConfig::Ssh(ssh) = config {
+            let _ = write!(out, ", host keys {}", ssh.host_key_policy.name());
+            if let Some(identity) = &ssh.identity {
+                let _ = write!(out, ", identity {}", identity.display());
+            }
+        }
+        out.push('\n');
+    }
+    for entry in registry.entries() {
+        let _ = write!(out, "launcher {}", entry.name);
+        if !registry.is_default() {
+            let _ = write!(out, " (line {})", entry.line);
+        }
+        let _ = write!(out, ": {}, priority {}", entry.type_name(), entry.priority);
+        if !entry.tags.is_empty() {
+            let _ = write!(out, ", tags {}", entry.tags.join(", "));
+        }
+        match &entry.kind {
+            EntryKind::Direct { connector, host } => {
+                let _ = write!(out, ", on {connector}: {}", host_summary(host));
+            }
+            EntryKind::Slurm {
+                connector,
+                host,
+                options,
+            } => {
+                let _ = write!(out, ", on {connector}: {}", host_summary(host));
+                if !options.is_empty() {
+                    let _ = write!(out, "; sbatch {}", options.to_args().join(" "));
+                }
+            }
+            EntryKind::Dynamic { members, sample } => {
+                let how = if *sample {
+                    "in proportion to priority"
+                } else {
+                    "highest priority first"
+                };
+                let _ = write!(out, ", picks among {} ({how})", members.join(", "));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `16 cores, 64GiB, 2 cuda 12GiB, at most 100h`.
+fn host_summary(host: &HostSpec) -> String {
+    let mut out = format!("{} cores, {}", host.cores, host.memory);
+    let mut i = 0;
+    while i < host.accelerators.len() {
+        let first = &host.accelerators[i];
+        let run = host.accelerators[i..]
+            .iter()
+            .take_while(|a| *a == first)
+            .count();
+        let _ = write!(out, ", {run} {} {}", first.kind.host_name(), first.memory);
+        if let Some(model) = &first.model {
+            let _ = write!(out, " ({model})");
+        }
+        i += run;
+    }
+    if !host.max_duration.is_zero() {
+        let _ = write!(out, ", at most {}", host.max_duration);
+    }
+    out
+}

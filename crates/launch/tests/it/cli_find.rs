@@ -1,0 +1,344 @@
+//! `launch find` and `launch check`: the launcher file from the command
+//! line, its discovery, the JSON of `shared/spec/cli.md`, and exit codes.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use serde_json::json;
+
+/// A `launch` command with a private configuration home and no
+/// `$LAUNCH_CONFIG` (the user's own files are never read).
+pub fn launch_in(home: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_launch"));
+    cmd.env_remove("LAUNCH_CONFIG")
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("HOME", home)
+        .stdin(Stdio::null());
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    cmd.args(args).output().expect("launch runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+const FILE: &str = r#"
+[connector.cluster]
+type = "ssh"
+host = "login.example.org"
+
+[[launcher]]
+name = "gpu-fast"
+type = "slurm"
+connector = "cluster"
+priority = 10
+tags = ["gpu"]
+host = { cores = 32, memory = "128GiB", max_duration = "100h",
+         accelerators = [{ kind = "cuda", memory = "24GiB", count = 8, model = "A5000" }] }
+slurm = { partition = "fast" }
+
+[[launcher]]
+name = "workstation"
+type = "direct"
+host = { cores = 16, memory = "64GiB", accelerators = [{ kind = "cuda", memory = "12GiB", count = 2 }] }
+
+[[launcher]]
+name = "any-gpu"
+type = "dynamic"
+tags = ["any"]
+members = ["gpu-fast", "workstation"]
+"#;
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn find_json(home: &Path, args: &[&str], env: &[(&str, &Path)]) -> serde_json::Value {
+    let out = launch_in(home, args, env);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("one JSON object")
+}
+
+#[test]
+fn find_json_is_the_contract() {
+    let home = tempfile::tempdir().unwrap();
+    let file = write(home.path(), "l.toml", FILE);
+    let f = file.to_str().unwrap();
+    let found = find_json(
+        home.path(),
+        &[
+            "find",
+            "--json",
+            "--config",
+            f,
+            "cuda(mem=40GiB) | duration=4h & cuda(mem=20GiB) * 2",
+        ],
+        &[],
+    );
+    assert_eq!(
+        found,
+        json!({"launcher": "gpu-fast", "type": "slurm", "alternative": 1,
+               "options": {"partition": "fast", "time": "4:00:00", "gpus-per-node": 2}})
+    );
+    // The order of the options is the file's, then the derived ones.
+    let out = launch_in(
+        home.path(),
+        &[
+            "find",
+            "--json",
+            "--config",
+            f,
+            "duration=4h & cuda(mem=20GiB) * 2",
+        ],
+        &[],
+    );
+    assert!(
+        text(&out.stdout)
+            .contains(r#""options":{"partition":"fast","time":"4:00:00","gpus-per-node":2}"#),
+        "{}",
+        text(&out.stdout)
+    );
+    // Other types: no options; a dynamic entry: its name, its members that match.
+    let found = find_json(
+        home.path(),
+        &["find", "--json", "--config", f, "cpu(cores=20)"],
+        &[],
+    );
+    assert_eq!(
+        found,
+        json!({"launcher": "gpu-fast", "type": "slurm", "alternative": 0,
+               "options": {"partition": "fast", "cpus-per-task": 20}})
+    );
+    let found = find_json(
+        home.path(),
+        &[
+            "find",
+            "--json",
+            "--config",
+            f,
+            "--tag",
+            "any",
+            "duration=200h & cuda(mem=8GiB)",
+        ],
+        &[],
+    );
+    assert_eq!(
+        found,
+        json!({"launcher": "any-gpu", "type": "dynamic", "alternative": 0,
+               "options": {}, "members": ["workstation"]})
+    );
+    let found = find_json(
+        home.path(),
+        &[
+            "find", "--json", "--config", f, "--tag", "nope", "--tag", "gpu", "cpu()",
+        ],
+        &[],
+    );
+    assert_eq!(found["launcher"], "gpu-fast");
+}
+
+#[test]
+fn find_in_words_and_explained() {
+    let home = tempfile::tempdir().unwrap();
+    let file = write(home.path(), "l.toml", FILE);
+    let f = file.to_str().unwrap();
+    let out = launch_in(
+        home.path(),
+        &[
+            "find",
+            "--explain",
+            "--config",
+            f,
+            "cuda(mem=40GiB) | duration=200h & cuda(mem=8GiB)",
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for line in [
+        "launcher: workstation (direct on this machine)",
+        "alternative 1: duration=200h & cuda(mem=8GiB)",
+        "alternative 0 (cuda(mem=40GiB)):",
+        "  gpu-fast: asks for 1 cuda accelerator of 40GiB, the host has 8 cuda accelerators of 24GiB, none of which can serve it",
+        "  gpu-fast: asks for 200h, the host allows at most 100h",
+        "  workstation: chosen",
+        "  any-gpu: matches, but `workstation` comes first (same priority 0, earlier in the file)",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "{line:?} not in:\n{stdout}"
+        );
+    }
+    let out = launch_in(
+        home.path(),
+        &["find", "--config", f, "duration=1h & cuda(mem=8GiB)"],
+        &[],
+    );
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("sbatch options: --partition=fast --time=1:00:00 --gpus-per-node=1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("slurm on cluster: ssh login.example.org:22"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn nothing_matches_exit_1_with_the_reasons() {
+    let home = tempfile::tempdir().unwrap();
+    let file = write(home.path(), "l.toml", FILE);
+    let f = file.to_str().unwrap();
+    let out = launch_in(
+        home.path(),
+        &["find", "--config", f, "cuda(mem=80GiB) * 2"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("no launcher matches `cuda(mem=80GiB) * 2`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("workstation: asks for 2 cuda accelerators of 80GiB, the host has 2 cuda accelerators of 12GiB"),
+        "{stderr}"
+    );
+    let out = launch_in(
+        home.path(),
+        &["find", "--json", "--config", f, "--tag", "x", "cpu()"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["launcher"], serde_json::Value::Null);
+    assert_eq!(
+        json["explanation"]["alternatives"][0]["entries"][1]["verdict"],
+        "not eligible: it has no tags, and tags were asked for"
+    );
+}
+
+#[test]
+fn bad_input_exit_2_naming_the_place() {
+    let home = tempfile::tempdir().unwrap();
+    let file = write(home.path(), "l.toml", FILE);
+    let out = launch_in(
+        home.path(),
+        &["find", "--config", file.to_str().unwrap(), "cuda(mem=8"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let bad = write(
+        home.path(),
+        "bad.toml",
+        "[[launcher]]\nname = \"a\"\ntype = \"direct\"\nconnector = \"nowhere\"\nhost = { cores = 1, memory = 1 }\n",
+    );
+    for cmd in ["find", "check"] {
+        let mut args = vec![cmd, "--config", bad.to_str().unwrap()];
+        if cmd == "find" {
+            args.push("cpu()");
+        }
+        let out = launch_in(home.path(), &args, &[]);
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "{}:4:13: launcher[0].connector: no connector is named `nowhere`",
+                bad.display()
+            )),
+            "{cmd}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn discovery_from_the_command_line() {
+    let home = tempfile::tempdir().unwrap();
+    let one = |name: &str| {
+        format!(
+            "[[launcher]]\nname = \"{name}\"\ntype = \"direct\"\nhost = {{ cores = 1, memory = \"1GiB\" }}\n"
+        )
+    };
+    let flag = write(home.path(), "flag.toml", &one("from-flag"));
+    let env = write(home.path(), "env.toml", &one("from-env"));
+    let name = |args: &[&str], env: &[(&str, &Path)]| -> String {
+        let mut all = vec!["find", "--json"];
+        all.extend_from_slice(args);
+        all.push("cpu()");
+        find_json(home.path(), &all, env)["launcher"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    // Nothing: this machine.
+    assert_eq!(name(&[], &[]), "local");
+    // The XDG path.
+    write(
+        home.path(),
+        "config/launch/launchers.toml",
+        &one("from-xdg"),
+    );
+    assert_eq!(name(&[], &[]), "from-xdg");
+    // $LAUNCH_CONFIG before it, --config before both.
+    assert_eq!(name(&[], &[("LAUNCH_CONFIG", &env)]), "from-env");
+    assert_eq!(
+        name(
+            &["--config", flag.to_str().unwrap()],
+            &[("LAUNCH_CONFIG", &env)]
+        ),
+        "from-flag"
+    );
+    // A named file that is missing is an error, not the next in line.
+    let missing = home.path().join("missing.toml");
+    let out = launch_in(
+        home.path(),
+        &["find", "cpu()"],
+        &[("LAUNCH_CONFIG", &missing)],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("(named by $LAUNCH_CONFIG)"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn check_prints_what_a_file_defines() {
+    let home = tempfile::tempdir().unwrap();
+    let file = write(home.path(), "l.toml", FILE);
+    let out = launch_in(
+        home.path(),
+        &["check", "--config", file.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    for line in [
+        "1 connector(s) besides `local`, 3 launcher(s)",
+        "connector cluster: ssh login.example.org:22, host keys strict",
+        "launcher gpu-fast (line 7): slurm, priority 10, tags gpu, on cluster: 32 cores, 128GiB, 8 cuda 24GiB (A5000), at most 100h; sbatch --partition=fast",
+        "launcher workstation (line 17): direct, priority 0, on local: 16 cores, 64GiB, 2 cuda 12GiB",
+        "launcher any-gpu (line 22): dynamic, priority 0, tags any, picks among gpu-fast, workstation (highest priority first)",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l == line),
+            "{line:?} not in:\n{stdout}"
+        );
+    }
+    let out = launch_in(home.path(), &["check"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stdout).starts_with("no launcher file (no --config, no $LAUNCH_CONFIG, no "),
+        "{}",
+        text(&out.stdout)
+    );
+}

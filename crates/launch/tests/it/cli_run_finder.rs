@@ -1,0 +1,152 @@
+//! End to end: `launch run` with a launcher file of two direct launchers on
+//! different hosts and a dynamic one over them; each job lands on the
+//! launcher the file says (its devices show where it ran).
+
+use std::path::Path;
+
+use crate::cli_find::launch_in;
+
+const FILE: &str = r#"
+[connector.cluster]
+type = "ssh"
+host = "login.example.org"
+
+[[launcher]]
+name = "cpu-box"
+type = "direct"
+priority = 1
+host = { cores = 2, memory = "4GiB" }
+
+[[launcher]]
+name = "gpu-box"
+type = "direct"
+host = { cores = 2, memory = "4GiB", accelerators = [{ kind = "cuda", memory = "24GiB", count = 2 }] }
+
+[[launcher]]
+name = "either"
+type = "dynamic"
+tags = ["pool"]
+members = ["cpu-box", "gpu-box"]
+
+[[launcher]]
+name = "batch"
+type = "slurm"
+tags = ["slurm"]
+host = { cores = 64, memory = "256GiB" }
+slurm = { partition = "long" }
+
+[[launcher]]
+name = "remote"
+type = "direct"
+connector = "cluster"
+tags = ["remote"]
+host = { cores = 64, memory = "256GiB" }
+"#;
+
+/// Prints the job's CUDA devices, sorted, or `unset`.
+const SHOW_DEVICES: &str =
+    "printf '%s' \"${CUDA_VISIBLE_DEVICES-unset}\" | tr ',' '\\n' | sort | paste -sd, -";
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `launch run [tags] EXPR -- sh -c SHOW_DEVICES`: (exit code, stdout, stderr).
+fn run(home: &Path, file: &Path, tags: &[&str], expr: &str) -> (Option<i32>, String, String) {
+    let dir = home.join(format!(
+        "jobs/{}",
+        expr.replace(|c: char| !c.is_alphanumeric(), "_")
+    ));
+    let mut args = vec!["run", "--config", file.to_str().unwrap()];
+    for tag in tags {
+        args.extend(["--tag", tag]);
+    }
+    let dir = format!("{}-{}", dir.display(), tags.join("-"));
+    args.extend(["--job-dir", &dir, expr, "--", "sh", "-c", SHOW_DEVICES]);
+    let out = launch_in(home, &args, &[]);
+    (
+        out.status.code(),
+        text(&out.stdout).trim_end().to_owned(),
+        text(&out.stderr),
+    )
+}
+
+#[test]
+fn each_job_lands_on_the_right_launcher() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("launchers.toml");
+    std::fs::write(&file, FILE).unwrap();
+    // (tags, requirement, launcher named on stderr, devices the job saw)
+    let cases: &[(&[&str], &str, &str, &str)] = &[
+        // Both serve it: the higher priority.
+        (&[], "cpu(cores=1)", "launcher cpu-box (", "unset"),
+        // Only gpu-box has CUDA devices; it gives the job its own.
+        (&[], "cuda(mem=8GiB)", "launcher gpu-box (", "0"),
+        (
+            &[],
+            "duration=1h & cuda(mem=16GiB) * 2",
+            "launcher gpu-box (",
+            "0,1",
+        ),
+        // The first alternative no direct launcher serves: the second.
+        (
+            &[],
+            "cuda(mem=80GiB) | cpu(cores=2)",
+            "launcher cpu-box (",
+            "unset",
+        ),
+        // Through the dynamic launcher: it picks among the members that match.
+        (
+            &["pool"],
+            "cuda(mem=8GiB) * 2",
+            "launcher either (dynamic",
+            "0,1",
+        ),
+        (
+            &["pool"],
+            "cpu(cores=2)",
+            "launcher either (dynamic",
+            "unset",
+        ),
+    ];
+    for &(tags, expr, launcher, devices) in cases {
+        let (code, stdout, stderr) = run(home.path(), &file, tags, expr);
+        assert_eq!(code, Some(0), "{expr}: {stderr}");
+        assert!(stderr.contains(launcher), "{expr}: {stderr}");
+        assert_eq!(stdout, devices, "{expr}: {stderr}");
+    }
+}
+
+#[test]
+fn what_cannot_run_says_why() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("launchers.toml");
+    std::fs::write(&file, FILE).unwrap();
+    // No launcher has 3 cores: exit 1 and each entry's reason.
+    let (code, _, stderr) = run(home.path(), &file, &[], "cpu(cores=100) & cuda(mem=1GiB)");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(
+        stderr.contains("cpu-box: asks for 100 cores, the host has 2"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("gpu-box: asks for 100 cores, the host has 2"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(home.path(), &file, &["pool"], "cpu(cores=3)");
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("either: no member matches"), "{stderr}");
+    // Slurm and SSH: found, but not available yet.
+    let (code, _, stderr) = run(home.path(), &file, &["slurm"], "duration=2h & cpu(cores=8)");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("launcher `batch`: Slurm submission is not available yet (it would run sbatch --partition=long --time=2:00:00 --cpus-per-task=8)"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(home.path(), &file, &["remote"], "cpu(cores=8)");
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("launcher `remote`: connector `cluster`: SSH is not available yet"),
+        "{stderr}"
+    );
+}

@@ -398,7 +398,8 @@ test "$LAUNCH_ACCELERATORS" = "cuda:$CUDA_VISIBLE_DEVICES"
 mkdir "$LOCKS/device-$CUDA_VISIBLE_DEVICES"
 if mkdir "$LOCKS/slot-a" 2>/dev/null; then slot=a; else mkdir "$LOCKS/slot-b"; slot=b; fi
 echo "$CUDA_VISIBLE_DEVICES" > "$LAUNCH_JOB_DIR/device"
-sleep 0.2
+while [ ! -e "$LOCKS/go" ]; do sleep 0.01; done
+sleep 0.1
 rmdir "$LOCKS/slot-$slot" "$LOCKS/device-$CUDA_VISIBLE_DEVICES"
 "#;
     sh(dir, script)
@@ -424,8 +425,12 @@ fn two_gpus_run_two_jobs_at_once_on_their_own_devices() {
                 .unwrap()
         })
         .collect();
-    let (running, waiting) = l.load();
-    assert_eq!((running, waiting), (2, 4));
+    // The first two hold until told to go: the others wait for them.
+    assert_eq!(l.load(), (2, 4));
+    for h in &handles[2..] {
+        assert_eq!(h.state().unwrap(), JobState::Scheduled);
+    }
+    std::fs::write(locks.join("go"), "").unwrap();
     let mut devices = Vec::new();
     for (i, h) in handles.iter().enumerate() {
         let state = h.wait().unwrap();

@@ -108,8 +108,8 @@ finish() {
 	exit "${2:-0}"
 }
 [ -e "$d/cancel" ] && finish 'cancelled' 1
-read -r self < "/proc/$$/stat" || self=
-read -r boot < /proc/sys/kernel/random/boot_id || boot=
+{ read -r self < "/proc/$$/stat"; } 2> /dev/null || self=
+{ read -r boot < /proc/sys/kernel/random/boot_id; } 2> /dev/null || boot=
 printf 'pid %s\nboot %s\nstat %s\nend\n' "$$" "$boot" "$self" > "$d/pid"
 cd "$cwd" 2> /dev/null || {
 	printf 'launch: cannot change directory to %s\n' "$cwd" >> "$d/stderr"
@@ -118,7 +118,7 @@ cd "$cwd" 2> /dev/null || {
 trap 'sig=1' TERM INT HUP
 "$@" < /dev/null > "$d/stdout" 2>> "$d/stderr" &
 pid=$!
-read -r cstat < "/proc/$pid/stat" 2> /dev/null || cstat=
+{ read -r cstat < "/proc/$pid/stat"; } 2> /dev/null || cstat=
 printf 'cmd %s\ncstat %s\ncend\n' "$pid" "$cstat" >> "$d/pid"
 dog=
 if [ "$limit" -gt 0 ]; then

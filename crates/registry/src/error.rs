@@ -144,16 +144,36 @@ pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
 }
 
 /// Builds [`RegistryError::Invalid`] errors for one file's text.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Source<'a> {
     pub(crate) name: &'a str,
     pub(crate) text: &'a str,
+    /// The byte offset where each line starts (line 1 at index 0).
+    line_starts: Vec<usize>,
 }
 
-impl Source<'_> {
-    /// The 1-based line of a byte offset.
+impl<'a> Source<'a> {
+    pub(crate) fn new(name: &'a str, text: &'a str) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(
+                text.bytes()
+                    .enumerate()
+                    .filter(|&(_, b)| b == b'\n')
+                    .map(|(i, _)| i + 1),
+            )
+            .collect();
+        Source {
+            name,
+            text,
+            line_starts,
+        }
+    }
+
+    /// The 1-based line of a byte offset (without scanning the text).
     pub(crate) fn line_of(&self, offset: usize) -> usize {
-        line_column(self.text, offset).0
+        self.line_starts
+            .partition_point(|&start| start <= offset)
+            .max(1)
     }
 
     /// An error at `span` (its start), about `key`.
@@ -288,10 +308,11 @@ mod tests {
 
     #[test]
     fn display() {
-        let source = Source {
-            name: "l.toml",
-            text: "a\nbb = 1\n",
-        };
+        let source = Source::new("l.toml", "a\nbb = 1\n");
+        assert_eq!(source.line_of(0), 1);
+        assert_eq!(source.line_of(1), 1);
+        assert_eq!(source.line_of(2), 2);
+        assert_eq!(source.line_of(99), 3);
         let err = source.error(Some(5..6), InvalidKind::BadValue, "bb", "too big");
         assert_eq!(err.to_string(), "l.toml:2:4: bb: too big");
         assert_eq!(err.kind(), Some(InvalidKind::BadValue));

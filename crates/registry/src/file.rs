@@ -301,10 +301,7 @@ impl<'de> Deserialize<'de> for RawSlurmValue {
 
 /// Reads and checks a launcher file's text.
 pub(crate) fn check(text: &str, source_name: &str) -> Result<Checked, RegistryError> {
-    let source = Source {
-        name: source_name,
-        text,
-    };
+    let source = Source::new(source_name, text);
     let raw = parse(&source)?;
     let connectors = check_connectors(&source, raw.connector)?;
     let mut entries = Vec::with_capacity(raw.launcher.len());

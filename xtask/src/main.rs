@@ -11,6 +11,7 @@
 mod bench_cli;
 mod codegen;
 mod slurm;
+mod slurm_options;
 mod test;
 
 use anyhow::{Result, bail};

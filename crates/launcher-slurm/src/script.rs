@@ -1,0 +1,168 @@
+//! The job scripts handed to `sbatch`: `#SBATCH` lines, a short Slurm
+//! part, then the direct launcher's exit-code-recording wrapper
+//! ([`launcher_direct::script::job_script`]). Pure functions.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use core_types::job::shell_quote;
+
+use crate::options::{SlurmOptions, sbatch_line_value};
+use crate::SlurmError;
+
+/// The file the job writes its Slurm job id to when it starts (`123`, or
+/// `13_2` for an array task).
+pub const SLURM_JOB_FILE: &str = "slurm-job";
+/// The final state as the launcher decided it (the `state` line format of
+/// the direct launcher); it outranks `state`.
+pub const SLURM_STATE_FILE: &str = "slurm-state";
+/// The batch step's own output (Slurm's messages, such as a time limit).
+pub const SLURM_OUTPUT: &str = "slurm.out";
+/// The array script, in the first task's directory.
+pub const ARRAY_SCRIPT: &str = "array.sh";
+
+fn dir_line(dir: &Path) -> Result<String, SlurmError> {
+    let text = dir.to_str().ok_or_else(|| SlurmError::BadJobDir {
+        dir: dir.to_path_buf(),
+        reason: "Slurm needs a job directory whose path is UTF-8".into(),
+    })?;
+    if text.contains(['\n', '\r']) {
+        return Err(SlurmError::BadJobDir {
+            dir: dir.to_path_buf(),
+            reason: "an `#SBATCH` line cannot hold a path with a line break".into(),
+        });
+    }
+    Ok(sbatch_line_value(text))
+}
+
+fn quoted(path: &Path) -> Result<String, SlurmError> {
+    let bytes = shell_quote(path.as_os_str())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The Slurm part of a job script, run before the wrapper: it records the
+/// job id, and a requeued job (Slurm runs the script again) forgets what
+/// the previous run left.
+fn slurm_part(dir: &Path) -> Result<String, SlurmError> {
+    Ok(format!(
+        r#"# Slurm's part: record the job id; a requeued job starts afresh.
+slurm_dir={dir}
+if [ "${{SLURM_RESTART_COUNT:-0}}" -gt 0 ]; then
+	rm -f "$slurm_dir/state" "$slurm_dir/timeout" "$slurm_dir/pid" "$slurm_dir/{state}"
+fi
+if [ -n "${{SLURM_ARRAY_JOB_ID:-}}" ]; then
+	slurm_id="${{SLURM_ARRAY_JOB_ID}}_${{SLURM_ARRAY_TASK_ID}}"
+else
+	slurm_id="${{SLURM_JOB_ID:-}}"
+fi
+printf '%s\n' "$slurm_id" > "$slurm_dir/{job}.tmp.$$" && mv -f "$slurm_dir/{job}.tmp.$$" "$slurm_dir/{job}"
+"#,
+        dir = quoted(dir)?,
+        state = SLURM_STATE_FILE,
+        job = SLURM_JOB_FILE,
+    ))
+}
+
+/// A single job's script: `#SBATCH` lines (its directory, its output file,
+/// then `options`), the Slurm part, then `wrapper` (a whole `sh` script,
+/// whose first line, the `#!`, is replaced by ours).
+pub fn job_script(
+    dir: &Path,
+    options: &SlurmOptions,
+    wrapper: &[u8],
+) -> Result<Vec<u8>, SlurmError> {
+    let mut s = format!(
+        "#!/bin/sh\n#SBATCH --chdir={}\n#SBATCH --output={SLURM_OUTPUT}\n",
+        dir_line(dir)?
+    );
+    s.push_str(&options.sbatch_lines()?);
+    s.push_str(
+        "# Job script of launch's Slurm launcher (format 1): the #SBATCH lines\n\
+         # above, Slurm's part, then the direct launcher's wrapper, which runs the\n\
+         # command and records its exit code. Submit it again with: sbatch job.sh\n",
+    );
+    s.push_str(&slurm_part(dir)?);
+    let mut out = s.into_bytes();
+    let body = match wrapper.iter().position(|&b| b == b'\n') {
+        Some(end) if wrapper.starts_with(b"#!") => &wrapper[end + 1..],
+        _ => wrapper,
+    };
+    out.extend_from_slice(body);
+    Ok(out)
+}
+
+/// The array script: `#SBATCH` lines (the first task's directory,
+/// `--array=0-(N-1)[%throttle]`, `options`), then one branch per task that
+/// runs that task's own job script with its output in its own directory.
+pub fn array_script(
+    dirs: &[PathBuf],
+    options: &SlurmOptions,
+    throttle: Option<u32>,
+) -> Result<Vec<u8>, SlurmError> {
+    let Some(first) = dirs.first() else {
+        return Err(SlurmError::InvalidArray("an array needs at least one job".into()));
+    };
+    let mut options = options.clone();
+    let last = dirs.len() - 1;
+    options.array = Some(match throttle {
+        Some(t) if t > 0 => format!("0-{last}%{t}"),
+        _ => format!("0-{last}"),
+    });
+    let mut s = format!(
+        "#!/bin/sh\n#SBATCH --chdir={}\n#SBATCH --output=array-%a.out\n",
+        dir_line(first)?
+    );
+    s.push_str(&options.sbatch_lines()?);
+    s.push_str(
+        "# Array script of launch's Slurm launcher (format 1): task N runs the job\n\
+         # script of the N-th job directory below.\n\
+         case \"${SLURM_ARRAY_TASK_ID:-}\" in\n",
+    );
+    for (i, dir) in dirs.iter().enumerate() {
+        let script = quoted(&dir.join(launcher_direct::script::SCRIPT))?;
+        let output = quoted(&dir.join(SLURM_OUTPUT))?;
+        let _ = writeln!(s, "{i}) exec /bin/sh {script} >> {output} 2>&1 ;;");
+    }
+    s.push_str(
+        "esac\necho \"launch: no job for array task ${SLURM_ARRAY_TASK_ID:-(none)}\" >&2\nexit 1\n",
+    );
+    Ok(s.into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_script_puts_sbatch_lines_first() {
+        let options = SlurmOptions::default()
+            .partition("gpu")
+            .job_name("it's a job");
+        let wrapper = b"#!/bin/sh\n# wrapper\nd='/x'\necho hi\n";
+        let script = job_script(Path::new("/jobs/a b"), &options, wrapper).unwrap();
+        let text = String::from_utf8(script).unwrap();
+        insta::assert_snapshot!(text);
+        // Nothing runs before the last #SBATCH line (sbatch stops reading
+        // them at the first command).
+        let lines: Vec<&str> = text.lines().collect();
+        let last = lines.iter().rposition(|l| l.starts_with("#SBATCH")).unwrap();
+        assert!(lines[..last].iter().all(|l| l.starts_with('#')), "{text}");
+    }
+
+    #[test]
+    fn bad_directories_are_refused() {
+        let err = job_script(Path::new("/a\nb"), &SlurmOptions::default(), b"").unwrap_err();
+        assert!(err.to_string().contains("line break"), "{err}");
+    }
+
+    #[test]
+    fn an_array_script_dispatches_each_task() {
+        let dirs: Vec<PathBuf> = ["/j/0", "/j/it's"].iter().map(PathBuf::from).collect();
+        let options = SlurmOptions::default().partition("main");
+        let text = String::from_utf8(array_script(&dirs, &options, Some(4)).unwrap()).unwrap();
+        insta::assert_snapshot!(text);
+        assert!(array_script(&[], &options, None).is_err());
+        let unthrottled = String::from_utf8(array_script(&dirs, &options, None).unwrap()).unwrap();
+        assert!(unthrottled.contains("#SBATCH --array=0-1\n"), "{unthrottled}");
+    }
+}

@@ -104,7 +104,7 @@ d=",
         br#"
 exec 2>> "$d/stderr"
 finish() {
-	printf '%s\n' "$1" > "$d/state.tmp.$$" && exec mv -f "$d/state.tmp.$$" "$d/state"
+	printf '%s\n' "$1" > "$d/state.tmp.$$" && LC_ALL=C exec mv -f "$d/state.tmp.$$" "$d/state"
 	exit "${2:-0}"
 }
 [ -e "$d/cancel" ] && finish 'cancelled' 1

@@ -13,8 +13,10 @@ pub(crate) fn run(extra: &[&str]) -> Result<()> {
     crate::codegen::run(crate::codegen::Mode::Check)?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let slurm = crate::slurm::TestCluster::start()?;
+    let sshd = crate::sshd::for_tests()?;
     let status = Command::new(&cargo)
         .envs(slurm.env())
+        .envs(sshd.env())
         .args(["test", "--workspace"])
         .args(extra.iter().skip_while(|a| **a == "--"))
         .current_dir(crate::codegen::workspace_root())

@@ -1,0 +1,403 @@
+//! What an SSH connector connects to, and how.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::SshError;
+use crate::address::SshAddress;
+
+/// How a host key that is not in the known hosts file is treated. A key
+/// that differs from the one on file is always refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum HostKeyPolicy {
+    /// Refused (the default), like OpenSSH's `StrictHostKeyChecking=yes`.
+    #[default]
+    Strict,
+    /// Accepted and recorded in the known hosts file, like OpenSSH's
+    /// `StrictHostKeyChecking=accept-new`.
+    AcceptNew,
+}
+
+impl HostKeyPolicy {
+    /// The name in launcher files (`strict`, `accept-new`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            HostKeyPolicy::Strict => "strict",
+            HostKeyPolicy::AcceptNew => "accept-new",
+        }
+    }
+
+    /// Reads a policy name.
+    pub fn parse(name: &str) -> Result<Self, SshError> {
+        match name {
+            "strict" => Ok(HostKeyPolicy::Strict),
+            "accept-new" => Ok(HostKeyPolicy::AcceptNew),
+            other => Err(SshError::Config {
+                key: "host_key_policy",
+                reason: format!("unknown policy `{other}` (expected strict or accept-new)"),
+            }),
+        }
+    }
+}
+
+/// A secret (a key's passphrase): never shown by `Debug`, never part of a
+/// message.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Self {
+        Secret(secret.into())
+    }
+
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// An SSH connector's settings.
+///
+/// Two connectors built from equal settings share one session (see
+/// [`crate::SshConnector::new`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SshConfig {
+    /// The host name or address.
+    pub host: String,
+    /// The port (22).
+    pub port: u16,
+    /// The user (`$USER` of this process when `None`).
+    pub user: Option<String>,
+    /// A private key file (`~/` is the home directory). Without one, the
+    /// SSH agent's keys, then `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`.
+    pub identity: Option<PathBuf>,
+    /// The identity file's passphrase, when it has one.
+    pub passphrase: Option<Secret>,
+    /// The known hosts file (`~/.ssh/known_hosts` when `None`).
+    pub known_hosts: Option<PathBuf>,
+    /// What to do with a host key not seen before.
+    pub host_key_policy: HostKeyPolicy,
+    /// How long connecting and logging in may take (10 s).
+    pub connect_timeout: Duration,
+    /// How long the server may take to answer a request before the session
+    /// is taken for broken (30 s).
+    pub timeout: Duration,
+    /// How often an idle session is checked with a request, which keeps
+    /// firewalls from dropping it and finds broken sessions (30 s; zero
+    /// turns it off).
+    pub keepalive: Duration,
+    /// How long a broken session is re-opened for, with backoff, before
+    /// operations fail (60 s).
+    pub reconnect_timeout: Duration,
+    /// Where processes run when they name no directory (the remote home
+    /// when `None`; relative paths are under it).
+    pub default_dir: Option<PathBuf>,
+}
+
+impl SshConfig {
+    /// Settings for `host` with every default.
+    pub fn new(host: impl Into<String>) -> Self {
+        SshConfig {
+            host: host.into(),
+            port: 22,
+            user: None,
+            identity: None,
+            passphrase: None,
+            known_hosts: None,
+            host_key_policy: HostKeyPolicy::Strict,
+            connect_timeout: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+            keepalive: Duration::from_secs(30),
+            reconnect_timeout: Duration::from_secs(60),
+            default_dir: None,
+        }
+    }
+
+    /// Settings from an `ssh://[user@]host[:port][/path]` address.
+    pub fn from_address(address: &str) -> Result<Self, SshError> {
+        let a = SshAddress::parse(address)?;
+        let mut config = SshConfig::new(a.host);
+        config.port = a.port.unwrap_or(22);
+        config.user = a.user;
+        config.default_dir = a.path;
+        Ok(config)
+    }
+
+    /// Settings from a launcher file's `[connector.NAME]` table (`type =
+    /// "ssh"`), as the registry read it.
+    pub fn from_registry(c: &registry::SshConfig) -> Self {
+        let mut config = SshConfig::new(c.host.clone()).port(c.port);
+        config.user.clone_from(&c.user);
+        config.identity.clone_from(&c.identity);
+        config.known_hosts.clone_from(&c.known_hosts);
+        config.host_key_policy = match c.host_key_policy {
+            registry::HostKeyPolicy::Strict => HostKeyPolicy::Strict,
+            registry::HostKeyPolicy::AcceptNew => HostKeyPolicy::AcceptNew,
+        };
+        if let Some(timeout) = c.timeout {
+            config.connect_timeout = timeout;
+        }
+        if let Some(keepalive) = c.keepalive {
+            config.keepalive = keepalive;
+        }
+        config
+    }
+
+    /// Sets the port.
+    #[must_use]
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Sets the user.
+    #[must_use]
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    /// Sets the identity file.
+    #[must_use]
+    pub fn identity(mut self, path: impl Into<PathBuf>) -> Self {
+        self.identity = Some(path.into());
+        self
+    }
+
+    /// Sets the identity file's passphrase.
+    #[must_use]
+    pub fn passphrase(mut self, passphrase: Secret) -> Self {
+        self.passphrase = Some(passphrase);
+        self
+    }
+
+    /// Sets the known hosts file.
+    #[must_use]
+    pub fn known_hosts(mut self, path: impl Into<PathBuf>) -> Self {
+        self.known_hosts = Some(path.into());
+        self
+    }
+
+    /// Sets the host key policy.
+    #[must_use]
+    pub fn host_key_policy(mut self, policy: HostKeyPolicy) -> Self {
+        self.host_key_policy = policy;
+        self
+    }
+
+    /// Sets the connection timeout.
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sets how long a request may wait for its answer.
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the keep-alive interval (zero: none).
+    #[must_use]
+    pub fn keepalive(mut self, interval: Duration) -> Self {
+        self.keepalive = interval;
+        self
+    }
+
+    /// Sets how long a broken session is re-opened for.
+    #[must_use]
+    pub fn reconnect_timeout(mut self, timeout: Duration) -> Self {
+        self.reconnect_timeout = timeout;
+        self
+    }
+
+    /// Sets the default directory of processes.
+    #[must_use]
+    pub fn default_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.default_dir = Some(dir.into());
+        self
+    }
+
+    /// Checks what can be checked without connecting.
+    pub fn validate(&self) -> Result<(), SshError> {
+        let bad = |key, reason: &str| {
+            Err(SshError::Config {
+                key,
+                reason: reason.to_owned(),
+            })
+        };
+        if self.host.trim().is_empty() {
+            return bad("host", "the host name is empty");
+        }
+        if self.port == 0 {
+            return bad("port", "0 is not a port number (1 to 65535)");
+        }
+        if self.user.as_deref().is_some_and(str::is_empty) {
+            return bad("user", "the user name is empty");
+        }
+        if self.connect_timeout.is_zero() {
+            return bad("timeout", "a timeout of 0 would never connect");
+        }
+        if self.timeout.is_zero() {
+            return bad("timeout", "a request timeout of 0 would fail every request");
+        }
+        Ok(())
+    }
+
+    /// The user to log in as.
+    pub(crate) fn user_name(&self) -> Result<String, SshError> {
+        if let Some(user) = &self.user {
+            return Ok(user.clone());
+        }
+        ["USER", "LOGNAME"]
+            .iter()
+            .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+            .ok_or_else(|| SshError::Config {
+                key: "user",
+                reason: "no user is set and neither $USER nor $LOGNAME names one".into(),
+            })
+    }
+
+    /// `user@host:port`, for messages.
+    pub(crate) fn target(&self) -> String {
+        let user = self.user_name().unwrap_or_else(|_| "?".into());
+        if self.host.contains(':') {
+            format!("{user}@[{}]:{}", self.host, self.port)
+        } else {
+            format!("{user}@{}:{}", self.host, self.port)
+        }
+    }
+
+    /// The known hosts file, `~` expanded.
+    pub(crate) fn known_hosts_path(&self) -> PathBuf {
+        let path = self
+            .known_hosts
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("~/.ssh/known_hosts"));
+        expand_home(&path, home().as_deref())
+    }
+}
+
+/// This process's home directory.
+pub(crate) fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+}
+
+/// `~` and `~/...` under `home` (as is without one, or for other paths).
+pub fn expand_home(path: &Path, home: Option<&Path>) -> PathBuf {
+    let Some(home) = home else {
+        return path.to_path_buf();
+    };
+    match path.strip_prefix("~") {
+        Ok(rest) => home.join(rest),
+        Err(_) => path.to_path_buf(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn from_address_and_defaults() {
+        let c = SshConfig::from_address("ssh://me@login:2222/scratch").unwrap();
+        assert_eq!(
+            (c.host.as_str(), c.port, c.user.as_deref()),
+            ("login", 2222, Some("me"))
+        );
+        assert_eq!(c.default_dir.as_deref(), Some(Path::new("/scratch")));
+        let d = SshConfig::from_address("ssh://login").unwrap();
+        assert_eq!(d.port, 22);
+        assert_eq!(d, SshConfig::new("login"));
+        assert_eq!(c.target(), "me@login:2222");
+        assert_eq!(SshConfig::new("::1").user("u").target(), "u@[::1]:22");
+    }
+
+    #[test]
+    fn from_the_launcher_file() {
+        let file = registry::SshConfig {
+            host: "login.example.org".into(),
+            port: 2222,
+            user: Some("me".into()),
+            identity: Some("~/.ssh/id_ed25519".into()),
+            known_hosts: Some("/etc/ssh/ssh_known_hosts".into()),
+            timeout: Some(Duration::from_secs(5)),
+            keepalive: Some(Duration::ZERO),
+            host_key_policy: registry::HostKeyPolicy::AcceptNew,
+        };
+        let c = SshConfig::from_registry(&file);
+        assert_eq!(c.target(), "me@login.example.org:2222");
+        assert_eq!(c.identity.as_deref(), Some(Path::new("~/.ssh/id_ed25519")));
+        assert_eq!(
+            c.known_hosts.as_deref(),
+            Some(Path::new("/etc/ssh/ssh_known_hosts"))
+        );
+        assert_eq!(c.host_key_policy, HostKeyPolicy::AcceptNew);
+        assert_eq!(c.connect_timeout, Duration::from_secs(5));
+        assert!(c.keepalive.is_zero());
+        assert_eq!(c.timeout, SshConfig::new("x").timeout);
+    }
+
+    #[test]
+    fn home_expansion() {
+        let home = Path::new("/home/me");
+        assert_eq!(
+            expand_home(Path::new("~/.ssh/id"), Some(home)),
+            Path::new("/home/me/.ssh/id")
+        );
+        assert_eq!(expand_home(Path::new("~"), Some(home)), home);
+        assert_eq!(
+            expand_home(Path::new("/etc/x"), Some(home)),
+            Path::new("/etc/x")
+        );
+        assert_eq!(
+            expand_home(Path::new("~x/y"), Some(home)),
+            Path::new("~x/y")
+        );
+        assert_eq!(expand_home(Path::new("~/y"), None), Path::new("~/y"));
+    }
+
+    #[test]
+    fn validation_and_policies() {
+        assert!(SshConfig::new("h").validate().is_ok());
+        let err = SshConfig::new(" ").validate().unwrap_err().to_string();
+        assert!(err.contains("`host`"), "{err}");
+        let err = SshConfig::new("h")
+            .port(0)
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`port`"), "{err}");
+        let err = SshConfig::new("h")
+            .connect_timeout(Duration::ZERO)
+            .validate()
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("never connect"), "{err}");
+        assert_eq!(
+            HostKeyPolicy::parse("accept-new").unwrap(),
+            HostKeyPolicy::AcceptNew
+        );
+        assert_eq!(HostKeyPolicy::AcceptNew.name(), "accept-new");
+        let err = HostKeyPolicy::parse("yes").unwrap_err().to_string();
+        assert!(err.contains("strict or accept-new"), "{err}");
+    }
+
+    #[test]
+    fn secrets_do_not_show() {
+        let c = SshConfig::new("h").passphrase(Secret::new("hunter2"));
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert_eq!(c.passphrase.unwrap().expose(), "hunter2");
+    }
+}

@@ -1,0 +1,363 @@
+//! Files on the remote machine, through SFTP; signals and liveness.
+
+use std::ffi::OsString;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use core_types::job::{ConnectorError, Signal, SignalTarget, shell_quote};
+use ssh2::{File, FileStat, OpenFlags, OpenType};
+
+use crate::command;
+use crate::session::{Fail, OpError, Shared, State};
+
+/// SFTP's "no such file" and "no such path".
+const NO_SUCH_FILE: [i32; 2] = [2, 10];
+/// SFTP's generic failure (what OpenSSH answers for "it exists").
+const FAILURE: i32 = 4;
+
+fn io_error(op: &'static str, path: &Path) -> impl FnOnce(OpError) -> ConnectorError {
+    let path = path.to_path_buf();
+    move |e| ConnectorError::Io {
+        op,
+        path,
+        source: e.into_io(),
+    }
+}
+
+fn is_not_found(e: &OpError) -> bool {
+    matches!(e, OpError::Op(f) if f.sftp_code().is_some_and(|c| NO_SUCH_FILE.contains(&c)))
+}
+
+fn close(shared: &Shared, st: &mut State, file: &mut File) -> Result<(), OpError> {
+    shared.hold(st, "closing a file", |_| Ok(file.close()?))
+}
+
+/// Reads a whole file, or `max` bytes of it from `offset`.
+fn read_range(
+    shared: &Shared,
+    path: &Path,
+    offset: u64,
+    max: Option<usize>,
+) -> Result<Vec<u8>, OpError> {
+    shared.retrying(|shared, st| {
+        let mut file = shared.hold(st, "opening a file", |c| Ok(c.sftp()?.open(path)?))?;
+        if offset > 0 {
+            file.seek(SeekFrom::Start(offset))
+                .map_err(|e| OpError::Op(Fail::Io(e)))?;
+        }
+        let mut out = Vec::new();
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let want = max.map_or(chunk.len(), |m| (m - out.len()).min(chunk.len()));
+            if want == 0 {
+                break;
+            }
+            let read = shared.hold(st, "reading a file", |_| Ok(file.read(&mut chunk[..want])?));
+            let n = match read {
+                Ok(n) => n,
+                // A process that ends while its /proc entry is read makes
+                // the read fail: it is gone.
+                Err(OpError::Op(f))
+                    if path.starts_with("/proc") && f.sftp_code() == Some(FAILURE) =>
+                {
+                    return Err(OpError::Op(Fail::Io(io::Error::new(
+                        io::ErrorKind::NotFound,
+                        "the process went away while it was read",
+                    ))));
+                }
+                Err(e) => return Err(e),
+            };
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&chunk[..n]);
+        }
+        close(shared, st, &mut file)?;
+        Ok(out)
+    })
+}
+
+pub(crate) fn read_file(shared: &Shared, path: &Path) -> Result<Vec<u8>, ConnectorError> {
+    read_range(shared, path, 0, None).map_err(io_error("read", path))
+}
+
+pub(crate) fn read_file_from(
+    shared: &Shared,
+    path: &Path,
+    offset: u64,
+    max: usize,
+) -> Result<Vec<u8>, ConnectorError> {
+    read_range(shared, path, offset, Some(max)).map_err(io_error("read", path))
+}
+
+/// Writes `contents` to a temporary file beside `path`, then renames it.
+pub(crate) fn write_file(
+    shared: &Arc<Shared>,
+    path: &Path,
+    contents: &[u8],
+) -> Result<(), ConnectorError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = path
+        .file_name()
+        .ok_or_else(|| ConnectorError::Invalid(format!("`{}` names no file", path.display())))?;
+    let mut tmp_name = OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(
+        ".tmp.{}.{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let tmp = path.with_file_name(tmp_name);
+    let renamed = shared.retrying(|shared, st| {
+        let flags = OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE;
+        let mut file = shared.hold(st, "creating a file", |c| {
+            Ok(c.sftp()?.open_mode(&tmp, flags, 0o644, OpenType::File)?)
+        })?;
+        let mut written = 0;
+        while written < contents.len() {
+            written += shared.hold(st, "writing a file", |_| {
+                Ok(file.write(&contents[written..])?)
+            })?;
+        }
+        close(shared, st, &mut file)?;
+        // OpenSSH's SFTP rename refuses to replace a file: `mv` does it
+        // (rename(2), atomic) when the SFTP rename cannot.
+        match shared.hold(st, "renaming a file", |c| {
+            Ok(c.sftp()?.rename(&tmp, path, None)?)
+        }) {
+            Ok(()) => Ok(true),
+            Err(OpError::Op(f)) if matches!(f.sftp_code(), Some(FAILURE | 11)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    });
+    let renamed = match renamed {
+        Ok(renamed) => renamed,
+        Err(e) => {
+            let _ = remove(shared, &tmp);
+            return Err(io_error("write", &tmp)(e));
+        }
+    };
+    if renamed {
+        return Ok(());
+    }
+    let script = format!(
+        "exec mv -f -- {} {}",
+        quoted(tmp.as_os_str())?,
+        quoted(path.as_os_str())?
+    );
+    let fail = |source| ConnectorError::Io {
+        op: "rename into",
+        path: path.to_path_buf(),
+        source,
+    };
+    let (_, err, exit) = crate::process::exec_capture(shared, &script).map_err(fail)?;
+    if !exit.success() {
+        let _ = remove(shared, &tmp);
+        return Err(fail(io::Error::other(format!(
+            "mv failed ({exit}): {}",
+            String::from_utf8_lossy(&err).trim_end()
+        ))));
+    }
+    Ok(())
+}
+
+/// A word for a script; the script must be UTF-8, and these paths are
+/// the connector's own.
+fn quoted(word: &std::ffi::OsStr) -> Result<String, ConnectorError> {
+    String::from_utf8(shell_quote(word)?).map_err(|_| {
+        ConnectorError::Invalid(format!(
+            "{} is not UTF-8, which SSH commands must be",
+            word.to_string_lossy()
+        ))
+    })
+}
+
+pub(crate) fn set_executable(shared: &Shared, path: &Path) -> Result<(), ConnectorError> {
+    let stat = FileStat {
+        size: None,
+        uid: None,
+        gid: None,
+        perm: Some(0o755),
+        atime: None,
+        mtime: None,
+    };
+    shared
+        .retrying(|shared, st| {
+            shared.hold(st, "changing a file's mode", |c| {
+                Ok(c.sftp()?.setstat(path, stat.clone())?)
+            })
+        })
+        .map_err(io_error("make executable", path))
+}
+
+/// `stat`: `None` when nothing is there.
+fn stat(
+    shared: &Shared,
+    st: &mut State,
+    path: &Path,
+    follow: bool,
+) -> Result<Option<FileStat>, OpError> {
+    let result = shared.hold(st, "looking at a file", |c| {
+        let sftp = c.sftp()?;
+        Ok(if follow {
+            sftp.stat(path)?
+        } else {
+            sftp.lstat(path)?
+        })
+    });
+    match result {
+        Ok(stat) => Ok(Some(stat)),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub(crate) fn exists(shared: &Shared, path: &Path) -> Result<bool, ConnectorError> {
+    shared
+        .retrying(|shared, st| Ok(stat(shared, st, path, true)?.is_some()))
+        .map_err(io_error("check", path))
+}
+
+pub(crate) fn create_dir_all(shared: &Shared, path: &Path) -> Result<(), ConnectorError> {
+    let not_dir = |p: &Path| {
+        OpError::Op(Fail::Io(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("`{}` exists and is not a directory", p.display()),
+        )))
+    };
+    shared
+        .retrying(|shared, st| {
+            // The missing directories, deepest first.
+            let mut missing: Vec<PathBuf> = Vec::new();
+            let mut at = Some(path);
+            while let Some(dir) = at.filter(|d| !d.as_os_str().is_empty()) {
+                match stat(shared, st, dir, true)? {
+                    Some(s) if s.is_dir() => break,
+                    Some(_) => return Err(not_dir(dir)),
+                    None => missing.push(dir.to_path_buf()),
+                }
+                at = dir.parent();
+            }
+            for dir in missing.iter().rev() {
+                if matches!(
+                    dir.components().next_back(),
+                    Some(Component::ParentDir | Component::CurDir)
+                ) {
+                    continue;
+                }
+                let made = shared.hold(st, "creating a directory", |c| {
+                    Ok(c.sftp()?.mkdir(dir, 0o755)?)
+                });
+                if let Err(e) = made {
+                    // Made by someone else meanwhile?
+                    match stat(shared, st, dir, true)? {
+                        Some(s) if s.is_dir() => {}
+                        _ => return Err(e),
+                    }
+                }
+            }
+            Ok(())
+        })
+        .map_err(io_error("create directory", path))
+}
+
+/// Removes what `path` names, recursively; nothing there is fine.
+fn remove_in(shared: &Shared, st: &mut State, path: &Path) -> Result<(), OpError> {
+    let Some(meta) = stat(shared, st, path, false)? else {
+        return Ok(());
+    };
+    let gone = |r: Result<(), OpError>| match r {
+        Err(e) if is_not_found(&e) => Ok(()),
+        other => other,
+    };
+    if !meta.is_dir() {
+        return gone(shared.hold(st, "removing a file", |c| Ok(c.sftp()?.unlink(path)?)));
+    }
+    let mut dir = shared.hold(st, "opening a directory", |c| {
+        Ok(c.sftp()?.opendir(path)?)
+    })?;
+    let mut entries = Vec::new();
+    loop {
+        match shared.hold(st, "listing a directory", |_| Ok(dir.readdir()?)) {
+            Ok((name, _)) => {
+                if name != Path::new(".") && name != Path::new("..") {
+                    entries.push(path.join(name));
+                }
+            }
+            // libssh2's "no more entries".
+            Err(OpError::Op(Fail::Ssh(e))) if e.code() == ssh2::ErrorCode::Session(-16) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    close(shared, st, &mut dir)?;
+    for entry in entries {
+        remove_in(shared, st, &entry)?;
+    }
+    gone(shared.hold(st, "removing a directory", |c| Ok(c.sftp()?.rmdir(path)?)))
+}
+
+pub(crate) fn remove(shared: &Shared, path: &Path) -> Result<(), ConnectorError> {
+    shared
+        .retrying(|shared, st| remove_in(shared, st, path))
+        .map_err(io_error("remove", path))
+}
+
+/// Sends a signal with the remote shell's `kill`.
+pub(crate) fn signal(
+    shared: &Arc<Shared>,
+    target: SignalTarget,
+    signal: Signal,
+) -> Result<bool, ConnectorError> {
+    let (SignalTarget::Process(id) | SignalTarget::Group(id)) = target;
+    if id <= 1 || i32::try_from(id).is_err() {
+        return Err(ConnectorError::Invalid(format!(
+            "refusing to signal {target}: {id} is not a process id one may signal"
+        )));
+    }
+    let failed = |reason: String| ConnectorError::Signal {
+        signal,
+        target: target.to_string(),
+        reason,
+    };
+    let (_, err, exit) =
+        crate::process::exec_capture(shared, &command::signal_script(target, signal))
+            .map_err(|e| failed(e.to_string()))?;
+    if exit.success() {
+        Ok(true)
+    } else if command::no_such_process(&err) {
+        Ok(false)
+    } else {
+        Err(failed(format!(
+            "kill on {} failed ({exit}): {}",
+            shared.target,
+            String::from_utf8_lossy(&err).trim_end()
+        )))
+    }
+}
+
+/// Whether the process `pid` that started at `start` is still there
+/// (from `/proc` when its start time is known, else with `kill -0`).
+pub(crate) fn alive(
+    shared: &Arc<Shared>,
+    pid: u32,
+    start: Option<u64>,
+) -> Result<bool, ConnectorError> {
+    if let Some(start) = start {
+        let path = PathBuf::from(format!("/proc/{pid}/stat"));
+        return match read_file(shared, &path) {
+            Ok(text) => Ok(command::same_live_process(&text, start)),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        };
+    }
+    let script = format!("LC_ALL=C; export LC_ALL; kill -0 {pid}\n");
+    let (_, err, exit) =
+        crate::process::exec_capture(shared, &script).map_err(|source| ConnectorError::Io {
+            op: "check",
+            path: PathBuf::from(format!("process {pid}")),
+            source,
+        })?;
+    Ok(exit.success() || !command::no_such_process(&err))
+}

@@ -1,0 +1,264 @@
+//! `cargo xtask sshd up|down`: an sshd of the tests' own on 127.0.0.1, for
+//! the SSH connector's tests and bench.
+//!
+//! Everything it uses is in [`DIR`]: `sshd_config`, the host key
+//! (`host_ed25519`), a client key pair (`id_ed25519`, in
+//! `authorized_keys`), a key the server does not know (`other_ed25519`),
+//! `known_hosts` with the host key, the port (`port`), the pid file and the
+//! server's log. It listens on a free port of its own; `up` stops the sshd
+//! of an earlier run first, so it can be run any number of times. sshd runs
+//! as root (as CI does), from its own configuration (`-f`), and is
+//! installed with apt-get when missing.
+//!
+//! The tests read [`ENV_DIR`] (the directory) and [`ENV_MODE`]
+//! (`required`: fail when the server cannot be reached).
+
+use std::fs;
+use std::io::Write as _;
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+
+/// The directory of the test server's files.
+pub(crate) const DIR: &str = "/tmp/launch-sshd-test";
+/// Names the directory for the tests.
+pub(crate) const ENV_DIR: &str = "LAUNCH_TEST_SSH_DIR";
+/// `required` makes the tests fail when the server is not there.
+pub(crate) const ENV_MODE: &str = "LAUNCH_TEST_SSH";
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+pub(crate) fn run(args: &[&str]) -> Result<()> {
+    match args {
+        ["up"] => {
+            let port = up()?;
+            println!("sshd listens on 127.0.0.1:{port}; its files are in {DIR}");
+            println!("export {ENV_MODE}=required {ENV_DIR}={DIR}");
+            Ok(())
+        }
+        ["down"] => down(),
+        _ => bail!("usage: cargo xtask sshd up|down"),
+    }
+}
+
+fn sh(program: &str, args: &[&str]) -> Result<()> {
+    let status = Command::new(program)
+        .args(args)
+        .status()
+        .with_context(|| format!("running {program}"))?;
+    ensure!(
+        status.success(),
+        "{program} {} failed ({status})",
+        args.join(" ")
+    );
+    Ok(())
+}
+
+/// Installs OpenSSH's server and client when sshd is missing.
+fn install() -> Result<()> {
+    if Path::new(SSHD).exists() && Path::new("/usr/bin/ssh-keygen").exists() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing openssh-server and openssh-client");
+    sh("apt-get", &["update", "-qq"])?;
+    let status = Command::new("apt-get")
+        .args(["install", "-y", "-qq", "openssh-server", "openssh-client"])
+        .env("DEBIAN_FRONTEND", "noninteractive")
+        .status()
+        .context("running apt-get")?;
+    ensure!(status.success(), "apt-get install openssh-server failed");
+    Ok(())
+}
+
+fn keygen(path: &Path) -> Result<()> {
+    if path.exists() && path.with_extension("pub").exists() {
+        return Ok(());
+    }
+    let _ = fs::remove_file(path);
+    let _ = fs::remove_file(path.with_extension("pub"));
+    let file = path.to_str().context("a UTF-8 path")?;
+    sh(
+        "ssh-keygen",
+        &[
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            "",
+            "-C",
+            "launch-test",
+            "-f",
+            file,
+        ],
+    )
+}
+
+fn free_port() -> Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// The test server's configuration.
+pub(crate) fn config(dir: &Path, port: u16) -> String {
+    let d = dir.display();
+    format!(
+        "# The launch tests' own sshd (cargo xtask sshd up).\n\
+         Port {port}\n\
+         ListenAddress 127.0.0.1\n\
+         HostKey {d}/host_ed25519\n\
+         PidFile {d}/sshd.pid\n\
+         AuthorizedKeysFile {d}/authorized_keys\n\
+         StrictModes no\n\
+         PubkeyAuthentication yes\n\
+         PasswordAuthentication no\n\
+         KbdInteractiveAuthentication no\n\
+         UsePAM no\n\
+         PermitRootLogin prohibit-password\n\
+         PrintMotd no\n\
+         MaxStartups 100:30:200\n\
+         Subsystem sftp internal-sftp\n\
+         LogLevel VERBOSE\n"
+    )
+}
+
+/// Starts the test server; its port.
+pub(crate) fn up() -> Result<u16> {
+    install()?;
+    down()?;
+    let dir = PathBuf::from(DIR);
+    fs::create_dir_all(&dir).with_context(|| format!("creating {DIR}"))?;
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+    for key in ["host_ed25519", "id_ed25519", "other_ed25519"] {
+        keygen(&dir.join(key))?;
+    }
+    fs::copy(dir.join("id_ed25519.pub"), dir.join("authorized_keys"))?;
+    let port = free_port()?;
+    let host_key = fs::read_to_string(dir.join("host_ed25519.pub"))?;
+    let mut fields = host_key.split_whitespace();
+    let (Some(kind), Some(key)) = (fields.next(), fields.next()) else {
+        bail!("{DIR}/host_ed25519.pub is not a public key");
+    };
+    fs::write(
+        dir.join("known_hosts"),
+        format!("[127.0.0.1]:{port} {kind} {key}\n"),
+    )?;
+    fs::write(dir.join("port"), format!("{port}\n"))?;
+    let config_path = dir.join("sshd_config");
+    fs::write(&config_path, config(&dir, port))?;
+    fs::create_dir_all("/run/sshd").context("creating /run/sshd")?;
+    let config_arg = config_path.to_str().context("a UTF-8 path")?;
+    sh(SSHD, &["-t", "-f", config_arg]).context("checking sshd_config")?;
+    let log = dir.join("sshd.log");
+    sh(
+        SSHD,
+        &[
+            "-f",
+            config_arg,
+            "-E",
+            log.to_str().context("a UTF-8 path")?,
+        ],
+    )?;
+    let since = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if since.elapsed() > Duration::from_secs(10) {
+            bail!(
+                "sshd did not listen on 127.0.0.1:{port} (see {})",
+                log.display()
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(port)
+}
+
+/// The parent pid of a process, from `/proc`.
+fn ppid(pid: u32) -> Option<u32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = &stat[stat.rfind(')')? + 2..];
+    after.split(' ').nth(1)?.parse().ok()
+}
+
+/// Stops the test server of an earlier `up`, and its connections.
+pub(crate) fn down() -> Result<()> {
+    let pid_file = Path::new(DIR).join("sshd.pid");
+    let Ok(text) = fs::read_to_string(&pid_file) else {
+        return Ok(());
+    };
+    let Ok(pid) = text.trim().parse::<u32>() else {
+        let _ = fs::remove_file(&pid_file);
+        return Ok(());
+    };
+    let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    if pid > 1 && comm.trim() == "sshd" {
+        // Its connections first: they outlive the listener otherwise.
+        let children: Vec<u32> = fs::read_dir("/proc")?
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|&child| ppid(child) == Some(pid))
+            .collect();
+        for child in children.iter().chain(std::iter::once(&pid)) {
+            let _ = Command::new("kill")
+                .args(["-TERM", &child.to_string()])
+                .status();
+        }
+        let since = Instant::now();
+        while Path::new(&format!("/proc/{pid}")).exists()
+            && since.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let _ = fs::remove_file(&pid_file);
+    let mut out = std::io::stderr();
+    let _ = writeln!(out, "xtask: the test sshd is stopped");
+    Ok(())
+}
+
+/// The test server for `cargo xtask test`: started now, stopped when
+/// dropped; [`TestSshd::env`] is what the tests read.
+#[derive(Debug)]
+pub(crate) struct TestSshd {
+    port: u16,
+}
+
+impl TestSshd {
+    /// The variables that point the tests at the server (and make them
+    /// fail when it cannot be reached); the port is also in `DIR/port`.
+    pub(crate) fn env(&self) -> [(&'static str, String); 3] {
+        [
+            (ENV_MODE, "required".into()),
+            (ENV_DIR, DIR.into()),
+            ("LAUNCH_TEST_SSH_PORT", self.port.to_string()),
+        ]
+    }
+}
+
+impl Drop for TestSshd {
+    fn drop(&mut self) {
+        let _ = down();
+    }
+}
+
+/// Starts the test server for the tests.
+pub(crate) fn for_tests() -> Result<TestSshd> {
+    let port = up().context("starting the test sshd (cargo xtask sshd up)")?;
+    Ok(TestSshd { port })
+}
+
+/// `cargo xtask bench-ssh`: starts the test server, runs the SSH bench
+/// (`benches/benches/ssh.rs`, release build) against it, stops it.
+pub(crate) fn bench() -> Result<()> {
+    let sshd = for_tests()?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(&cargo)
+        .args(["bench", "-p", "benches", "--bench", "ssh"])
+        .envs(sshd.env())
+        .current_dir(crate::codegen::workspace_root())
+        .status()
+        .with_context(|| format!("running {cargo} bench"))?;
+    ensure!(status.success(), "the SSH bench failed ({status})");
+    Ok(())
+}

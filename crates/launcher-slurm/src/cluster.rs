@@ -6,14 +6,14 @@
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use core_types::job::{Connector, ConnectorError, ProcessOutput, ProcessSpec};
 
-use crate::parse::{self, AccountRow, ControlJob, QueueRow};
 use crate::SlurmError;
+use crate::parse::{self, AccountRow, ControlJob, QueueRow};
 
 /// Which cluster: jobs of the same key share one watcher.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

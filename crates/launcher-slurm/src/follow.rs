@@ -8,10 +8,10 @@ use std::collections::HashMap;
 
 use core_types::job::{FailReason, JobState};
 
+use crate::SlurmError;
 use crate::cluster::{Cluster, Query};
 use crate::jobdir::JobDir;
 use crate::state::{self, Phase};
-use crate::SlurmError;
 
 /// What one round of queries says of a job.
 #[derive(Debug, Clone, PartialEq, Eq)]

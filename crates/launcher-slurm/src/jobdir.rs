@@ -197,7 +197,8 @@ impl JobDir {
 
     /// Writes the cancellation marker the wrapper reads.
     pub(crate) fn mark_cancelled(&self) -> Result<(), SlurmError> {
-        self.connector.write_file(&self.dir.join(direct::CANCEL), b"")?;
+        self.connector
+            .write_file(&self.dir.join(direct::CANCEL), b"")?;
         Ok(())
     }
 }

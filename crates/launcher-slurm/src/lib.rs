@@ -76,11 +76,11 @@ use core_types::job::{
     Connector, ConnectorError, FailReason, Job, JobError, JobHandle, JobState, Launcher,
 };
 
+use cluster::Cluster;
 pub use cluster::{RetryPolicy, is_transient};
 pub use jobdir::LAUNCHER;
-pub use options::{OptionInfo, OptionKind, OptionValue, SlurmOptions};
-use cluster::Cluster;
 use jobdir::{JobDir, Meta};
+pub use options::{OptionInfo, OptionKind, OptionValue, SlurmOptions};
 use watcher::{Rules, Tracked, Watcher, lock};
 
 /// The environment variable holding a job's directory (as for the direct
@@ -108,7 +108,9 @@ pub enum SlurmError {
         hint: String,
     },
     /// An option the launcher sets itself.
-    #[error("Slurm option `{name}` is set by the launcher itself (the job's directory, files and submission)")]
+    #[error(
+        "Slurm option `{name}` is set by the launcher itself (the job's directory, files and submission)"
+    )]
     ReservedOption {
         /// The name.
         name: String,
@@ -124,7 +126,9 @@ pub enum SlurmError {
         reason: String,
     },
     /// `sbatch` refused the job (or kept failing while Slurm was busy).
-    #[error("sbatch refused the job: {message}\n(`{command}` failed with {status} after {attempts} attempt(s))")]
+    #[error(
+        "sbatch refused the job: {message}\n(`{command}` failed with {status} after {attempts} attempt(s))"
+    )]
     Submit {
         /// What Slurm said (its stderr).
         message: String,
@@ -182,7 +186,9 @@ pub enum SlurmError {
     #[error("invalid job array: {0}")]
     InvalidArray(String),
     /// Slurm did not confirm a cancellation in time.
-    #[error("scancel was sent for Slurm job {job}, but Slurm did not confirm its end within {waited:?}")]
+    #[error(
+        "scancel was sent for Slurm job {job}, but Slurm did not confirm its end within {waited:?}"
+    )]
     CancelNotConfirmed {
         /// The job id.
         job: String,
@@ -239,7 +245,10 @@ impl SlurmLauncher {
     /// A launcher on the cluster `connector` reaches, with no option set,
     /// the commands found in `PATH`, a poll interval of 5 s.
     pub fn new(connector: Arc<dyn Connector>) -> Self {
-        Self::with_cluster(&Cluster::new(connector, None, Vec::new()), Self::default_config())
+        Self::with_cluster(
+            &Cluster::new(connector, None, Vec::new()),
+            Self::default_config(),
+        )
     }
 
     fn default_config() -> Config {
@@ -496,7 +505,9 @@ impl SlurmLauncher {
         let options = self.options_for(job);
         let mut meta = self.write_job(job, &options, None)?;
         let script = job.dir.join(launcher_direct::script::SCRIPT);
-        let id = self.cluster().sbatch(&script, &job.dir, &self.config.retry)?;
+        let id = self
+            .cluster()
+            .sbatch(&script, &job.dir, &self.config.retry)?;
         meta.job_id = Some(id.clone());
         self.write_meta(job, &meta, &options, None)?;
         Ok(self.follow(id, dir))
@@ -725,7 +736,11 @@ impl SlurmJob {
             .unwrap_or(follow::Seen::Forgotten);
         if let follow::Seen::Unreachable(message) = &seen {
             // Only the files can say something: a final state, or nothing.
-            if let Some(state) = self.tracked.dir.decided()?.or(self.tracked.dir.wrapper_state()?)
+            if let Some(state) = self
+                .tracked
+                .dir
+                .decided()?
+                .or(self.tracked.dir.wrapper_state()?)
             {
                 return Ok(state);
             }
@@ -739,9 +754,7 @@ impl SlurmJob {
             // A single look cannot wait for Slurm to requeue: still running.
             follow::Verdict::Interrupted(_) => follow::Verdict::State(JobState::Running),
             // A single look: the files were read just now.
-            follow::Verdict::Vanished => {
-                follow::Verdict::State(JobState::Failed(FailReason::Lost))
-            }
+            follow::Verdict::Vanished => follow::Verdict::State(JobState::Failed(FailReason::Lost)),
             other => other,
         };
         watcher::apply(cluster, &self.tracked, Ok(verdict), self.rules);
@@ -847,7 +860,11 @@ pub fn remaining_time() -> Result<Option<Duration>, SlurmError> {
 
 /// Reads `squeue --format=%L` (time left): `Ok(None)` when unlimited.
 pub fn time_left(text: &str) -> Result<Option<Duration>, SlurmError> {
-    let line = text.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let line = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     if matches!(line, "NOT_SET" | "INVALID" | "") {
         return Err(SlurmError::Parse(parse::ParseError {
             what: "squeue %L",

@@ -5,8 +5,8 @@
 
 use core_types::{Alternative, Walltime};
 
-pub use crate::options_gen::{OPTIONS, SlurmOptions};
 use crate::SlurmError;
+pub use crate::options_gen::{OPTIONS, SlurmOptions};
 
 /// How an option's value is typed and checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -242,9 +242,9 @@ impl SlurmOptions {
             self.put(info.name, check(info, value)?);
             return Ok(());
         }
-        if let Some(flag) = OPTIONS.iter().find(|o| {
-            matches!(o.kind, OptionKind::Flag { negation: Some(negation) } if negation == name)
-        }) {
+        if let Some(flag) = OPTIONS.iter().find(
+            |o| matches!(o.kind, OptionKind::Flag { negation: Some(negation) } if negation == name),
+        ) {
             // `no-requeue = true` is `requeue = false`.
             if let OptionValue::Flag(v) = check(flag, value)? {
                 self.put(flag.name, OptionValue::Flag(!v));
@@ -603,7 +603,10 @@ mod tests {
         let mut nothing = SlurmOptions::default();
         nothing.fill_from(&Alternative::default());
         assert!(nothing.is_empty());
-        assert_eq!(slurm_time_string(Walltime::from_seconds(100 * 3600)), "4-04:00:00");
+        assert_eq!(
+            slurm_time_string(Walltime::from_seconds(100 * 3600)),
+            "4-04:00:00"
+        );
     }
 
     #[test]

@@ -182,7 +182,11 @@ pub fn scontrol_jobs(text: &str) -> Result<Vec<ControlJob>, ParseError> {
         }
     }
     if let Some(job) = jobs.iter().find(|j| j.state.is_empty()) {
-        return Err(error("scontrol show job", "a job without JobState", &job.id));
+        return Err(error(
+            "scontrol show job",
+            "a job without JobState",
+            &job.id,
+        ));
     }
     Ok(jobs)
 }
@@ -242,7 +246,13 @@ pub fn is_accounting_disabled(stderr: &str) -> bool {
 /// seconds: `M`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`. A bare number
 /// is minutes. `Ok(None)`: unlimited (`UNLIMITED`, `INFINITE`).
 pub fn slurm_time(text: &str) -> Result<Option<u64>, ParseError> {
-    let bad = || error("Slurm time", "expected M, M:S, H:M:S, D-H, D-H:M or D-H:M:S", text);
+    let bad = || {
+        error(
+            "Slurm time",
+            "expected M, M:S, H:M:S, D-H, D-H:M or D-H:M:S",
+            text,
+        )
+    };
     let t = text.trim();
     if t.eq_ignore_ascii_case("UNLIMITED") || t.eq_ignore_ascii_case("INFINITE") {
         return Ok(None);
@@ -479,7 +489,14 @@ mod tests {
         );
         let states: std::collections::BTreeSet<&str> =
             rows.iter().map(|r| r.state.as_str()).collect();
-        for s in ["CANCELLED", "COMPLETED", "FAILED", "PENDING", "RUNNING", "SUSPENDED"] {
+        for s in [
+            "CANCELLED",
+            "COMPLETED",
+            "FAILED",
+            "PENDING",
+            "RUNNING",
+            "SUSPENDED",
+        ] {
             assert!(states.contains(s), "{s}");
         }
         let later = squeue(&data("squeue-later.txt")).unwrap();
@@ -489,7 +506,11 @@ mod tests {
             node[0].reason,
             "ReqNodeNotAvail, UnavailableNodes:launchtest1"
         );
-        assert!(squeue(&data("squeue-unknown-several.txt")).unwrap().is_empty());
+        assert!(
+            squeue(&data("squeue-unknown-several.txt"))
+                .unwrap()
+                .is_empty()
+        );
         assert!(is_invalid_job_id(&data("squeue-unknown-single.txt")));
         assert!(squeue("garbage").is_err());
         assert!(squeue("|RUNNING|None").is_err());
@@ -524,7 +545,11 @@ mod tests {
         assert_eq!(failed[0].exit_code, Some((3, 0)));
         let node = scontrol_jobs(&data("scontrol-job-reqnodenotavail.txt")).unwrap();
         assert!(node[0].reason.starts_with("ReqNodeNotAvail"), "{node:?}");
-        assert!(scontrol_jobs(&data("scontrol-job-unknown.txt")).unwrap().is_empty());
+        assert!(
+            scontrol_jobs(&data("scontrol-job-unknown.txt"))
+                .unwrap()
+                .is_empty()
+        );
         assert!(is_invalid_job_id(&data("scontrol-job-unknown.txt")));
     }
 
@@ -533,7 +558,8 @@ mod tests {
         let text = "JobId=5 JobName=x JobState=COMPLETED\n   UserId=root(0)\n   JobState=RUNNING Reason=None Dependency=(null)\n   Command=/bin/echo JobState=FAILED\n";
         let jobs = scontrol_jobs(text).unwrap();
         assert_eq!(jobs[0].state, "RUNNING");
-        let array = "JobId=15 ArrayJobId=13 ArrayTaskId=0 JobName=a\n   JobState=PENDING Reason=None\n";
+        let array =
+            "JobId=15 ArrayJobId=13 ArrayTaskId=0 JobName=a\n   JobState=PENDING Reason=None\n";
         assert_eq!(scontrol_jobs(array).unwrap()[0].id, "13_0");
         assert!(scontrol_jobs("JobId=x JobName=y\n").is_err());
         assert!(scontrol_jobs("JobId=5 JobName=y\n").is_err(), "no state");
@@ -544,7 +570,8 @@ mod tests {
         assert!(is_accounting_disabled(&data("sacct-disabled.txt")));
         // sacct -n -P -X -o JobID,State,ExitCode as Slurm documents it
         // (this cluster keeps no accounting, so it cannot print any).
-        let rows = sacct("12|COMPLETED|0:0\n13_4|CANCELLED by 0|0:15\n13_[5-9]|PENDING|0:0\n").unwrap();
+        let rows =
+            sacct("12|COMPLETED|0:0\n13_4|CANCELLED by 0|0:15\n13_[5-9]|PENDING|0:0\n").unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[1].state, "CANCELLED");
         assert_eq!(rows[1].exit_code, Some((0, 15)));
@@ -565,7 +592,16 @@ mod tests {
         ] {
             assert_eq!(slurm_time(text).unwrap(), seconds, "{text}");
         }
-        for bad in ["", "4h", "1:2:3:4", "-1", "1-", "a", "99999999999999999999", "1-2:3:4:5"] {
+        for bad in [
+            "",
+            "4h",
+            "1:2:3:4",
+            "-1",
+            "1-",
+            "a",
+            "99999999999999999999",
+            "1-2:3:4:5",
+        ] {
             assert!(slurm_time(bad).is_err(), "{bad}");
         }
     }

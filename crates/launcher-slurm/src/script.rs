@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use core_types::job::shell_quote;
 
-use crate::options::{SlurmOptions, sbatch_line_value};
 use crate::SlurmError;
+use crate::options::{SlurmOptions, sbatch_line_value};
 
 /// The file the job writes its Slurm job id to when it starts (`123`, or
 /// `13_2` for an array task).
@@ -33,6 +33,22 @@ fn dir_line(dir: &Path) -> Result<String, SlurmError> {
         });
     }
     Ok(sbatch_line_value(text))
+}
+
+/// `path` as an sbatch filename pattern that names exactly it: `%`
+/// doubled (Slurm expands `%j` and friends), unless the path holds a
+/// backslash, which turns the expansion off altogether. `suffix` is a
+/// pattern of ours, appended as is.
+fn output_line(path: &Path, suffix: &str) -> Result<String, SlurmError> {
+    dir_line(path)?;
+    let text = path.to_string_lossy();
+    let mut pattern = if text.contains('\\') {
+        text.into_owned()
+    } else {
+        text.replace('%', "%%")
+    };
+    pattern.push_str(suffix);
+    Ok(sbatch_line_value(&pattern))
 }
 
 fn quoted(path: &Path) -> Result<String, SlurmError> {
@@ -72,8 +88,9 @@ pub fn job_script(
     wrapper: &[u8],
 ) -> Result<Vec<u8>, SlurmError> {
     let mut s = format!(
-        "#!/bin/sh\n#SBATCH --chdir={}\n#SBATCH --output={SLURM_OUTPUT}\n",
-        dir_line(dir)?
+        "#!/bin/sh\n#SBATCH --chdir={}\n#SBATCH --output={}\n",
+        dir_line(dir)?,
+        output_line(&dir.join(SLURM_OUTPUT), "")?
     );
     s.push_str(&options.sbatch_lines()?);
     s.push_str(
@@ -100,7 +117,9 @@ pub fn array_script(
     throttle: Option<u32>,
 ) -> Result<Vec<u8>, SlurmError> {
     let Some(first) = dirs.first() else {
-        return Err(SlurmError::InvalidArray("an array needs at least one job".into()));
+        return Err(SlurmError::InvalidArray(
+            "an array needs at least one job".into(),
+        ));
     };
     let mut options = options.clone();
     let last = dirs.len() - 1;
@@ -108,8 +127,11 @@ pub fn array_script(
         Some(t) if t > 0 => format!("0-{last}%{t}"),
         _ => format!("0-{last}"),
     });
+    // The batch step's own output (Slurm's messages); each task's script
+    // writes to its own directory.
+    let output = output_line(first, "/array-%a.out")?;
     let mut s = format!(
-        "#!/bin/sh\n#SBATCH --chdir={}\n#SBATCH --output=array-%a.out\n",
+        "#!/bin/sh\n#SBATCH --chdir={}\n#SBATCH --output={output}\n",
         dir_line(first)?
     );
     s.push_str(&options.sbatch_lines()?);
@@ -145,8 +167,29 @@ mod tests {
         // Nothing runs before the last #SBATCH line (sbatch stops reading
         // them at the first command).
         let lines: Vec<&str> = text.lines().collect();
-        let last = lines.iter().rposition(|l| l.starts_with("#SBATCH")).unwrap();
+        let last = lines
+            .iter()
+            .rposition(|l| l.starts_with("#SBATCH"))
+            .unwrap();
         assert!(lines[..last].iter().all(|l| l.starts_with('#')), "{text}");
+    }
+
+    #[test]
+    fn output_paths_are_not_expanded() {
+        let script = job_script(Path::new("/j/100%j"), &SlurmOptions::default(), b"").unwrap();
+        let text = String::from_utf8(script).unwrap();
+        assert!(text.contains("#SBATCH --chdir=/j/100%j\n"), "{text}");
+        assert!(
+            text.contains("#SBATCH --output=/j/100%%j/slurm.out\n"),
+            "{text}"
+        );
+        // A backslash turns Slurm's expansion off: nothing to escape.
+        let script = job_script(Path::new("/j/a\\b%j"), &SlurmOptions::default(), b"").unwrap();
+        let text = String::from_utf8(script).unwrap();
+        assert!(
+            text.contains("#SBATCH --output=\"/j/a\\\\b%j/slurm.out\"\n"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -163,6 +206,9 @@ mod tests {
         insta::assert_snapshot!(text);
         assert!(array_script(&[], &options, None).is_err());
         let unthrottled = String::from_utf8(array_script(&dirs, &options, None).unwrap()).unwrap();
-        assert!(unthrottled.contains("#SBATCH --array=0-1\n"), "{unthrottled}");
+        assert!(
+            unthrottled.contains("#SBATCH --array=0-1\n"),
+            "{unthrottled}"
+        );
     }
 }

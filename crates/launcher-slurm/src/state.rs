@@ -188,10 +188,7 @@ mod tests {
         )
         .unwrap();
         for row in crate::parse::squeue(&text).unwrap() {
-            assert!(
-                !matches!(phase(&row.state), Phase::Unknown(_)),
-                "{row:?}"
-            );
+            assert!(!matches!(phase(&row.state), Phase::Unknown(_)), "{row:?}");
         }
     }
 
@@ -209,7 +206,10 @@ mod tests {
             fatal_reason("ReqNodeNotAvail, UnavailableNodes:launchtest1", false),
             None
         );
-        assert_eq!(fatal_reason("ReqNodeNotAvail, UnavailableNodes:", true), None);
+        assert_eq!(
+            fatal_reason("ReqNodeNotAvail, UnavailableNodes:", true),
+            None
+        );
         assert_eq!(fatal_reason("ReqNodeNotAvail", true), None);
         for fine in [
             "None",
@@ -260,6 +260,9 @@ mod tests {
             ended(&End::Other("OUT_OF_MEMORY".into()), None, None),
             JobState::Failed(FailReason::Other("OUT_OF_MEMORY".into()))
         );
-        assert_eq!(ended(&End::Failed, Some(&JobState::Running), None), JobState::Failed(FailReason::Other("FAILED".into())));
+        assert_eq!(
+            ended(&End::Failed, Some(&JobState::Running), None),
+            JobState::Failed(FailReason::Other("FAILED".into()))
+        );
     }
 }

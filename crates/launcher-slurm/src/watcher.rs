@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use core_types::job::{FailReason, JobState};
 
+use crate::SlurmError;
 use crate::cluster::{Cluster, ClusterKey};
 use crate::follow::{self, Verdict};
 use crate::jobdir::JobDir;
-use crate::SlurmError;
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -270,12 +270,7 @@ impl Watcher {
             inner.interval = interval;
         }
         inner.rules = rules;
-        let tracked = Arc::clone(
-            inner
-                .jobs
-                .entry(tracked.id.clone())
-                .or_insert(tracked),
-        );
+        let tracked = Arc::clone(inner.jobs.entry(tracked.id.clone()).or_insert(tracked));
         if !inner.running {
             inner.running = true;
             let this = Arc::clone(self);
@@ -284,8 +279,7 @@ impl Watcher {
                 .spawn(move || this.run());
             if spawned.is_err() {
                 inner.running = false;
-                lock(&tracked.status).last_error =
-                    Some("cannot start the watcher thread".into());
+                lock(&tracked.status).last_error = Some("cannot start the watcher thread".into());
             }
         }
         tracked

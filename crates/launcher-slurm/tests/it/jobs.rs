@@ -1,0 +1,395 @@
+//! Single jobs on the real test cluster: exit codes, time limits,
+//! cancellation, fail-fast, GPUs, constraints, hostile arguments.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+
+use core_types::job::{FailReason, Job, JobHandle, JobState, Launcher};
+use core_types::{AcceleratorKind, AcceleratorRequest, Alternative, MemSize, Walltime};
+use launcher_slurm::{SlurmError, SlurmOptions};
+
+use crate::support::{self, read};
+
+#[test]
+fn exit_codes_and_output() {
+    let Some(cluster) = support::cluster() else {
+        return;
+    };
+    let _guard = support::shared();
+    let launcher = support::launcher(&cluster);
+    let work = support::workdir("exit");
+    let ok = launcher
+        .submit(Job::new(
+            work.join("ok"),
+            [
+                "sh",
+                "-c",
+                "echo out; echo err >&2; echo \"dir=$LAUNCH_JOB_DIR\"",
+            ],
+        ))
+        .unwrap();
+    let bad = launcher
+        .submit(Job::new(work.join("bad"), ["sh", "-c", "exit 3"]))
+        .unwrap();
+    assert_eq!(support::wait(ok.as_ref()), JobState::Done);
+    assert_eq!(
+        support::wait(bad.as_ref()),
+        JobState::Failed(FailReason::ExitCode(3))
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&read(&work.join("ok"), "stdout")),
+        format!("out\ndir={}\n", work.join("ok").display())
+    );
+    assert_eq!(read(&work.join("ok"), "stderr"), b"err\n");
+    // The job id is Slurm's, and the job wrote it when it started.
+    assert!(ok.id().bytes().all(|b| b.is_ascii_digit()), "{}", ok.id());
+    assert_eq!(
+        String::from_utf8_lossy(&read(&work.join("ok"), "slurm-job")).trim(),
+        ok.id()
+    );
+    assert_eq!(ok.state().unwrap(), JobState::Done);
+}
+
+#[test]
+fn hostile_arguments_reach_the_job_verbatim() {
+    let Some(cluster) = support::cluster() else {
+        return;
+    };
+    let _guard = support::shared();
+    let comment = r#"a "b" 'c' \d $(e) `f` %j;g"#;
+    let launcher = support::launcher(&cluster).options(SlurmOptions::default().comment(comment));
+    let work = support::workdir("hostile");
+    let dir = work.join("it's a \"dir\" $(x) %j");
+    let hostile: Vec<OsString> = vec![
+        "plain".into(),
+        "two words".into(),
+        "it's".into(),
+        "\"dq\"".into(),
+        "$(touch /tmp/pwned)".into(),
+        "`id`".into(),
+        "a\nnewline".into(),
+        "*".into(),
+        "--partition=short".into(),
+        "".into(),
+        OsString::from_vec(b"\xff\xfe bytes".to_vec()),
+    ];
+    let mut command: Vec<OsString> = vec![
+        "sh".into(),
+        "-c".into(),
+        "printf '%s\\0' \"$@\"".into(),
+        "sh".into(),
+    ];
+    command.extend(hostile.iter().cloned());
+    let job = launcher
+        .submit(Job::new(&dir, command).name("name with \"quotes\" and 'spaces'"))
+        .unwrap();
+    let details = support::slurm(&cluster, "scontrol", &["show", "job", &job.id()]);
+    assert_eq!(support::wait(job.as_ref()), JobState::Done);
+    let mut expected = Vec::new();
+    for word in &hostile {
+        expected.extend_from_slice(word.as_encoded_bytes());
+        expected.push(0);
+    }
+    assert_eq!(read(&dir, "stdout"), expected);
+    assert!(
+        details.contains(&format!("Comment={comment}")),
+        "the comment reached Slurm unchanged:\n{details}"
+    );
+    assert!(
+        details.contains("JobName=name with \"quotes\" and 'spaces'"),
+        "{details}"
+    );
+    assert!(!std::path::Path::new("/tmp/pwned").exists());
+}
+
+#[test]
+fn the_duration_is_a_time_limit() {
+    let Some(cluster) = support::cluster() else {
+        return;
+    };
+    let _guard = support::shared();
+    let launcher = support::launcher(&cluster);
+    let work = support::workdir("duration");
+    let alternative = Alternative {
+        duration: Walltime::from_seconds(2),
+        ..Alternative::default()
+    };
+    let job = launcher
+        .submit(Job::new(work.join("j"), ["sleep", "120"]).alternative(alternative))
+        .unwrap();
+    assert_eq!(
+        support::wait(job.as_ref()),
+        JobState::Failed(FailReason::Timeout)
+    );
+    let script = String::from_utf8_lossy(&read(&work.join("j"), "job.sh")).into_owned();
+    assert!(script.contains("#SBATCH --time=0:00:02\n"), "{script}");
+}
+
+#[test]
+fn slurm_time_limit_is_a_timeout() {
+    let Some(cluster) = support::cluster() else {
+        return;
+    };
+    let _guard = support::shared();
+    // One minute, Slurm's smallest limit; Slurm itself stops the job.
+    let launcher = support::launcher(&cluster).options(SlurmOptions::default().time("1"));
+    let work = support::workdir("slurm-timeout");
+    let job = launcher
+        .submit(Job::new(work.join("j"), ["sleep", "600"]))
+        .unwrap();
+    assert_eq!(
+        support::wait(job.as_ref()),
+        JobState::Failed(FailReason::Timeout)
+    );
+    let recovered =
+        launcher_slurm::recover(connector_local::LocalConnector::shared(), &work.join("j"))
+            .unwrap();
+    assert_eq!(
+        recovered.state().unwrap(),
+        JobState::Failed(FailReason::Timeout)
+    );
+}
+
+#[test]
+fn cancel_running_and_pending_jobs() {
+    let Some(cluster) = support::cluster() else {
+        return;
+    };
+    let _guard = support::shared();
+    let launcher = support::launcher(&cluster);
+    let work = support::workdir("cancel");
+    let running = launcher
+        .submit(Job::new(work.join("running"), ["sleep", "600"]))
+        .unwrap();
+    let later = launcher.config(&SlurmOptions::default().begin("now+3600"));
+    let pending = later
+        .submit(Job::new(work.join("pending"), ["true"]))
+        .unwrap();
+    support::wait_running(running.as_ref());
+    running.cancel().unwrap();
+    assert_eq!(
+        running.state().unwrap(),
+        JobState::Failed(FailReason::Cancelled)
+    );
+    assert_eq!(pending.state().unwrap(), JobState::Scheduled);
+    pending.cancel().unwrap();
+    assert_eq!(
+        pending.state().unwrap(),
+        JobState::Failed(FailReason::Cancelled)
+    );
+    for job in [&running, &pending] {
+        let queue = support::slurm(
+            &cluster,
+            "squeue",
+            &[
+                "--noheader",
+                "--format=%T",
+                &format!("--jobs={}", job.id()),
+                "--states=all",
+            ],
+        );
+        assert_eq!(queue.trim(), "CANCELLED", "Slurm confirms");
+    }
+    // Cancelling an ended job changes nothing.
+    running.cancel().unwrap();
+    assert_eq!(
+        running.state().unwrap(),
+        JobState::Failed(FailReason::Cancelled)
+    );
+}
+
+#[test]
+fn a_job_that_can_never_start_fails_fast() {
+    let Some(cluster) = support::cluster() else {
+        return;
+    };
+    let _guard = support::shared();
+    // More time than the short partition allows.
+    let launcher = support::launcher(&cluster).options(
+        SlurmOptions::default()
+            .partition("short")
+            .time("1-00:00:00"),
+    );
+    let work = support::workdir("fatal");
+    let job = launcher.submit(Job::new(work.join("j"), ["true"])).unwrap();
+    assert_eq!(
+        support::wait(job.as_ref()),
+        JobState::Failed(FailReason::Other("PartitionTimeLimit".into()))
+    );
+    let queued = support::slurm(
+        &cluster,
+        "squeue",
+        &[
+            "--noheader",
+            "--format=%i",
+            &format!("--jobs={}", job.id()),
+            "--states=PENDING,RUNNING",
+        ],
+    );
+    assert_eq!(queued.trim(), "", "no longer in the queue");
+    // A new process sees the same.
+    let recovered =
+        launcher_slurm::recover(connector_local::LocalConnector::shared(), &work.join("j"))
+            .unwrap();
+    assert_eq!(
+        recovered.state().unwrap(),
+        JobState::Failed(FailReason::Other("PartitionTimeLimit".into()))
+    );
+}
+
+#[test]
+fn gpus_granted_equal_the_request() {
+    let Some(cluster) = support::cluster() else {
+        return;
+    };
+    let _guard = support::shared();
+    let launcher = support::launcher(&cluster);
+    let work = support::workdir("gpus");
+    let gpu = AcceleratorRequest {
+        kind: AcceleratorKind::Cuda,
+        memory: MemSize::from_bytes(40_000_000_000),
+    };
+    let mut handles = Vec::new();
+    for count in [1usize, 3] {
+        let alternative = Alternative {
+            accelerators: vec![gpu; count],
+            ..Alternative::default()
+        };
+        let dir = work.join(format!("gpus-{count}"));
+        let job = launcher
+            .submit(
+                Job::new(&dir, ["sh", "-c", "printf '%s' \"$CUDA_VISIBLE_DEVICES\""])
+                    .alternative(alternative),
+            )
+            .unwrap();
+        handles.push((count, dir, job));
+    }
+    for (count, dir, job) in handles {
+        assert_eq!(support::wait(job.as_ref()), JobState::Done);
+        let devices = String::from_utf8(read(&dir, "stdout")).unwrap();
+        assert_eq!(devices.split(',').count(), count, "`{devices}`");
+        let script = String::from_utf8_lossy(&read(&dir, "job.sh")).into_owned();
+        assert!(
+            script.contains(&format!("#SBATCH --gpus-per-node={count}\n")),
+            "{script}"
+        );
+    }
+}
+
+#[test]
+fn constraints_are_honoured() {
+    let Some(cluster) = support::cluster() else {
+        return;
+    };
+    let _guard = support::shared();
+    let work = support::workdir("constraint");
+    let a100 =
+        support::launcher(&cluster).options(SlurmOptions::default().constraint("a100&nvlink"));
+    let job = a100
+        .submit(Job::new(
+            work.join("a100"),
+            ["sh", "-c", "echo \"$SLURMD_NODENAME\""],
+        ))
+        .unwrap();
+    let details = support::slurm(&cluster, "scontrol", &["show", "job", &job.id()]);
+    assert!(details.contains("Features=a100&nvlink"), "{details}");
+    assert_eq!(support::wait(job.as_ref()), JobState::Done);
+    assert_eq!(read(&work.join("a100"), "stdout"), b"launchtest1\n");
+
+    let h100 = support::launcher(&cluster).options(SlurmOptions::default().constraint("h100"));
+    let err = h100
+        .submit_job(&Job::new(work.join("h100"), ["true"]))
+        .unwrap_err();
+    let SlurmError::Submit {
+        message, attempts, ..
+    } = &err
+    else {
+        panic!("expected sbatch's refusal, got {err}");
+    };
+    assert_eq!(*attempts, 1, "a permanent failure is not retried");
+    insta::assert_snapshot!(message, @"sbatch: error: Batch job submission failed: Invalid feature specification");
+}
+
+#[test]
+fn sbatch_errors_carry_slurms_message() {
+    let Some(cluster) = support::cluster() else {
+        return;
+    };
+    let _guard = support::shared();
+    let work = support::workdir("refused");
+    let launcher = support::launcher(&cluster).options(SlurmOptions::default().partition("nosuch"));
+    let err = launcher
+        .submit(Job::new(work.join("j"), ["true"]))
+        .unwrap_err()
+        .to_string();
+    let first = err.lines().take(2).collect::<Vec<_>>().join("\n");
+    insta::assert_snapshot!(first, @r"
+    slurm launcher: sbatch refused the job: sbatch: error: invalid partition specified: nosuch
+    sbatch: error: Batch job submission failed: Invalid partition name specified
+    ");
+}
+
+#[test]
+fn config_keeps_everything_else() {
+    let Some(cluster) = support::cluster() else {
+        return;
+    };
+    let _guard = support::shared();
+    let base = support::launcher(&cluster)
+        .options(SlurmOptions::default().partition("main").nodes("1"))
+        .priority(10.0)
+        .env("LAUNCH_TEST_MARK", "from-the-launcher");
+    let derived = base.config(&SlurmOptions::default().cpus_per_task(2));
+    assert!((Launcher::priority(&derived) - 10.0).abs() < f64::EPSILON);
+    assert_eq!(derived.bin_dir(), base.bin_dir());
+    assert_eq!(derived.command_env(), base.command_env());
+    assert_eq!(
+        derived.slurm_options().to_args(),
+        ["--partition=main", "--nodes=1", "--cpus-per-task=2"]
+    );
+    let work = support::workdir("config");
+    let job = derived
+        .submit(Job::new(
+            work.join("j"),
+            [
+                "sh",
+                "-c",
+                "echo \"$LAUNCH_TEST_MARK $SLURM_CPUS_PER_TASK $SLURM_JOB_PARTITION\"",
+            ],
+        ))
+        .unwrap();
+    assert_eq!(support::wait(job.as_ref()), JobState::Done);
+    assert_eq!(
+        read(&work.join("j"), "stdout"),
+        b"from-the-launcher 2 main\n"
+    );
+}
+
+#[test]
+fn time_left_inside_a_job() {
+    let Some(cluster) = support::cluster() else {
+        return;
+    };
+    let _guard = support::shared();
+    let launcher = support::launcher(&cluster).options(SlurmOptions::default().time("10"));
+    let work = support::workdir("time-left");
+    let squeue = cluster.bin.join("squeue");
+    let job = launcher
+        .submit(Job::new(
+            work.join("j"),
+            [
+                "sh".into(),
+                "-c".into(),
+                "\"$0\" --noheader --format=%L --jobs=\"$SLURM_JOB_ID\"".into(),
+                squeue.into_os_string(),
+            ],
+        ))
+        .unwrap();
+    assert_eq!(support::wait(job.as_ref()), JobState::Done);
+    let printed = String::from_utf8(read(&work.join("j"), "stdout")).unwrap();
+    let left = launcher_slurm::time_left(&printed).unwrap().unwrap();
+    assert!(
+        left <= std::time::Duration::from_secs(600) && left >= std::time::Duration::from_secs(60),
+        "{printed:?} -> {left:?}"
+    );
+}

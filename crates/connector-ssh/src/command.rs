@@ -114,6 +114,43 @@ fn valid_name(name: &OsStr) -> bool {
         && n.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'_')
 }
 
+/// The redirections of the program's streams (checked first by `body`,
+/// so that a file that cannot be opened is reported as such).
+fn redirections(
+    s: &mut Script,
+    spec: &ProcessSpec,
+    background: bool,
+    body: &mut String,
+) -> Result<String, ConnectorError> {
+    let mut redirs = String::new();
+    match &spec.stdin {
+        StdioSpec::Null | StdioSpec::Inherit => redirs.push_str(" </dev/null"),
+        StdioSpec::File(path) => {
+            let path = s.path(path)?;
+            let _ = writeln!(body, "{{ true <{path}; }} 2>/dev/null || __lsw_fail stdin");
+            let _ = write!(redirs, " <{path}");
+        }
+        // A command started with `&` reads /dev/null unless told otherwise.
+        StdioSpec::Pipe if background => redirs.push_str(" <&0"),
+        StdioSpec::Pipe => {}
+    }
+    for (fd, stream, what) in [(1, &spec.stdout, "stdout"), (2, &spec.stderr, "stderr")] {
+        match stream {
+            StdioSpec::Null => {
+                let _ = write!(redirs, " {fd}>/dev/null");
+            }
+            StdioSpec::File(path) => {
+                let path = s.path(path)?;
+                let _ = writeln!(body, "{{ true >{path}; }} 2>/dev/null || __lsw_fail {what}");
+                let _ = write!(redirs, " {fd}>{path}");
+            }
+            StdioSpec::Pipe | StdioSpec::Inherit => {}
+        }
+    }
+    redirs.push_str(" 3>&-");
+    Ok(redirs)
+}
+
 /// The script that starts `spec` in `mode`; `default_dir` is where it runs
 /// when it names no directory.
 pub(crate) fn render(
@@ -157,33 +194,7 @@ pub(crate) fn render(
             "command -v -- {program} >/dev/null 2>&1 || __lsw_fail notfound"
         );
     }
-    let background = mode != Mode::Channel;
-    let mut redirs = String::new();
-    match &spec.stdin {
-        StdioSpec::Null | StdioSpec::Inherit => redirs.push_str(" </dev/null"),
-        StdioSpec::File(path) => {
-            let path = s.path(path)?;
-            let _ = writeln!(body, "{{ true <{path}; }} 2>/dev/null || __lsw_fail stdin");
-            let _ = write!(redirs, " <{path}");
-        }
-        // A command started with `&` reads /dev/null unless told otherwise.
-        StdioSpec::Pipe if background => redirs.push_str(" <&0"),
-        StdioSpec::Pipe => {}
-    }
-    for (fd, stream, what) in [(1, &spec.stdout, "stdout"), (2, &spec.stderr, "stderr")] {
-        match stream {
-            StdioSpec::Null => {
-                let _ = write!(redirs, " {fd}>/dev/null");
-            }
-            StdioSpec::File(path) => {
-                let path = s.path(path)?;
-                let _ = writeln!(body, "{{ true >{path}; }} 2>/dev/null || __lsw_fail {what}");
-                let _ = write!(redirs, " {fd}>{path}");
-            }
-            StdioSpec::Pipe | StdioSpec::Inherit => {}
-        }
-    }
-    redirs.push_str(" 3>&-");
+    let redirs = redirections(&mut s, spec, mode != Mode::Channel, &mut body)?;
     let stat = "read -r __lsw_s 2>/dev/null <\"/proc/$__lsw_p/stat\" || __lsw_s=";
     let report = format!("printf '{PID_MARK} %s %s\\n' \"$__lsw_p\" \"$__lsw_s\" >&3");
     // `setsid` makes the program the leader of a new session (and process

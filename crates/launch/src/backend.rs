@@ -8,19 +8,17 @@ use registry::{Backend, BuildError, ConnectorConfig, SlurmRequest};
 
 /// Makes the connector a launcher file names `name`.
 ///
-/// SSH connectors plug in here (`connector-ssh`); until then an entry that
-/// uses one is refused with this message.
+/// An SSH connector is made here but connects on first use (one session per
+/// host, shared by every launcher that names it).
 pub(crate) fn build_connector(
     name: &str,
     config: &ConnectorConfig,
 ) -> Result<Arc<dyn Connector>, BuildError> {
     match config {
         ConnectorConfig::Local => Ok(connector_local::LocalConnector::shared()),
-        ConnectorConfig::Ssh(ssh) => Err(BuildError::NotAvailable(format!(
-            "connector `{name}`: SSH is not available yet, so {} cannot be reached; \
-             `launch find` shows what would run there",
-            ssh.host
-        ))),
+        ConnectorConfig::Ssh(ssh) => connector_ssh::SshConnector::from_config(ssh)
+            .map(|c| Arc::new(c) as Arc<dyn Connector>)
+            .map_err(|e| BuildError::Failed(format!("connector `{name}`: {e}").into())),
     }
 }
 

@@ -56,6 +56,7 @@
 //! ```
 
 mod cluster;
+pub mod discover;
 mod follow;
 mod jobdir;
 pub mod options;

@@ -72,7 +72,11 @@ fn dynamic(c: &mut Criterion) {
         .seed(1)
         .with_update(move |m: &mut launcher_dynamic::Members| {
             let index = calls % m.len();
-            let bump = if calls / m.len() % 2 == 0 { 0.5 } else { 0.25 };
+            let bump = if (calls / m.len()).is_multiple_of(2) {
+                0.5
+            } else {
+                0.25
+            };
             calls += 1;
             m.set_priority(index, (index % 100 + 1) as f64 + bump);
         });

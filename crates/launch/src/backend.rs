@@ -22,17 +22,26 @@ pub(crate) fn build_connector(
     }
 }
 
-/// Makes a Slurm launcher for one match.
-///
-/// The Slurm launcher (`launcher-slurm`) plugs in here; until then an entry
-/// of type slurm can be found and explained, and submitting to it is
-/// refused with this message.
+/// Makes a Slurm launcher for one match: the entry's fixed and derived
+/// options, its priority, its connector; the Slurm commands from `PATH`, or
+/// from `$LAUNCH_SLURM_BIN` when set.
 pub(crate) fn build_slurm(request: &SlurmRequest<'_>) -> Result<Arc<dyn Launcher>, BuildError> {
-    Err(BuildError::NotAvailable(format!(
-        "Slurm submission is not available yet (it would run sbatch {}); \
-         `launch find` shows the launcher and its options",
-        request.options.to_args().join(" ")
-    )))
+    let pairs: Vec<(String, String)> = request
+        .options
+        .iter()
+        .map(|(name, value)| (name.to_owned(), value.to_string()))
+        .collect();
+    let options = launcher_slurm::SlurmOptions::try_from(pairs.as_slice())
+        .map_err(|e| BuildError::Failed(e.into()))?;
+    let mut launcher = launcher_slurm::SlurmLauncher::new(Arc::clone(&request.connector))
+        .options(options)
+        .priority(request.entry.priority)
+        // One job followed at a time: a short poll is cheap for the cluster.
+        .poll_interval(std::time::Duration::from_secs(1));
+    if let Some(bin) = std::env::var_os("LAUNCH_SLURM_BIN").filter(|b| !b.is_empty()) {
+        launcher = launcher.bin(bin);
+    }
+    Ok(Arc::new(launcher))
 }
 
 /// The backend of the `launch` command.

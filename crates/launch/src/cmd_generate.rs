@@ -1,5 +1,6 @@
 //! `launch generate local [-o FILE] [--force]`: a launcher file for this
-//! machine, commented so a user can edit it.
+//! machine, commented so a user can edit it. `launch generate slurm`: one
+//! for the partitions of the Slurm cluster `sinfo` reaches from here.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -17,6 +18,9 @@ pub(crate) struct Args {
 enum What {
     /// A launcher file with one direct launcher on this machine, as detected.
     Local(LocalArgs),
+    /// A launcher file with a slurm launcher per partition of the cluster
+    /// (`sinfo` from `PATH`, or from `$LAUNCH_SLURM_BIN`).
+    Slurm(LocalArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -30,8 +34,10 @@ struct LocalArgs {
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
-    let What::Local(local) = &args.what;
-    let text = registry::local_file(&hostspec::detect());
+    let (local, text) = match &args.what {
+        What::Local(local) => (local, registry::local_file(&hostspec::detect())),
+        What::Slurm(slurm) => (slurm, crate::cmd_generate_slurm::text()?),
+    };
     let Some(path) = &local.output else {
         std::io::stdout().write_all(text.as_bytes())?;
         return Ok(ExitCode::SUCCESS);

@@ -8,6 +8,7 @@ mod batch;
 mod cmd_check;
 mod cmd_find;
 mod cmd_generate;
+mod cmd_generate_slurm;
 mod cmd_host;
 mod cmd_match;
 mod cmd_parse;
@@ -37,7 +38,7 @@ enum Command {
     Host(cmd_host::Args),
     /// Which launcher the launcher file yields for a requirement, and why.
     Find(cmd_find::Args),
-    /// Write a launcher file (for this machine: `generate local`).
+    /// Write a launcher file (`generate local`: this machine; `generate slurm`: the Slurm partitions).
     Generate(cmd_generate::Args),
     /// Validate a launcher file and print what it defines.
     Check(cmd_check::Args),

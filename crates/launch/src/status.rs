@@ -25,18 +25,30 @@ pub(crate) struct CancelArgs {
     dirs: Vec<PathBuf>,
 }
 
-fn recover(dir: &Path) -> Result<launcher_direct::RecoveredJob> {
-    Ok(launcher_direct::recover(LocalConnector::shared(), dir)?)
+/// A handle on the job in `dir`, from the launcher its `job.json` names
+/// (Slurm or direct), and that launcher's kind.
+fn recover(dir: &Path) -> Result<(Box<dyn JobHandle>, &'static str)> {
+    match launcher_slurm::recover(LocalConnector::shared(), dir) {
+        Ok(job) => Ok((
+            Box::new(job.with_poll_interval(std::time::Duration::from_secs(1))),
+            "slurm",
+        )),
+        Err(launcher_slurm::SlurmError::NotAJobDir { .. }) => Ok((
+            Box::new(launcher_direct::recover(LocalConnector::shared(), dir)?),
+            "direct",
+        )),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The JSON object of `shared/spec/cli.md`.
-fn state_json(dir: &Path, state: &JobState) -> serde_json::Value {
+fn state_json(dir: &Path, state: &JobState, launcher: &str) -> serde_json::Value {
     serde_json::json!({
         "dir": dir.display().to_string(),
         "state": state.name(),
         "exit_code": state.exit_code(),
         "reason": state.reason().map(ToString::to_string),
-        "launcher": "direct",
+        "launcher": launcher,
     })
 }
 
@@ -46,9 +58,9 @@ fn state_json(dir: &Path, state: &JobState) -> serde_json::Value {
 pub(crate) fn status(args: &StatusArgs) -> Result<ExitCode> {
     let mut code = ExitCode::SUCCESS;
     for dir in &args.dirs {
-        match recover(dir).and_then(|job| Ok(job.state()?)) {
-            Ok(state) if args.json => println!("{}", state_json(dir, &state)),
-            Ok(state) => println!("{}: {state}", dir.display()),
+        match recover(dir).and_then(|(job, kind)| Ok((job.state()?, kind))) {
+            Ok((state, kind)) if args.json => println!("{}", state_json(dir, &state, kind)),
+            Ok((state, _)) => println!("{}: {state}", dir.display()),
             Err(e) => {
                 eprintln!("error: {e:#}");
                 code = ExitCode::from(crate::EXIT_BAD_INPUT);
@@ -63,7 +75,7 @@ pub(crate) fn status(args: &StatusArgs) -> Result<ExitCode> {
 pub(crate) fn cancel(args: &CancelArgs) -> Result<ExitCode> {
     let mut code = ExitCode::SUCCESS;
     for dir in &args.dirs {
-        let result = recover(dir).and_then(|job| {
+        let result = recover(dir).and_then(|(job, _)| {
             let before = job.state()?;
             if before.is_final() {
                 return Ok(format!("already ended: {before}"));

@@ -136,13 +136,18 @@ fn what_cannot_run_says_why() {
     let (code, _, stderr) = run(home.path(), &file, &["pool"], "cpu(cores=3)");
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("either: no member matches"), "{stderr}");
-    // Slurm and SSH: found, but not available yet.
+    // Slurm: found and submitted with sbatch, which refuses it (there is
+    // no partition `long` on the test cluster, and no Slurm at all without
+    // it): Slurm's word is the error.
     let (code, _, stderr) = run(home.path(), &file, &["slurm"], "duration=2h & cpu(cores=8)");
     assert_eq!(code, Some(2), "{stderr}");
     assert!(
-        stderr.contains("launcher `batch`: Slurm submission is not available yet (it would run sbatch --partition=long --time=2:00:00 --cpus-per-task=8)"),
+        stderr.contains(
+            "launcher batch (slurm on local (--partition=long --time=2:00:00 --cpus-per-task=8))"
+        ),
         "{stderr}"
     );
+    assert!(stderr.contains("sbatch"), "{stderr}");
     let (code, _, stderr) = run(home.path(), &file, &["remote"], "cpu(cores=8)");
     assert_eq!(code, Some(2), "{stderr}");
     assert!(

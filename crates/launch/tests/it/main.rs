@@ -7,4 +7,5 @@ mod cli_match;
 mod cli_parse;
 mod cli_run_finder;
 mod run;
+mod slurm;
 mod support;

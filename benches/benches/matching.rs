@@ -107,7 +107,11 @@ fn matching(c: &mut Criterion) {
         });
     });
     group.bench_function("example vs 1000 hosts (none fits)", |b| {
-        b.iter(|| black_box(&none).match_requirement(black_box(&req)).is_some());
+        b.iter(|| {
+            black_box(&none)
+                .match_requirement(black_box(&req))
+                .is_some()
+        });
     });
     group.finish();
 }

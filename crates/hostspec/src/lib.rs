@@ -85,27 +85,34 @@ impl Format {
 /// Reads a host from TOML text; `source_name` names it in errors (usually
 /// the file name).
 pub fn from_toml_str(text: &str, source_name: &str) -> Result<HostSpec, HostSpecError> {
-    let deserializer = toml::Deserializer::new(text);
+    let deserializer = match toml::Deserializer::parse(text) {
+        Ok(d) => d,
+        Err(err) => return Err(toml_error(text, source_name, String::new(), &err)),
+    };
     match serde_path_to_error::deserialize::<_, RawHost>(deserializer) {
         Ok(raw) => Ok(raw.into_host()),
         Err(err) => {
             let key = key_of(err.path());
-            let inner = err.into_inner();
-            let (line, column) = match inner.span() {
-                Some(span) => {
-                    let (line, column) = line_column(text, span.start);
-                    (Some(line), Some(column))
-                }
-                None => (None, None),
-            };
-            Err(HostSpecError::Invalid {
-                file: source_name.to_owned(),
-                line,
-                column,
-                key,
-                message: inner.message().trim().to_owned(),
-            })
+            Err(toml_error(text, source_name, key, &err.into_inner()))
         }
+    }
+}
+
+/// A TOML syntax or schema error, with the line and column of its span.
+fn toml_error(text: &str, source_name: &str, key: String, err: &toml::de::Error) -> HostSpecError {
+    let (line, column) = match err.span() {
+        Some(span) => {
+            let (line, column) = line_column(text, span.start);
+            (Some(line), Some(column))
+        }
+        None => (None, None),
+    };
+    HostSpecError::Invalid {
+        file: source_name.to_owned(),
+        line,
+        column,
+        key,
+        message: err.message().trim().to_owned(),
     }
 }
 

@@ -12,7 +12,7 @@ use std::time::Duration;
 use core_types::{HostSpec, Walltime};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
-use toml1::Spanned;
+use toml::Spanned;
 
 use crate::connector::{ConnectorConfig, HostKeyPolicy, LOCAL, SshConfig};
 use crate::error::{InvalidKind, RegistryError, Source, did_you_mean};
@@ -335,7 +335,7 @@ pub(crate) fn check(text: &str, source_name: &str) -> Result<Checked, RegistryEr
 }
 
 fn parse(source: &Source<'_>) -> Result<RawFile, RegistryError> {
-    let deserializer = toml1::Deserializer::parse(source.text).map_err(|err| {
+    let deserializer = toml::Deserializer::parse(source.text).map_err(|err| {
         source.error(
             err.span(),
             InvalidKind::Syntax,

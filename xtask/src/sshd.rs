@@ -5,7 +5,9 @@
 //! (`host_ed25519`), a client key pair (`id_ed25519`, in
 //! `authorized_keys`), a key the server does not know (`other_ed25519`),
 //! `known_hosts` with the host key, the port (`port`), the pid file and the
-//! server's log. It listens on a free port of its own; `up` stops the sshd
+//! server's log. It lets in the user running it and an unprivileged
+//! account, `launch-ssh-test` (created when missing). It listens on a free
+//! port of its own; `up` stops the sshd
 //! of an earlier run first, so it can be run any number of times. sshd runs
 //! as root (as CI does), from its own configuration (`-f`), and is
 //! installed with apt-get when missing.
@@ -31,6 +33,10 @@ pub(crate) const ENV_DIR: &str = "LAUNCH_TEST_SSH_DIR";
 pub(crate) const ENV_MODE: &str = "LAUNCH_TEST_SSH";
 
 const SSHD: &str = "/usr/sbin/sshd";
+/// An unprivileged account the test server also lets in with the test key:
+/// a user as on a cluster's login node, with the system's default shell
+/// start-up files (the bench logs in as it too).
+pub(crate) const TEST_USER: &str = "launch-ssh-test";
 
 pub(crate) fn run(args: &[&str]) -> Result<()> {
     match args {
@@ -125,17 +131,49 @@ pub(crate) fn config(dir: &Path, port: u16) -> String {
     )
 }
 
+/// Creates the unprivileged test account when it is missing (as root;
+/// elsewhere it is skipped with a note). Its password is `*`: none, but
+/// not locked, which sshd would refuse even with a key.
+fn test_user() {
+    let exists = Command::new("id")
+        .arg(TEST_USER)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if exists {
+        return;
+    }
+    let made = Command::new("useradd")
+        .args([
+            "--create-home",
+            "--shell",
+            "/bin/bash",
+            "--password",
+            "*",
+            TEST_USER,
+        ])
+        .status();
+    if !made.is_ok_and(|s| s.success()) {
+        eprintln!("xtask: cannot create the user {TEST_USER} (not root?); the bench skips it");
+    }
+}
+
 /// Starts the test server; its port.
 pub(crate) fn up() -> Result<u16> {
     install()?;
     down()?;
+    test_user();
     let dir = PathBuf::from(DIR);
     fs::create_dir_all(&dir).with_context(|| format!("creating {DIR}"))?;
-    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
+    // Other users' sshd sessions read authorized_keys (the keys stay 0600).
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o711))?;
     for key in ["host_ed25519", "id_ed25519", "other_ed25519"] {
         keygen(&dir.join(key))?;
     }
     fs::copy(dir.join("id_ed25519.pub"), dir.join("authorized_keys"))?;
+    fs::set_permissions(
+        dir.join("authorized_keys"),
+        fs::Permissions::from_mode(0o644),
+    )?;
     let port = free_port()?;
     let host_key = fs::read_to_string(dir.join("host_ed25519.pub"))?;
     let mut fields = host_key.split_whitespace();

@@ -207,14 +207,21 @@ fn finish(
     let mut stderr = channel.stderr();
     let mut chunk = vec![0u8; 32 * 1024];
     shared.wait_on(chan.generation, deadline, |_| {
-        if drain_stdout || out.is_some() {
-            drain(&mut stdout, out.as_deref_mut(), &mut chunk)?;
-        }
-        if drain_stderr || err.is_some() {
-            drain(&mut stderr, err.as_deref_mut(), &mut chunk)?;
-        }
+        let mut drain_both = || -> Result<(), Fail> {
+            if drain_stdout || out.is_some() {
+                drain(&mut stdout, out.as_deref_mut(), &mut chunk)?;
+            }
+            if drain_stderr || err.is_some() {
+                drain(&mut stderr, err.as_deref_mut(), &mut chunk)?;
+            }
+            Ok(())
+        };
+        drain_both()?;
         let mut channel = channel.clone();
+        // Waiting for the end of the output reads what came before it into
+        // libssh2's queue: drain it again once the end is there.
         channel.wait_eof()?;
+        drain_both()?;
         channel.wait_close()?;
         Ok(())
     })?;

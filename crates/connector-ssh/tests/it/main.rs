@@ -8,4 +8,5 @@ mod host_keys;
 mod launchers;
 mod processes;
 mod restart;
+mod slurm;
 mod support;

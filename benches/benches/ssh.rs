@@ -1,0 +1,168 @@
+//! Short remote commands over the SSH connector's one reused session,
+//! against `ssh` processes (a new connection, key exchange and login
+//! each), on the test sshd of `cargo xtask sshd up`.
+//!
+//! `cargo xtask bench-ssh` starts that server and runs this bench. Without
+//! it (`LAUNCH_TEST_SSH_DIR` unset) the bench says so and times nothing.
+//! For each account (this process's user, and the test server's
+//! unprivileged one) it first runs 100 commands each way once and prints
+//! both times and their ratio (the target: at least 5 times faster), then
+//! times one command each way with criterion.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use connector_ssh::{SshConfig, SshConnector};
+use core_types::job::{Connector, ProcessSpec};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+const COMMANDS: usize = 100;
+
+/// The test server: its directory and port.
+fn server() -> Option<(PathBuf, u16)> {
+    let dir = PathBuf::from(std::env::var_os("LAUNCH_TEST_SSH_DIR")?);
+    let port = std::fs::read_to_string(dir.join("port"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    Some((dir, port))
+}
+
+fn user() -> String {
+    let out = Command::new("id").arg("-un").output().expect("id -un");
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// One command over the connector's session; checks its output.
+fn over_session(ssh: &SshConnector, i: usize) {
+    let word = i.to_string();
+    let out = ssh
+        .run(&ProcessSpec::new("echo").args([&word]))
+        .expect("a command over the session");
+    assert_eq!(out.stdout, format!("{word}\n").as_bytes());
+}
+
+/// One command through an `ssh` process; checks its output.
+fn over_process(ssh_args: &[String], i: usize) {
+    let word = i.to_string();
+    let out = Command::new("ssh")
+        .args(ssh_args)
+        .arg(format!("echo {word}"))
+        .output()
+        .expect("running ssh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout, format!("{word}\n").as_bytes());
+}
+
+/// The accounts to time: this process's user, and the test server's
+/// unprivileged account when it exists (the system's default shell
+/// start-up files, as for most users of a login node; root's on this
+/// machine image start pyenv, ~100 ms on every command, both ways).
+fn accounts() -> Vec<String> {
+    let mut users = vec![user()];
+    let test_user = "launch-ssh-test";
+    let exists = Command::new("id")
+        .arg(test_user)
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if exists && users[0] != test_user {
+        users.push(test_user.to_owned());
+    }
+    users
+}
+
+fn ssh(c: &mut Criterion) {
+    let Some((dir, port)) = server() else {
+        eprintln!(
+            "ssh bench: LAUNCH_TEST_SSH_DIR is not set, so there is no server to time against; \
+             `cargo xtask bench-ssh` starts the test sshd and runs this bench. Nothing timed."
+        );
+        return;
+    };
+    for user in accounts() {
+        account(c, &dir, port, &user);
+    }
+}
+
+fn account(c: &mut Criterion, dir: &std::path::Path, port: u16, user: &str) {
+    let key = dir.join("id_ed25519");
+    let known_hosts = dir.join("known_hosts");
+    let connector = SshConnector::new(
+        SshConfig::new("127.0.0.1")
+            .port(port)
+            .user(user)
+            .identity(&key)
+            .known_hosts(&known_hosts),
+    )
+    .expect("settings");
+    connector.connect().expect("the test sshd lets us in");
+    let ssh_args: Vec<String> = [
+        "-p",
+        &port.to_string(),
+        "-i",
+        &key.display().to_string(),
+        "-o",
+        &format!("UserKnownHostsFile={}", known_hosts.display()),
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "GSSAPIAuthentication=no",
+        &format!("{user}@127.0.0.1"),
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+
+    // The 100-command figures, once each way.
+    let since = Instant::now();
+    for i in 0..COMMANDS {
+        over_session(&connector, i);
+    }
+    let session = since.elapsed();
+    let since = Instant::now();
+    for i in 0..COMMANDS {
+        over_process(&ssh_args, i);
+    }
+    let processes = since.elapsed();
+    assert_eq!(connector.sessions_opened(), 1, "one session for all");
+    eprintln!(
+        "ssh bench ({user}): {COMMANDS} commands over one reused session: {:.3} s ({:.2} ms each); \
+         {COMMANDS} ssh processes: {:.3} s ({:.2} ms each); {:.1} times faster",
+        session.as_secs_f64(),
+        session.as_secs_f64() * 1000.0 / COMMANDS as f64,
+        processes.as_secs_f64(),
+        processes.as_secs_f64() * 1000.0 / COMMANDS as f64,
+        processes.as_secs_f64() / session.as_secs_f64()
+    );
+
+    let mut group = c.benchmark_group(format!("ssh/{user}"));
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(10));
+    let mut i = 0;
+    group.bench_function("command_over_reused_session", |b| {
+        b.iter(|| {
+            i += 1;
+            over_session(&connector, i);
+        });
+    });
+    group.bench_function("command_through_ssh_process", |b| {
+        b.iter(|| {
+            i += 1;
+            over_process(&ssh_args, i);
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, ssh);
+criterion_main!(benches);

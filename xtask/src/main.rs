@@ -6,11 +6,13 @@
 //!   command, which `.ci/run` calls).
 //! - `cargo xtask bench-cli`: times `launch parse|match --json -` on 100,000
 //!   lines with a release build.
-//! - `cargo xtask slurm up|down|status|env`: the hermetic Slurm test cluster.
+//! - `cargo xtask slurm up|down|status|env`: the hermetic Slurm test cluster;
+//!   `cargo xtask bench-slurm` measures submission and polling on it.
 //! - `cargo xtask sshd up|down`: the SSH connector's test server;
 //!   `cargo xtask bench-ssh` runs the SSH bench against it.
 
 mod bench_cli;
+mod bench_slurm;
 mod codegen;
 mod slurm;
 mod slurm_options;
@@ -28,10 +30,11 @@ fn main() -> Result<()> {
         ["test", rest @ ..] => test::run(rest),
         ["bench-cli"] => bench_cli::run(),
         ["slurm", rest @ ..] => slurm::main(rest),
+        ["bench-slurm"] => bench_slurm::run(),
         ["sshd", rest @ ..] => sshd::run(rest),
         ["bench-ssh"] => sshd::bench(),
         _ => bail!(
-            "usage: cargo xtask codegen [--check] | cargo xtask test [-- CARGO TEST ARGS] | cargo xtask bench-cli | cargo xtask slurm up|down|status|env | cargo xtask sshd up|down | cargo xtask bench-ssh"
+            "usage: cargo xtask codegen [--check] | cargo xtask test [-- CARGO TEST ARGS] | cargo xtask bench-cli | cargo xtask slurm up|down|status|env | cargo xtask bench-slurm | cargo xtask sshd up|down | cargo xtask bench-ssh"
         ),
     }
 }

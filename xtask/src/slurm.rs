@@ -542,6 +542,8 @@ fn stop_process(pid: u32, name: &str) -> Result<()> {
 pub(crate) struct TestCluster {
     cluster: Cluster,
     env: Vec<(String, String)>,
+    /// Whether it was started here (and so is stopped when dropped).
+    owned: bool,
 }
 
 impl TestCluster {
@@ -552,7 +554,29 @@ impl TestCluster {
             .up()
             .context("cannot start the Slurm test cluster (`cargo xtask slurm up`)")?;
         let env = cluster.env();
-        Ok(TestCluster { cluster, env })
+        Ok(TestCluster {
+            cluster,
+            env,
+            owned: true,
+        })
+    }
+
+    /// The cluster already running (left as it is afterwards), else a
+    /// fresh one as [`start`](Self::start) makes.
+    pub(crate) fn reuse_or_start() -> Result<Self> {
+        let cluster = Cluster::new(default_dir());
+        let running = DAEMONS
+            .iter()
+            .all(|(name, pid_file)| running_pid(&cluster.path(pid_file), name).is_some());
+        if running && cluster.wait_idle(Duration::from_secs(10)).is_ok() {
+            let env = cluster.env();
+            return Ok(TestCluster {
+                cluster,
+                env,
+                owned: false,
+            });
+        }
+        Self::start()
     }
 
     /// The variables the tests read.
@@ -563,6 +587,9 @@ impl TestCluster {
 
 impl Drop for TestCluster {
     fn drop(&mut self) {
+        if !self.owned {
+            return;
+        }
         if let Err(e) = self.cluster.down() {
             eprintln!("slurm: cannot stop the test cluster: {e:#}");
         }

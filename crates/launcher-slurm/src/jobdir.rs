@@ -4,7 +4,8 @@
 //!
 //! | file | written by | holds |
 //! |---|---|---|
-//! | `job.json` | launcher, before and after `sbatch` | name, command, requirement, Slurm job id, binaries, environment |
+//! | `job.json` | launcher, before and after `sbatch` (an array task's: before) | name, command, requirement, Slurm job id, binaries, environment, array index |
+//! | `array.sh`, `array-id` | launcher, in an array's first directory | the array script; the array's job id (task N is `ID_N`) |
 //! | `job.sh` | launcher | the sbatch script (`#SBATCH` lines, Slurm's part, the direct wrapper) |
 //! | `slurm-job` | job, when it starts | its Slurm job id |
 //! | `slurm.out` | Slurm | the batch step's output (Slurm's own messages) |
@@ -36,7 +37,22 @@ pub(crate) struct Meta {
     pub env: Vec<(OsString, OsString)>,
     /// The process that submitted it: (host, pid, start time in ticks).
     pub submitter: Option<(String, u32, u64)>,
+    /// The job array it is a task of, when it is one.
+    pub array: Option<ArrayRef>,
 }
+
+/// A task of a job array: its index, the array's size, and the first
+/// task's directory, which holds the array script and, once `sbatch`
+/// answered, the array's job id ([`ARRAY_ID_FILE`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ArrayRef {
+    pub index: usize,
+    pub size: usize,
+    pub first: PathBuf,
+}
+
+/// The file, in an array's first directory, that holds the array's job id.
+pub(crate) const ARRAY_ID_FILE: &str = "array-id";
 
 /// Reads a file of the job directory; `None` when it does not exist.
 pub(crate) fn read_opt(
@@ -56,7 +72,6 @@ pub(crate) fn meta_json(
     meta: &Meta,
     connector: &dyn Connector,
     args: &[String],
-    array: Option<(usize, usize)>,
 ) -> Value {
     json!({
         "format": 1,
@@ -72,7 +87,7 @@ pub(crate) fn meta_json(
             "bin": meta.bin.as_ref().map(|b| b.to_string_lossy()),
             "env": meta.env.iter().map(|(k, v)| [k.to_string_lossy(), v.to_string_lossy()]).collect::<Vec<_>>(),
             "sbatch_args": args,
-            "array": array.map(|(index, size)| json!({"index": index, "size": size})),
+            "array": meta.array.as_ref().map(|a| json!({"index": a.index, "size": a.size, "first_dir": a.first.to_string_lossy()})),
         },
         "submitter": meta.submitter.as_ref().map(|(host, pid, start)| json!({"host": host, "pid": pid, "start": start})),
     })
@@ -129,7 +144,15 @@ pub(crate) fn read_meta(connector: &dyn Connector, dir: &Path) -> Result<Meta, S
             s.get("start")?.as_u64()?,
         ))
     });
+    let array = slurm.get("array").and_then(|a| {
+        Some(ArrayRef {
+            index: usize::try_from(a.get("index")?.as_u64()?).ok()?,
+            size: usize::try_from(a.get("size")?.as_u64()?).ok()?,
+            first: PathBuf::from(a.get("first_dir")?.as_str()?),
+        })
+    });
     Ok(Meta {
+        array,
         job_id: slurm
             .get("job_id")
             .and_then(Value::as_str)
@@ -195,6 +218,14 @@ impl JobDir {
         }))
     }
 
+    /// The job id of a task of an array, from the array's id file.
+    pub(crate) fn array_task_id(&self, array: &ArrayRef) -> Result<Option<String>, SlurmError> {
+        let base = read_opt(self.connector.as_ref(), &array.first.join(ARRAY_ID_FILE))?
+            .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+            .filter(|b| !b.is_empty() && b.bytes().all(|c| c.is_ascii_digit()));
+        Ok(base.map(|base| format!("{base}_{}", array.index)))
+    }
+
     /// Writes the cancellation marker the wrapper reads.
     pub(crate) fn mark_cancelled(&self) -> Result<(), SlurmError> {
         self.connector
@@ -206,8 +237,12 @@ impl JobDir {
 /// This process, as `job.json` records its submitter: host, pid, start
 /// time (Linux; `None` elsewhere).
 pub(crate) fn this_process() -> Option<(String, u32, u64)> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    Some((hostname(), std::process::id(), start_ticks(&stat)?))
+    static ME: std::sync::OnceLock<Option<(String, u32, u64)>> = std::sync::OnceLock::new();
+    ME.get_or_init(|| {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        Some((hostname(), std::process::id(), start_ticks(&stat)?))
+    })
+    .clone()
 }
 
 fn hostname() -> String {

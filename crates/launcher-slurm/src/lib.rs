@@ -80,7 +80,7 @@ use core_types::job::{
 use cluster::Cluster;
 pub use cluster::{RetryPolicy, is_transient};
 pub use jobdir::LAUNCHER;
-use jobdir::{JobDir, Meta};
+use jobdir::{ArrayRef, JobDir, Meta};
 pub use options::{OptionInfo, OptionKind, OptionValue, SlurmOptions};
 use watcher::{Rules, Tracked, Watcher, lock};
 
@@ -435,7 +435,7 @@ impl SlurmLauncher {
         &self,
         job: &Job,
         options: &SlurmOptions,
-        array: Option<(usize, usize)>,
+        array: Option<ArrayRef>,
     ) -> Result<Meta, SlurmError> {
         let connector = self.connector();
         let mut env = job.env.clone();
@@ -451,14 +451,18 @@ impl SlurmLauncher {
         let script = script::job_script(&job.dir, options, &wrapper)?;
         let path = job.dir.join(launcher_direct::script::SCRIPT);
         connector.write_file(&path, &script)?;
-        connector.set_executable(&path)?;
+        if array.is_none() {
+            // An array task's script is run by the array's (`sh job.sh`).
+            connector.set_executable(&path)?;
+        }
         let meta = Meta {
             job_id: None,
             bin: self.cluster().bin.clone(),
             env: self.cluster().env.clone(),
             submitter: jobdir::this_process(),
+            array,
         };
-        self.write_meta(job, &meta, options, array)?;
+        self.write_meta(job, &meta, options)?;
         Ok(meta)
     }
 
@@ -467,15 +471,8 @@ impl SlurmLauncher {
         job: &Job,
         meta: &Meta,
         options: &SlurmOptions,
-        array: Option<(usize, usize)>,
     ) -> Result<(), SlurmError> {
-        let json = jobdir::meta_json(
-            job,
-            meta,
-            self.connector().as_ref(),
-            &options.to_args(),
-            array,
-        );
+        let json = jobdir::meta_json(job, meta, self.connector().as_ref(), &options.to_args());
         self.connector().write_file(
             &job.dir.join(launcher_direct::script::META),
             json.to_string().as_bytes(),
@@ -510,7 +507,7 @@ impl SlurmLauncher {
             .cluster()
             .sbatch(&script, &job.dir, &self.config.retry)?;
         meta.job_id = Some(id.clone());
-        self.write_meta(job, &meta, &options, None)?;
+        self.write_meta(job, &meta, &options)?;
         Ok(self.follow(id, dir))
     }
 
@@ -558,31 +555,69 @@ impl SlurmLauncher {
         jobs: &[&Job],
     ) -> Result<Vec<SlurmJob>, SlurmError> {
         let size = jobs.len();
-        let mut prepared = Vec::with_capacity(size);
-        for (index, job) in jobs.iter().enumerate() {
+        let first = jobs[0].dir.clone();
+        // Each task's directory, script and description, written by a few
+        // threads at once (each write is a round trip on a remote machine).
+        let prepare = |index: usize| -> Result<JobDir, SlurmError> {
+            let job = jobs[index];
             let dir = self.prepare(job)?;
             let options = self.options_for(job);
-            let meta = self.write_job(job, &options, Some((index, size)))?;
-            prepared.push((dir, options, meta));
+            let array = ArrayRef {
+                index,
+                size,
+                first: first.clone(),
+            };
+            self.write_job(job, &options, Some(array))?;
+            Ok(dir)
+        };
+        let workers = size.div_ceil(16).clamp(1, 8);
+        let mut prepared: Vec<Option<Result<JobDir, SlurmError>>> = (0..size).map(|_| None).collect();
+        std::thread::scope(|scope| {
+            let prepare = &prepare;
+            let chunks: Vec<_> = prepared
+                .chunks_mut(size.div_ceil(workers))
+                .enumerate()
+                .map(|(chunk, slots)| {
+                    scope.spawn(move || {
+                        let start = chunk * size.div_ceil(workers);
+                        for (offset, slot) in slots.iter_mut().enumerate() {
+                            *slot = Some(prepare(start + offset));
+                        }
+                    })
+                })
+                .collect();
+            for handle in chunks {
+                let _ = handle.join();
+            }
+        });
+        let mut dirs = Vec::with_capacity(size);
+        for slot in prepared {
+            match slot {
+                Some(result) => dirs.push(result?),
+                None => {
+                    return Err(SlurmError::InvalidArray(
+                        "a thread preparing the job directories failed".into(),
+                    ));
+                }
+            }
         }
         let mut array_options = shared.clone();
         if array_options.job_name.is_none() {
             array_options.job_name = Some(jobs[0].name.replace(['\n', '\r'], " "));
         }
-        let dirs: Vec<PathBuf> = jobs.iter().map(|j| j.dir.clone()).collect();
-        let text = script::array_script(&dirs, &array_options, self.config.array_throttle)?;
-        let first = &jobs[0].dir;
+        let paths: Vec<PathBuf> = jobs.iter().map(|j| j.dir.clone()).collect();
+        let text = script::array_script(&paths, &array_options, self.config.array_throttle)?;
         let path = first.join(script::ARRAY_SCRIPT);
         self.connector().write_file(&path, &text)?;
-        let base = self.cluster().sbatch(&path, first, &self.config.retry)?;
-        let mut handles = Vec::with_capacity(size);
-        for (index, (job, (dir, options, mut meta))) in jobs.iter().zip(prepared).enumerate() {
-            let id = format!("{base}_{index}");
-            meta.job_id = Some(id.clone());
-            self.write_meta(job, &meta, &options, Some((index, size)))?;
-            handles.push(self.follow(id, dir));
-        }
-        Ok(handles)
+        let base = self.cluster().sbatch(&path, &first, &self.config.retry)?;
+        // One file says every task's id (`BASE_INDEX`).
+        self.connector()
+            .write_file(&first.join(jobdir::ARRAY_ID_FILE), format!("{base}\n").as_bytes())?;
+        Ok(dirs
+            .into_iter()
+            .enumerate()
+            .map(|(index, dir)| self.follow(format!("{base}_{index}"), dir))
+            .collect())
     }
 }
 
@@ -649,9 +684,13 @@ pub fn recover(connector: Arc<dyn Connector>, dir: &Path) -> Result<SlurmJob, Sl
         unavailable_nodes_fatal: config.unavailable_nodes_fatal,
         settle: config.settle,
     };
-    let id = match meta.job_id.clone() {
-        Some(id) => Some(id),
-        None => jobdir.started_id()?,
+    let id = match (&meta.job_id, &meta.array) {
+        (Some(id), _) => Some(id.clone()),
+        (None, Some(array)) => match jobdir.array_task_id(array)? {
+            Some(id) => Some(id),
+            None => jobdir.started_id()?,
+        },
+        (None, None) => jobdir.started_id()?,
     };
     let tracked = if let Some(id) = id {
         watcher

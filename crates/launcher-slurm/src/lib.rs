@@ -466,12 +466,7 @@ impl SlurmLauncher {
         Ok(meta)
     }
 
-    fn write_meta(
-        &self,
-        job: &Job,
-        meta: &Meta,
-        options: &SlurmOptions,
-    ) -> Result<(), SlurmError> {
+    fn write_meta(&self, job: &Job, meta: &Meta, options: &SlurmOptions) -> Result<(), SlurmError> {
         let json = jobdir::meta_json(job, meta, self.connector().as_ref(), &options.to_args());
         self.connector().write_file(
             &job.dir.join(launcher_direct::script::META),
@@ -571,7 +566,8 @@ impl SlurmLauncher {
             Ok(dir)
         };
         let workers = size.div_ceil(16).clamp(1, 8);
-        let mut prepared: Vec<Option<Result<JobDir, SlurmError>>> = (0..size).map(|_| None).collect();
+        let mut prepared: Vec<Option<Result<JobDir, SlurmError>>> =
+            (0..size).map(|_| None).collect();
         std::thread::scope(|scope| {
             let prepare = &prepare;
             let chunks: Vec<_> = prepared
@@ -611,8 +607,10 @@ impl SlurmLauncher {
         self.connector().write_file(&path, &text)?;
         let base = self.cluster().sbatch(&path, &first, &self.config.retry)?;
         // One file says every task's id (`BASE_INDEX`).
-        self.connector()
-            .write_file(&first.join(jobdir::ARRAY_ID_FILE), format!("{base}\n").as_bytes())?;
+        self.connector().write_file(
+            &first.join(jobdir::ARRAY_ID_FILE),
+            format!("{base}\n").as_bytes(),
+        )?;
         Ok(dirs
             .into_iter()
             .enumerate()

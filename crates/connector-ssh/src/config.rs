@@ -253,7 +253,8 @@ impl SshConfig {
         Ok(())
     }
 
-    /// The user to log in as.
+    /// The user to log in as: the one set, else this process's (`$USER`,
+    /// `$LOGNAME`, then the name of its uid).
     pub(crate) fn user_name(&self) -> Result<String, SshError> {
         if let Some(user) = &self.user {
             return Ok(user.clone());
@@ -261,9 +262,15 @@ impl SshConfig {
         ["USER", "LOGNAME"]
             .iter()
             .find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty()))
+            .or_else(|| {
+                nix::unistd::User::from_uid(nix::unistd::getuid())
+                    .ok()
+                    .flatten()
+                    .map(|u| u.name)
+            })
             .ok_or_else(|| SshError::Config {
                 key: "user",
-                reason: "no user is set and neither $USER nor $LOGNAME names one".into(),
+                reason: "no user is set, and this process's user has no name".into(),
             })
     }
 

@@ -142,7 +142,8 @@ impl OpError {
                     | SshError::Auth { .. } => io::ErrorKind::PermissionDenied,
                     _ => io::ErrorKind::Other,
                 };
-                io::Error::new(kind, *e)
+                // The message only: the error's own chain would repeat it.
+                io::Error::new(kind, e.to_string())
             }
             OpError::Op(f) => f.into_io(),
         }

@@ -150,8 +150,14 @@ fn what_cannot_run_says_why() {
     assert!(stderr.contains("sbatch"), "{stderr}");
     let (code, _, stderr) = run(home.path(), &file, &["remote"], "cpu(cores=8)");
     assert_eq!(code, Some(2), "{stderr}");
+    // SSH: the connector is made, and reaching the host fails (there is no
+    // login.example.org here): the error says which host.
     assert!(
-        stderr.contains("launcher `remote`: connector `cluster`: SSH is not available yet"),
+        stderr.contains("launcher remote (direct on ssh://"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("cannot connect to login.example.org:22"),
         "{stderr}"
     );
 }

@@ -258,13 +258,18 @@ impl Drop for Shared {
 }
 
 /// Waits until the socket is ready for `flags` or `timeout` passes;
-/// whether it is ready.
+/// whether it is ready. A signal does not cut the wait short.
 fn poll(socket: &TcpStream, flags: PollFlags, timeout: Duration) -> bool {
-    let mut fds = [PollFd::new(socket.as_fd(), flags)];
-    let timeout = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
-    match nix::poll::poll(&mut fds, timeout) {
-        Ok(n) => n > 0,
-        Err(_) => false,
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut fds = [PollFd::new(socket.as_fd(), flags)];
+        let wait = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+        match nix::poll::poll(&mut fds, wait) {
+            Ok(n) => return n > 0,
+            Err(nix::errno::Errno::EINTR) if !left.is_zero() => {}
+            Err(_) => return false,
+        }
     }
 }
 

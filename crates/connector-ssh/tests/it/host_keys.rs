@@ -129,3 +129,32 @@ fn nothing_listens() {
     let err = ssh.exists("/".as_ref()).unwrap_err().to_string();
     assert!(err.contains("refused"), "{err}");
 }
+
+#[test]
+fn passphrases_never_show() {
+    let Some(server) = server() else { return };
+    let temp = support::tempdir();
+    let key = temp.path().join("locked_ed25519");
+    let made = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "correct horse battery", "-f"])
+        .arg(&key)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for (passphrase, needle) in [
+        ("hunter2-wrong", "passphrase"),
+        ("correct horse battery", "the server refused the key"),
+    ] {
+        let config = server
+            .config()
+            .identity(&key)
+            .passphrase(connector_ssh::Secret::new(passphrase));
+        let shown = format!("{:?}", config);
+        assert!(!shown.contains(passphrase), "{shown}");
+        let err = connect(config).unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(text.contains(needle), "{text}");
+        assert!(!text.contains(passphrase), "{text}");
+        assert!(!text.contains("correct horse"), "{text}");
+    }
+}

@@ -16,7 +16,7 @@ fn parse(c: &mut Criterion) {
         b.iter(|| reqparse::parse(black_box(EXAMPLE)));
     });
     group.bench_function("display example", |b| {
-        b.iter(|| black_box(&req).to_string())
+        b.iter(|| black_box(&req).to_string());
     });
     group.bench_function("parse error", |b| {
         b.iter(|| reqparse::parse(black_box("cuda(mem=4g) * 2")));

@@ -149,7 +149,7 @@ fn passphrases_never_show() {
             .config()
             .identity(&key)
             .passphrase(connector_ssh::Secret::new(passphrase));
-        let shown = format!("{:?}", config);
+        let shown = format!("{config:?}");
         assert!(!shown.contains(passphrase), "{shown}");
         let err = connect(config).unwrap_err();
         let text = format!("{err} {err:?}");

@@ -70,6 +70,35 @@ fn job_dir(args: &Args) -> Result<PathBuf> {
     Ok(dir.keep())
 }
 
+/// The job directory on another machine: `--job-dir` (under the remote
+/// home when relative), else a new one under the remote home's
+/// `.local/state/launch/jobs`.
+fn remote_job_dir(args: &Args, connector: &dyn Connector) -> Result<PathBuf> {
+    let out = connector
+        .run(&core_types::job::ProcessSpec::new("sh").args(["-c", "printf '%s' \"$HOME\""]))
+        .with_context(|| format!("cannot reach {}", connector.name()))?;
+    let home = PathBuf::from(String::from_utf8_lossy(&out.stdout).into_owned());
+    if !home.is_absolute() {
+        bail!(
+            "{} has no home directory ($HOME is `{}`)",
+            connector.name(),
+            home.display()
+        );
+    }
+    if let Some(dir) = &args.job_dir {
+        return Ok(home.join(dir));
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    Ok(home.join(format!(
+        ".local/state/launch/jobs/job-{}-{}-{}",
+        stamp.as_secs(),
+        stamp.subsec_nanos(),
+        std::process::id()
+    )))
+}
+
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let requirement = reqparse::parse(&args.expr)?;
     let (source, registry) = registry::load_discovered(args.config.as_deref())?;
@@ -98,13 +127,28 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let launcher = &choice.launcher;
     eprintln!("launch: launcher {} ({})", choice.name, launcher.describe());
     let alternative = requirement.alternatives[choice.alternative].clone();
-    let dir = job_dir(args)?;
-    // The job runs where `launch run` was started, as a local command would.
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let job = Job::new(&dir, args.command.iter().cloned())
-        .cwd(cwd)
+    // A connector to another machine is named by its address
+    // (`ssh://user@host:port`): the job's directory is on that machine.
+    let address = connector.name();
+    let remote = address.starts_with("ssh://");
+    let dir = if remote {
+        remote_job_dir(args, connector.as_ref())?
+    } else {
+        job_dir(args)?
+    };
+    let mut job = Job::new(&dir, args.command.iter().cloned())
         .alternative(alternative)
         .detach(args.detach);
+    if !remote {
+        // The job runs where `launch run` was started, as a local command
+        // would (on another machine, in its job directory).
+        job = job.cwd(std::env::current_dir().context("cannot read the current directory")?);
+    }
+    let shown = if remote {
+        format!("{address}{}", dir.display())
+    } else {
+        dir.display().to_string()
+    };
     // Ctrl-C is caught before the job starts, so it always cancels it.
     let interrupted = Arc::new(AtomicBool::new(false));
     if !args.detach {
@@ -114,10 +158,10 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     }
     let handle = launcher.submit(job)?;
     if args.detach {
-        println!("{}", dir.display());
+        println!("{shown}");
         return Ok(ExitCode::SUCCESS);
     }
-    eprintln!("launch: job directory {}", dir.display());
+    eprintln!("launch: job directory {shown}");
     follow(handle.as_ref(), &connector, &dir, &interrupted)
 }
 

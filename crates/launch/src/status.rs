@@ -3,38 +3,86 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use connector_local::LocalConnector;
-use core_types::job::{JobHandle, JobState};
+use core_types::job::{Connector, JobHandle, JobState};
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct StatusArgs {
     /// One JSON object per directory, one a line.
     #[arg(long)]
     json: bool,
-    /// Job directories.
+    /// The launcher file, whose SSH connectors say how to reach the machine
+    /// of an `ssh://` job directory.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Job directories (`ssh://[user@]host[:port]/path` for one on another
+    /// machine, as `launch run` names them).
     #[arg(required = true, value_name = "DIR")]
     dirs: Vec<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct CancelArgs {
-    /// Job directories.
+    /// The launcher file, whose SSH connectors say how to reach the machine
+    /// of an `ssh://` job directory.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Job directories (`ssh://[user@]host[:port]/path` for one on another
+    /// machine, as `launch run` names them).
     #[arg(required = true, value_name = "DIR")]
     dirs: Vec<PathBuf>,
 }
 
+/// Where a job directory argument is: `ssh://[user@]host[:port]/path` is
+/// `path` on that machine, reached with the settings of the launcher
+/// file's SSH connector for that host (and port and user, when the address
+/// names them), else with SSH's defaults; anything else is a local path.
+fn locate(arg: &Path, config: Option<&Path>) -> Result<(Arc<dyn Connector>, PathBuf)> {
+    let Some(text) = arg.to_str().filter(|t| t.starts_with("ssh://")) else {
+        return Ok((LocalConnector::shared(), arg.to_path_buf()));
+    };
+    let address = connector_ssh::SshAddress::parse(text)?;
+    let dir = address
+        .path
+        .clone()
+        .filter(|p| p.is_absolute())
+        .with_context(|| format!("`{text}` names no absolute job directory"))?;
+    let (_, file) = registry::load_discovered(config)?;
+    let from_file = file.connectors().values().find_map(|c| match c {
+        registry::ConnectorConfig::Ssh(ssh)
+            if ssh.host == address.host
+                && address.port.is_none_or(|p| p == ssh.port)
+                && (address.user.is_none() || address.user == ssh.user) =>
+        {
+            Some(connector_ssh::SshConfig::from_registry(ssh))
+        }
+        _ => None,
+    });
+    let mut settings = from_file.unwrap_or_else(|| connector_ssh::SshConfig::new(&address.host));
+    if let Some(port) = address.port {
+        settings.port = port;
+    }
+    if address.user.is_some() {
+        settings.user.clone_from(&address.user);
+    }
+    Ok((Arc::new(connector_ssh::SshConnector::new(settings)?), dir))
+}
+
 /// A handle on the job in `dir`, from the launcher its `job.json` names
 /// (Slurm or direct), and that launcher's kind.
-fn recover(dir: &Path) -> Result<(Box<dyn JobHandle>, &'static str)> {
-    match launcher_slurm::recover(LocalConnector::shared(), dir) {
+fn recover(arg: &Path, config: Option<&Path>) -> Result<(Box<dyn JobHandle>, &'static str)> {
+    let (connector, dir) = locate(arg, config)?;
+    let dir = dir.as_path();
+    match launcher_slurm::recover(Arc::clone(&connector), dir) {
         Ok(job) => Ok((
             Box::new(job.with_poll_interval(std::time::Duration::from_secs(1))),
             "slurm",
         )),
         Err(launcher_slurm::SlurmError::NotAJobDir { .. }) => Ok((
-            Box::new(launcher_direct::recover(LocalConnector::shared(), dir)?),
+            Box::new(launcher_direct::recover(connector, dir)?),
             "direct",
         )),
         Err(e) => Err(e.into()),
@@ -58,7 +106,8 @@ fn state_json(dir: &Path, state: &JobState, launcher: &str) -> serde_json::Value
 pub(crate) fn status(args: &StatusArgs) -> Result<ExitCode> {
     let mut code = ExitCode::SUCCESS;
     for dir in &args.dirs {
-        match recover(dir).and_then(|(job, kind)| Ok((job.state()?, kind))) {
+        let recovered = recover(dir, args.config.as_deref());
+        match recovered.and_then(|(job, kind)| Ok((job.state()?, kind))) {
             Ok((state, kind)) if args.json => println!("{}", state_json(dir, &state, kind)),
             Ok((state, _)) => println!("{}: {state}", dir.display()),
             Err(e) => {
@@ -75,7 +124,7 @@ pub(crate) fn status(args: &StatusArgs) -> Result<ExitCode> {
 pub(crate) fn cancel(args: &CancelArgs) -> Result<ExitCode> {
     let mut code = ExitCode::SUCCESS;
     for dir in &args.dirs {
-        let result = recover(dir).and_then(|(job, _)| {
+        let result = recover(dir, args.config.as_deref()).and_then(|(job, _)| {
             let before = job.state()?;
             if before.is_final() {
                 return Ok(format!("already ended: {before}"));

@@ -8,4 +8,5 @@ mod cli_parse;
 mod cli_run_finder;
 mod run;
 mod slurm;
+mod ssh;
 mod support;

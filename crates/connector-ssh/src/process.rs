@@ -329,6 +329,25 @@ fn wait_error(program: &str, e: WaitError, target: &str, timeout: Duration) -> C
     }
 }
 
+/// Whether an error says the machine could not be reached (as opposed to a
+/// refusal, or a failure of the operation itself).
+fn unreachable(e: &ConnectorError) -> bool {
+    let (ConnectorError::Io { source, .. } | ConnectorError::Spawn { source, .. }) = e else {
+        return false;
+    };
+    matches!(
+        source.kind(),
+        io::ErrorKind::TimedOut
+            | io::ErrorKind::ConnectionRefused
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::NotConnected
+            | io::ErrorKind::HostUnreachable
+            | io::ErrorKind::NetworkUnreachable
+            | io::ErrorKind::BrokenPipe
+    )
+}
+
 /// A process started on the remote machine.
 pub struct SshProcess {
     shared: Arc<Shared>,
@@ -578,10 +597,21 @@ impl Process for SshProcess {
         Some(self.pid)
     }
 
+    /// Waits for the end; while the machine cannot be reached (the
+    /// connection refused or lost, no answer), it keeps trying, with
+    /// backoff: the process goes on there meanwhile. `try_wait` reports
+    /// such errors instead.
     fn wait(&mut self) -> Result<ProcessExit, ConnectorError> {
+        let mut pause = Duration::from_secs(1);
         loop {
-            if let Some(exit) = self.check(true)? {
-                return Ok(exit);
+            match self.check(true) {
+                Ok(Some(exit)) => return Ok(exit),
+                Ok(None) => {}
+                Err(e) if unreachable(&e) => {
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_secs(30));
+                }
+                Err(e) => return Err(e),
             }
         }
     }

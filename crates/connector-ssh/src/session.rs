@@ -187,11 +187,28 @@ impl Conn {
         };
         if code == EAGAIN {
             Class::Again
-        } else if FATAL.contains(&code) {
+        } else if FATAL.contains(&code) || peer_gone(&self.socket) {
+            // libssh2 sometimes reports a dead connection as the failure of
+            // what it was doing ("Unable to startup channel"): the socket
+            // tells.
             Class::Fatal
         } else {
             Class::Op
         }
+    }
+}
+
+/// Whether the server closed the connection (or it was reset): the socket
+/// (non-blocking, as libssh2 sets it) reads its end, with nothing left
+/// before it.
+fn peer_gone(socket: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    match socket.peek(&mut byte) {
+        Ok(n) => n == 0,
+        Err(e) => !matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+        ),
     }
 }
 

@@ -17,7 +17,11 @@ use crate::support::{self, OwnSshd, eventually, server};
 fn sshd_restarted_while_jobs_run() {
     let Some(server) = server() else { return };
     let sshd = OwnSshd::start(&server);
-    let ssh = Arc::new(SshConnector::new(sshd.config()).unwrap());
+    // A short window for re-opening the session: the outage below is
+    // longer, and the jobs are still followed to their end.
+    let ssh = Arc::new(
+        SshConnector::new(sshd.config().reconnect_timeout(Duration::from_millis(300))).unwrap(),
+    );
     let dir = support::tempdir();
     let gate = dir.path().join("gate");
     let gate_word = gate.to_str().unwrap().to_owned();
@@ -50,14 +54,18 @@ fn sshd_restarted_while_jobs_run() {
     eventually("the job runs", || dir.path().join("job/pid").exists());
     assert_eq!(ssh.sessions_opened(), 1);
 
+    // Another connector (a session of its own), with the default window.
+    let patient = SshConnector::new(sshd.config()).unwrap();
+    patient.connect().unwrap();
+
     sshd.kill();
-    // Operations made while the server is down wait for it to come back.
+    // Operations made while the server is down wait for it to come back,
+    // within their connector's window for re-opening.
     let waiting = {
-        let ssh = Arc::clone(&ssh);
         let dir = dir.path().to_path_buf();
-        std::thread::spawn(move || ssh.exists(&dir))
+        std::thread::spawn(move || patient.exists(&dir))
     };
-    std::thread::sleep(Duration::from_millis(300));
+    std::thread::sleep(Duration::from_millis(1500));
     sshd.restart();
     assert!(
         waiting.join().unwrap().unwrap(),

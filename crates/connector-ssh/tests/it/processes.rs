@@ -295,3 +295,39 @@ fn one_session_for_every_thread() {
     });
     assert_eq!(ssh.sessions_opened(), 1);
 }
+
+#[test]
+fn long_quiet_processes_hold_no_channel() {
+    let Some(server) = server() else { return };
+    // sshd allows 10 sessions per connection (MaxSessions): jobs whose
+    // output goes to files must not hold one each while they run.
+    let ssh = server.connector();
+    let dir = support::tempdir();
+    let gate = dir.path().join("gate");
+    let mut running: Vec<_> = (0..15)
+        .map(|i| {
+            ssh.spawn(
+                &ProcessSpec::new("sh")
+                    .args([
+                        "-c",
+                        "while [ ! -e \"$0\" ]; do sleep 0.05; done; exit \"$1\"",
+                        gate.to_str().unwrap(),
+                        &i.to_string(),
+                    ])
+                    .stdio(
+                        StdioSpec::Null,
+                        StdioSpec::File(dir.path().join(format!("out-{i}"))),
+                        StdioSpec::Null,
+                    ),
+            )
+            .unwrap()
+        })
+        .collect();
+    for p in &mut running {
+        assert!(p.try_wait().unwrap().is_none());
+    }
+    ssh.write_file(&gate, b"").unwrap();
+    for (i, p) in running.iter_mut().enumerate() {
+        assert_eq!(p.wait().unwrap().code, Some(i32::try_from(i).unwrap()));
+    }
+}

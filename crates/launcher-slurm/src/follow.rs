@@ -122,6 +122,10 @@ pub(crate) enum Verdict {
     /// Pending for a reason that means never: cancel it, then fail it
     /// with this reason.
     Fatal(String),
+    /// Pending because the nodes it needs are unavailable: fatal once it
+    /// stays so for a while (a node that stops answering for a moment, a
+    /// controller that restarts, say the same).
+    Unavailable(String),
     /// Preempted or its node failed: final (with this name) unless Slurm
     /// requeues it soon.
     Interrupted(String),
@@ -150,6 +154,7 @@ pub(crate) fn decide(
             exit_code,
         } => Ok(match state::phase(name) {
             Phase::Waiting => match state::fatal_reason(reason, unavailable_nodes_fatal) {
+                Some(fatal) if fatal.starts_with("ReqNodeNotAvail") => Verdict::Unavailable(fatal),
                 Some(fatal) => Verdict::Fatal(fatal),
                 None => Verdict::State(JobState::Scheduled),
             },

@@ -221,6 +221,7 @@ struct Config {
     retry: RetryPolicy,
     array_throttle: Option<u32>,
     unavailable_nodes_fatal: bool,
+    node_grace: Duration,
     settle: Duration,
     grace: Duration,
     cancel_timeout: Duration,
@@ -260,6 +261,7 @@ impl SlurmLauncher {
             retry: RetryPolicy::default(),
             array_throttle: None,
             unavailable_nodes_fatal: true,
+            node_grace: Duration::from_secs(120),
             settle: Duration::from_secs(30),
             grace: Duration::from_secs(5),
             cancel_timeout: Duration::from_secs(300),
@@ -331,11 +333,14 @@ impl SlurmLauncher {
     }
 
     /// Whether a job pending on `ReqNodeNotAvail` with unavailable nodes
-    /// named is cancelled and failed (default: yes; such nodes usually need
-    /// an administrator).
+    /// named is cancelled and failed once that lasted `grace` (default:
+    /// yes, after two minutes; such nodes usually need an administrator,
+    /// but a node also looks unavailable for a moment when it stops
+    /// answering or the controller restarts).
     #[must_use]
-    pub fn fail_on_unavailable_nodes(mut self, fatal: bool) -> Self {
+    pub fn fail_on_unavailable_nodes(mut self, fatal: bool, grace: Duration) -> Self {
         self.config.unavailable_nodes_fatal = fatal;
+        self.config.node_grace = grace;
         self
     }
 
@@ -386,6 +391,7 @@ impl SlurmLauncher {
         Rules {
             unavailable_nodes_fatal: self.config.unavailable_nodes_fatal,
             settle: self.config.settle,
+            node_grace: self.config.node_grace,
         }
     }
 
@@ -681,6 +687,7 @@ pub fn recover(connector: Arc<dyn Connector>, dir: &Path) -> Result<SlurmJob, Sl
     let rules = Rules {
         unavailable_nodes_fatal: config.unavailable_nodes_fatal,
         settle: config.settle,
+        node_grace: config.node_grace,
     };
     let id = match (&meta.job_id, &meta.array) {
         (Some(id), _) => Some(id.clone()),
@@ -791,6 +798,8 @@ impl SlurmJob {
         let verdict = match verdict {
             // A single look cannot wait for Slurm to requeue: still running.
             follow::Verdict::Interrupted(_) => follow::Verdict::State(JobState::Running),
+            // Nor tell a lasting unavailability from a passing one.
+            follow::Verdict::Unavailable(_) => follow::Verdict::State(JobState::Scheduled),
             // A single look: the files were read just now.
             follow::Verdict::Vanished => follow::Verdict::State(JobState::Failed(FailReason::Lost)),
             other => other,

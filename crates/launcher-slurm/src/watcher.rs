@@ -28,6 +28,8 @@ pub(crate) struct Status {
     pub known: bool,
     /// Preempted or node failure: the name, since when.
     pub interrupted: Option<(String, Instant)>,
+    /// Pending on unavailable nodes: the reason, since when.
+    pub unavailable: Option<(String, Instant)>,
     /// Rounds in a row that found neither the job nor its state file.
     pub vanished_rounds: u32,
     /// The fatal pending reason it was cancelled for.
@@ -54,6 +56,7 @@ impl Tracked {
                 known: state.is_some(),
                 state: state.unwrap_or(JobState::Scheduled),
                 interrupted: None,
+                unavailable: None,
                 vanished_rounds: 0,
                 fatal: None,
                 last_error: None,
@@ -122,6 +125,7 @@ impl Tracked {
 pub(crate) struct Rules {
     pub unavailable_nodes_fatal: bool,
     pub settle: Duration,
+    pub node_grace: Duration,
 }
 
 /// Applies one round's verdict to a job; `true` when it is final.
@@ -151,21 +155,29 @@ pub(crate) fn apply(
                 status.state = state;
                 status.known = true;
                 status.interrupted = None;
+                status.unavailable = None;
                 status.vanished_rounds = 0;
                 None
             }
         }
         Verdict::Fatal(reason) => {
-            let first = {
+            cancel_fatal(cluster, tracked, reason);
+            None
+        }
+        Verdict::Unavailable(reason) => {
+            let since = {
                 let mut status = lock(&tracked.status);
                 status.known = true;
-                status.fatal.replace(reason.clone()).is_none()
+                status.state = JobState::Scheduled;
+                let since = match &status.unavailable {
+                    Some((r, at)) if *r == reason => *at,
+                    _ => Instant::now(),
+                };
+                status.unavailable = Some((reason.clone(), since));
+                since
             };
-            if first || fatal.is_some() {
-                // scancel again each round until Slurm confirms.
-                if let Err(e) = cluster.scancel(&tracked.id) {
-                    lock(&tracked.status).last_error = Some(e.to_string());
-                }
+            if since.elapsed() >= rules.node_grace {
+                cancel_fatal(cluster, tracked, reason);
             }
             None
         }
@@ -215,6 +227,19 @@ pub(crate) fn apply(
     }
 }
 
+/// Cancels a job that can never start, to fail it with `reason` once Slurm
+/// confirms (`scancel` again each round until then).
+fn cancel_fatal(cluster: &Cluster, tracked: &Tracked, reason: String) {
+    {
+        let mut status = lock(&tracked.status);
+        status.known = true;
+        status.fatal.get_or_insert(reason);
+    }
+    if let Err(e) = cluster.scancel(&tracked.id) {
+        lock(&tracked.status).last_error = Some(e.to_string());
+    }
+}
+
 /// The watcher of one cluster.
 #[derive(Debug)]
 pub(crate) struct Watcher {
@@ -249,6 +274,7 @@ pub(crate) fn watcher_for(cluster: &Cluster) -> Arc<Watcher> {
                 rules: Rules {
                     unavailable_nodes_fatal: true,
                     settle: Duration::from_secs(30),
+                    node_grace: Duration::from_secs(120),
                 },
                 rounds: 0,
             }),

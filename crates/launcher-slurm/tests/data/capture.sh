@@ -5,7 +5,8 @@
 #   cargo xtask slurm up && eval "$(cargo xtask slurm env)"
 #   sh crates/launcher-slurm/tests/data/capture.sh crates/launcher-slurm/tests/data
 #
-# It takes about two minutes (one job runs into its time limit). The
+# It takes about four minutes (one job runs into its time limit; without a
+# configuration, Slurm's commands retry for a minute). The
 # formats are those the launcher uses (see src/parse.rs).
 set -u
 out=$(cd "${1:?usage: capture.sh OUTDIR}" && pwd) || exit 1
@@ -24,7 +25,6 @@ sbatch --parsable -p nosuch job.sh > "$out/sbatch-invalid-partition.txt" 2>&1
 sbatch --parsable --constraint=nosuch job.sh > "$out/sbatch-invalid-feature.txt" 2>&1
 sbatch --parsable --gpus=64 job.sh > "$out/sbatch-too-many-gpus.txt" 2>&1
 sbatch --parsable --time=abc job.sh > "$out/sbatch-invalid-time.txt" 2>&1
-SLURM_CONF=/nonexistent sbatch --parsable job.sh > "$out/sbatch-no-config.txt" 2>&1
 
 # squeue: one line per job (-r: one per array task), every state we can
 # make this cluster show.
@@ -53,7 +53,6 @@ squeue -h -r -t all -j "$ids" -o "$SQ" > "$out/squeue-states.txt" 2>&1
 squeue -h -t all -j "$ids" -o "$SQ" > "$out/squeue-states-no-r.txt" 2>&1
 squeue -h -r -t all -j 999999 -o "$SQ" > "$out/squeue-unknown-single.txt" 2>&1
 squeue -h -r -t all -j 999998,999999 -o "$SQ" > "$out/squeue-unknown-several.txt" 2>&1
-SLURM_CONF=/nonexistent squeue -h -o "$SQ" > "$out/squeue-no-config.txt" 2>&1
 
 # scontrol show job, multi-line form.
 scontrol show job "$long" > "$out/scontrol-job-running.txt" 2>&1
@@ -90,4 +89,7 @@ done
 squeue -h -r -t all -j "$ids" -o "$SQ" > "$out/squeue-later.txt" 2>&1
 scontrol show job "$timeout" > "$out/scontrol-job-timeout.txt" 2>&1
 scancel $(echo "$ids" | tr , ' ') 2>/dev/null
+# Without a configuration (each takes a minute: Slurm retries reading it).
+SLURM_CONF=/nonexistent sbatch --parsable job.sh > "$out/sbatch-no-config.txt" 2>&1
+SLURM_CONF=/nonexistent squeue -h -o "$SQ" > "$out/squeue-no-config.txt" 2>&1
 cd / && rm -rf "$work"

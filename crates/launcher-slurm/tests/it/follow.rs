@@ -11,10 +11,9 @@ use crate::support::{self, Counting, read};
 
 #[test]
 fn an_array_of_twenty_jobs() {
-    let Some(cluster) = support::cluster() else {
+    let Some((cluster, _guard)) = support::cluster() else {
         return;
     };
-    let _guard = support::shared();
     let counting = Counting::local("array");
     let launcher = support::launcher_with(&cluster, Arc::clone(&counting) as Arc<dyn Connector>)
         .array_throttle(Some(8));
@@ -70,10 +69,9 @@ fn an_array_of_twenty_jobs() {
 
 #[test]
 fn fifty_jobs_one_squeue_call_per_round() {
-    let Some(cluster) = support::cluster() else {
+    let Some((cluster, _guard)) = support::cluster() else {
         return;
     };
-    let _guard = support::shared();
     let counting = Counting::local("fifty");
     let launcher = support::launcher_with(&cluster, Arc::clone(&counting) as Arc<dyn Connector>);
     let work = support::workdir("fifty");
@@ -108,10 +106,9 @@ fn fifty_jobs_one_squeue_call_per_round() {
 
 #[test]
 fn the_controller_restarts_while_a_job_runs() {
-    let Some(cluster) = support::cluster() else {
+    let Some((cluster, _guard)) = support::cluster_exclusive() else {
         return;
     };
-    let _guard = support::exclusive();
     let launcher = support::launcher(&cluster);
     let work = support::workdir("restart");
     let job = launcher
@@ -120,16 +117,7 @@ fn the_controller_restarts_while_a_job_runs() {
     support::wait_running(job.as_ref());
     support::slurm(&cluster, "scontrol", &["shutdown", "slurmctld"]);
     // Wait until it is down, then start it again (it recovers its state).
-    for _ in 0..100 {
-        let ping = Command::new(cluster.bin.join("scontrol"))
-            .arg("ping")
-            .output()
-            .unwrap();
-        if String::from_utf8_lossy(&ping.stdout).contains("DOWN") {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_controller(&cluster, false);
     std::thread::sleep(Duration::from_secs(2));
     let conf = std::env::var_os("SLURM_CONF").expect("SLURM_CONF");
     let status = Command::new(cluster.sbin.join("slurmctld"))
@@ -151,10 +139,9 @@ fn the_controller_restarts_while_a_job_runs() {
 
 #[test]
 fn a_requeued_job_is_not_a_failure() {
-    let Some(cluster) = support::cluster() else {
+    let Some((cluster, _guard)) = support::cluster() else {
         return;
     };
-    let _guard = support::shared();
     let launcher = support::launcher(&cluster).options(SlurmOptions::default().requeue(true));
     let work = support::workdir("requeue");
     // The first run waits to be requeued; the second succeeds.
@@ -194,10 +181,9 @@ fn a_requeued_job_is_not_a_failure() {
 
 #[test]
 fn a_recovered_job_is_followed_to_its_end() {
-    let Some(cluster) = support::cluster() else {
+    let Some((cluster, _guard)) = support::cluster() else {
         return;
     };
-    let _guard = support::shared();
     let launcher = support::launcher(&cluster);
     let work = support::workdir("recover");
     let dir = work.join("j");
@@ -224,4 +210,114 @@ fn a_recovered_job_is_followed_to_its_end() {
     direct_job.wait().unwrap();
     let err = launcher.recover(&direct).unwrap_err().to_string();
     assert!(err.contains("the `direct` launcher"), "{err}");
+}
+
+#[test]
+fn without_squeue_scontrol_follows_the_job() {
+    let Some((cluster, _guard)) = support::cluster() else {
+        return;
+    };
+    // The real commands, squeue left out (a cluster where it is missing).
+    let bin = support::workdir("no-squeue-bin");
+    for tool in ["sbatch", "scontrol", "scancel", "sacct"] {
+        std::os::unix::fs::symlink(cluster.bin.join(tool), bin.join(tool)).unwrap();
+    }
+    let counting = Counting::local("no-squeue");
+    let launcher =
+        support::launcher_with(&cluster, Arc::clone(&counting) as Arc<dyn Connector>).bin(&bin);
+    let work = support::workdir("no-squeue");
+    let job = launcher
+        .submit(Job::new(work.join("j"), ["sh", "-c", "sleep 1; exit 6"]))
+        .unwrap();
+    assert_eq!(
+        support::wait(job.as_ref()),
+        JobState::Failed(FailReason::ExitCode(6))
+    );
+    assert!(counting.count("scontrol") > 0, "scontrol followed it");
+}
+
+#[test]
+fn sbatch_is_retried_while_the_controller_is_down() {
+    let Some((cluster, _guard)) = support::cluster_exclusive() else {
+        return;
+    };
+    support::slurm(&cluster, "scontrol", &["shutdown", "slurmctld"]);
+    wait_controller(&cluster, false);
+    // Back after sbatch's own wait for the controller (9 s here) ran out
+    // once: the launcher's retry submits it.
+    let restart = {
+        let sbin = cluster.sbin.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(12));
+            let conf = std::env::var_os("SLURM_CONF").expect("SLURM_CONF");
+            Command::new(sbin.join("slurmctld"))
+                .arg("-f")
+                .arg(&conf)
+                .status()
+                .unwrap()
+        })
+    };
+    let counting = Counting::local("retry");
+    let launcher = support::launcher_with(&cluster, Arc::clone(&counting) as Arc<dyn Connector>);
+    let work = support::workdir("retry");
+    let job = launcher.submit(Job::new(work.join("j"), ["true"]));
+    assert!(restart.join().unwrap().success());
+    let job = job.expect("submitted once the controller was back");
+    assert!(counting.count("sbatch") > 1, "sbatch was retried");
+    assert_eq!(support::wait(job.as_ref()), JobState::Done);
+}
+
+/// Waits until `scontrol ping` says the controller is up (or down).
+fn wait_controller(cluster: &support::Cluster, up: bool) {
+    for _ in 0..200 {
+        let ping = Command::new(cluster.bin.join("scontrol"))
+            .arg("ping")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&ping.stdout);
+        if text.contains(if up { "UP" } else { "DOWN" }) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the controller is not {}", if up { "up" } else { "down" });
+}
+
+#[test]
+fn unavailable_nodes_fail_the_job_once_it_lasts() {
+    let Some((cluster, _guard)) = support::cluster_exclusive() else {
+        return;
+    };
+    let launcher = support::launcher(&cluster)
+        .options(SlurmOptions::default().nodelist("launchtest1"))
+        .fail_on_unavailable_nodes(true, Duration::from_secs(1));
+    let work = support::workdir("unavailable");
+    support::slurm(
+        &cluster,
+        "scontrol",
+        &[
+            "update",
+            "nodename=launchtest1",
+            "state=drain",
+            "reason=launch-test",
+        ],
+    );
+    let job = launcher.submit(Job::new(work.join("j"), ["true"]));
+    let state = job.as_ref().map(|job| support::wait(job.as_ref()));
+    support::slurm(
+        &cluster,
+        "scontrol",
+        &["update", "nodename=launchtest1", "state=resume"],
+    );
+    assert_eq!(
+        state.unwrap(),
+        JobState::Failed(FailReason::Other(
+            "ReqNodeNotAvail (unavailable nodes: launchtest1)".into()
+        ))
+    );
+    // The node is back for the other tests.
+    let after = support::launcher(&cluster)
+        .submit(Job::new(work.join("after"), ["true"]))
+        .unwrap();
+    assert_eq!(support::wait(after.as_ref()), JobState::Done);
 }

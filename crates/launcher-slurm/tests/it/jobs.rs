@@ -12,10 +12,9 @@ use crate::support::{self, read};
 
 #[test]
 fn exit_codes_and_output() {
-    let Some(cluster) = support::cluster() else {
+    let Some((cluster, _guard)) = support::cluster() else {
         return;
     };
-    let _guard = support::shared();
     let launcher = support::launcher(&cluster);
     let work = support::workdir("exit");
     let ok = launcher
@@ -52,10 +51,9 @@ fn exit_codes_and_output() {
 
 #[test]
 fn hostile_arguments_reach_the_job_verbatim() {
-    let Some(cluster) = support::cluster() else {
+    let Some((cluster, _guard)) = support::cluster() else {
         return;
     };
-    let _guard = support::shared();
     let comment = r#"a "b" 'c' \d $(e) `f` %j;g"#;
     let launcher = support::launcher(&cluster).options(SlurmOptions::default().comment(comment));
     let work = support::workdir("hostile");
@@ -104,10 +102,9 @@ fn hostile_arguments_reach_the_job_verbatim() {
 
 #[test]
 fn the_duration_is_a_time_limit() {
-    let Some(cluster) = support::cluster() else {
+    let Some((cluster, _guard)) = support::cluster() else {
         return;
     };
-    let _guard = support::shared();
     let launcher = support::launcher(&cluster);
     let work = support::workdir("duration");
     let alternative = Alternative {
@@ -127,10 +124,9 @@ fn the_duration_is_a_time_limit() {
 
 #[test]
 fn slurm_time_limit_is_a_timeout() {
-    let Some(cluster) = support::cluster() else {
+    let Some((cluster, _guard)) = support::cluster() else {
         return;
     };
-    let _guard = support::shared();
     // One minute, Slurm's smallest limit; Slurm itself stops the job.
     let launcher = support::launcher(&cluster).options(SlurmOptions::default().time("1"));
     let work = support::workdir("slurm-timeout");
@@ -152,10 +148,9 @@ fn slurm_time_limit_is_a_timeout() {
 
 #[test]
 fn cancel_running_and_pending_jobs() {
-    let Some(cluster) = support::cluster() else {
+    let Some((cluster, _guard)) = support::cluster() else {
         return;
     };
-    let _guard = support::shared();
     let launcher = support::launcher(&cluster);
     let work = support::workdir("cancel");
     let running = launcher
@@ -200,10 +195,9 @@ fn cancel_running_and_pending_jobs() {
 
 #[test]
 fn a_job_that_can_never_start_fails_fast() {
-    let Some(cluster) = support::cluster() else {
+    let Some((cluster, _guard)) = support::cluster() else {
         return;
     };
-    let _guard = support::shared();
     // More time than the short partition allows.
     let launcher = support::launcher(&cluster).options(
         SlurmOptions::default()
@@ -239,10 +233,9 @@ fn a_job_that_can_never_start_fails_fast() {
 
 #[test]
 fn gpus_granted_equal_the_request() {
-    let Some(cluster) = support::cluster() else {
+    let Some((cluster, _guard)) = support::cluster() else {
         return;
     };
-    let _guard = support::shared();
     let launcher = support::launcher(&cluster);
     let work = support::workdir("gpus");
     let gpu = AcceleratorRequest {
@@ -278,10 +271,9 @@ fn gpus_granted_equal_the_request() {
 
 #[test]
 fn constraints_are_honoured() {
-    let Some(cluster) = support::cluster() else {
+    let Some((cluster, _guard)) = support::cluster() else {
         return;
     };
-    let _guard = support::shared();
     let work = support::workdir("constraint");
     let a100 =
         support::launcher(&cluster).options(SlurmOptions::default().constraint("a100&nvlink"));
@@ -312,10 +304,9 @@ fn constraints_are_honoured() {
 
 #[test]
 fn sbatch_errors_carry_slurms_message() {
-    let Some(cluster) = support::cluster() else {
+    let Some((cluster, _guard)) = support::cluster() else {
         return;
     };
-    let _guard = support::shared();
     let work = support::workdir("refused");
     let launcher = support::launcher(&cluster).options(SlurmOptions::default().partition("nosuch"));
     let err = launcher
@@ -331,10 +322,9 @@ fn sbatch_errors_carry_slurms_message() {
 
 #[test]
 fn config_keeps_everything_else() {
-    let Some(cluster) = support::cluster() else {
+    let Some((cluster, _guard)) = support::cluster() else {
         return;
     };
-    let _guard = support::shared();
     let base = support::launcher(&cluster)
         .options(SlurmOptions::default().partition("main").nodes("1"))
         .priority(10.0)
@@ -367,10 +357,9 @@ fn config_keeps_everything_else() {
 
 #[test]
 fn time_left_inside_a_job() {
-    let Some(cluster) = support::cluster() else {
+    let Some((cluster, _guard)) = support::cluster() else {
         return;
     };
-    let _guard = support::shared();
     let launcher = support::launcher(&cluster).options(SlurmOptions::default().time("10"));
     let work = support::workdir("time-left");
     let squeue = cluster.bin.join("squeue");

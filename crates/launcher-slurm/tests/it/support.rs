@@ -19,10 +19,26 @@ pub struct Cluster {
     pub sbin: PathBuf,
 }
 
-/// The cluster when the test command started one: `None` (with a note)
-/// when `LAUNCH_TEST_SLURM` is not set; a failure when it is `required`
-/// and the cluster cannot be reached.
-pub fn cluster() -> Option<Cluster> {
+/// The cluster when the test command started one, with the shared guard
+/// held: `None` (with a note) when `LAUNCH_TEST_SLURM` is not set; a
+/// failure when it is `required` and the cluster cannot be reached.
+pub fn cluster() -> Option<(Cluster, RwLockReadGuard<'static, ()>)> {
+    let settings = settings()?;
+    let guard = shared();
+    check(&settings);
+    Some((settings, guard))
+}
+
+/// The cluster, for a test that stops its controller: no other test of
+/// this binary uses it meanwhile.
+pub fn cluster_exclusive() -> Option<(Cluster, RwLockWriteGuard<'static, ()>)> {
+    let settings = settings()?;
+    let guard = exclusive();
+    check(&settings);
+    Some((settings, guard))
+}
+
+fn settings() -> Option<Cluster> {
     match std::env::var("LAUNCH_TEST_SLURM").as_deref() {
         Ok("required") => {}
         Ok(other) => panic!("LAUNCH_TEST_SLURM={other}: expected `required` or nothing"),
@@ -40,37 +56,48 @@ pub fn cluster() -> Option<Cluster> {
     let sbin = PathBuf::from(
         std::env::var_os("LAUNCH_TEST_SLURM_SBIN").unwrap_or_else(|| "/usr/sbin".into()),
     );
-    let out = Command::new(bin.join("sinfo"))
-        .args(["--noheader", "--format=%t"])
-        .output();
-    match out {
-        Ok(out) if out.status.success() && !out.stdout.is_empty() => Some(Cluster { bin, sbin }),
-        Ok(out) => panic!(
-            "LAUNCH_TEST_SLURM=required, but the Slurm test cluster does not answer \
-             (SLURM_CONF={:?}): sinfo {}: {}{}",
-            std::env::var_os("SLURM_CONF"),
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        Err(e) => panic!(
-            "LAUNCH_TEST_SLURM=required, but sinfo cannot run from {}: {e}",
-            bin.display()
-        ),
+    Some(Cluster { bin, sbin })
+}
+
+/// Fails unless `sinfo` answers (within half a minute: a controller a
+/// previous test restarted may still be starting).
+fn check(cluster: &Cluster) {
+    let mut last = String::new();
+    for _ in 0..60 {
+        match Command::new(cluster.bin.join("sinfo"))
+            .args(["--noheader", "--format=%t"])
+            .output()
+        {
+            Ok(out) if out.status.success() && !out.stdout.is_empty() => return,
+            Ok(out) => {
+                last = format!(
+                    "sinfo {}: {}{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+            Err(e) => last = format!("sinfo cannot run from {}: {e}", cluster.bin.display()),
+        }
+        std::thread::sleep(Duration::from_millis(500));
     }
+    panic!(
+        "LAUNCH_TEST_SLURM=required, but the Slurm test cluster does not answer (SLURM_CONF={:?}): {last}",
+        std::env::var_os("SLURM_CONF")
+    );
 }
 
 static CONTROLLER: RwLock<()> = RwLock::new(());
 
 /// Held by every test while it uses the cluster.
-pub fn shared() -> RwLockReadGuard<'static, ()> {
+fn shared() -> RwLockReadGuard<'static, ()> {
     CONTROLLER
         .read()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Held by the test that restarts the controller.
-pub fn exclusive() -> RwLockWriteGuard<'static, ()> {
+/// Held by the tests that stop the controller.
+fn exclusive() -> RwLockWriteGuard<'static, ()> {
     CONTROLLER
         .write()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -14,6 +14,11 @@
 //!
 //! The tests read [`ENV_DIR`] (the directory) and [`ENV_MODE`]
 //! (`required`: fail when the server cannot be reached).
+//!
+//! `cargo xtask test` and `cargo xtask bench-ssh` start a server of their
+//! own in `DIR-PID` (several runs on one machine do not stop each other's
+//! server), stop it at the end, and first stop the servers of such runs
+//! whose process is gone.
 
 use std::fs;
 use std::io::Write as _;
@@ -41,12 +46,12 @@ pub(crate) const TEST_USER: &str = "launch-ssh-test";
 pub(crate) fn run(args: &[&str]) -> Result<()> {
     match args {
         ["up"] => {
-            let port = up()?;
+            let port = up(Path::new(DIR))?;
             println!("sshd listens on 127.0.0.1:{port}; its files are in {DIR}");
             println!("export {ENV_MODE}=required {ENV_DIR}={DIR}");
             Ok(())
         }
-        ["down"] => down(),
+        ["down"] => down(Path::new(DIR)),
         _ => bail!("usage: cargo xtask sshd up|down"),
     }
 }
@@ -157,13 +162,13 @@ fn test_user() {
     }
 }
 
-/// Starts the test server; its port.
-pub(crate) fn up() -> Result<u16> {
+/// Starts the test server with its files in `dir`; its port.
+pub(crate) fn up(dir: &Path) -> Result<u16> {
     install()?;
-    down()?;
+    down(dir)?;
     test_user();
-    let dir = PathBuf::from(DIR);
-    fs::create_dir_all(&dir).with_context(|| format!("creating {DIR}"))?;
+    let dir = dir.to_path_buf();
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     // Other users' sshd sessions read authorized_keys (the keys stay 0600).
     fs::set_permissions(&dir, fs::Permissions::from_mode(0o711))?;
     for key in ["host_ed25519", "id_ed25519", "other_ed25519"] {
@@ -178,7 +183,7 @@ pub(crate) fn up() -> Result<u16> {
     let host_key = fs::read_to_string(dir.join("host_ed25519.pub"))?;
     let mut fields = host_key.split_whitespace();
     let (Some(kind), Some(key)) = (fields.next(), fields.next()) else {
-        bail!("{DIR}/host_ed25519.pub is not a public key");
+        bail!("{}/host_ed25519.pub is not a public key", dir.display());
     };
     fs::write(
         dir.join("known_hosts"),
@@ -220,9 +225,9 @@ fn ppid(pid: u32) -> Option<u32> {
     after.split(' ').nth(1)?.parse().ok()
 }
 
-/// Stops the test server of an earlier `up`, and its connections.
-pub(crate) fn down() -> Result<()> {
-    let pid_file = Path::new(DIR).join("sshd.pid");
+/// Stops the test server of an earlier `up` in `dir`, and its connections.
+pub(crate) fn down(dir: &Path) -> Result<()> {
+    let pid_file = dir.join("sshd.pid");
     let Ok(text) = fs::read_to_string(&pid_file) else {
         return Ok(());
     };
@@ -255,10 +260,12 @@ pub(crate) fn down() -> Result<()> {
     Ok(())
 }
 
-/// The test server for `cargo xtask test`: started now, stopped when
-/// dropped; [`TestSshd::env`] is what the tests read.
+/// The test server for `cargo xtask test`: started now, stopped (and its
+/// directory removed) when dropped; [`TestSshd::env`] is what the tests
+/// read.
 #[derive(Debug)]
 pub(crate) struct TestSshd {
+    dir: PathBuf,
     port: u16,
 }
 
@@ -268,7 +275,7 @@ impl TestSshd {
     pub(crate) fn env(&self) -> [(&'static str, String); 3] {
         [
             (ENV_MODE, "required".into()),
-            (ENV_DIR, DIR.into()),
+            (ENV_DIR, self.dir.display().to_string()),
             ("LAUNCH_TEST_SSH_PORT", self.port.to_string()),
         ]
     }
@@ -276,14 +283,43 @@ impl TestSshd {
 
 impl Drop for TestSshd {
     fn drop(&mut self) {
-        let _ = down();
+        let _ = down(&self.dir);
+        let _ = fs::remove_dir_all(&self.dir);
     }
 }
 
-/// Starts the test server for the tests.
+/// Stops the servers of earlier runs whose process is gone (`DIR-PID`).
+fn stop_orphans() {
+    let Ok(entries) = fs::read_dir("/tmp") else {
+        return;
+    };
+    let prefix = format!(
+        "{}-",
+        Path::new(DIR)
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+    );
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(&prefix)
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = down(&entry.path());
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+/// Starts a test server of this run's own for the tests.
 pub(crate) fn for_tests() -> Result<TestSshd> {
-    let port = up().context("starting the test sshd (cargo xtask sshd up)")?;
-    Ok(TestSshd { port })
+    stop_orphans();
+    let dir = PathBuf::from(format!("{DIR}-{}", std::process::id()));
+    let port = up(&dir).context("starting the test sshd")?;
+    Ok(TestSshd { dir, port })
 }
 
 /// `cargo xtask bench-ssh`: starts the test server, runs the SSH bench

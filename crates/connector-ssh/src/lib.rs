@@ -76,6 +76,7 @@ mod command;
 mod config;
 mod error;
 mod files;
+mod helper;
 pub mod known_hosts;
 mod process;
 mod session;

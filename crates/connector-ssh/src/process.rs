@@ -39,6 +39,14 @@ pub(crate) struct ChanHandle {
 }
 
 impl ChanHandle {
+    /// The channel and its session's generation, for a user that closes
+    /// it itself (when this is the only handle).
+    pub(crate) fn into_raw(self: Arc<Self>) -> Option<(Channel, u64)> {
+        let mut this = Arc::try_unwrap(self).ok()?;
+        let channel = this.channel.take()?;
+        Some((channel, this.generation))
+    }
+
     fn channel(&self) -> &Channel {
         self.channel
             .as_ref()
@@ -780,7 +788,10 @@ pub(crate) fn run(
 pub(crate) fn exec_capture(
     shared: &Arc<Shared>,
     script: &str,
-) -> Result<(Vec<u8>, Vec<u8>, ProcessExit), io::Error> {
+) -> Result<crate::helper::Captured, io::Error> {
+    if let Some(result) = crate::helper::run(shared, script) {
+        return result;
+    }
     let chan = open_exec(shared, script).map_err(OpError::into_io)?;
     let mut out = Vec::new();
     let mut err = Vec::new();

@@ -240,6 +240,8 @@ pub(crate) struct Shared {
     state: Mutex<State>,
     this: Weak<Shared>,
     keepalive: OnceLock<Arc<Stop>>,
+    /// Shells kept running for short commands ([`crate::helper`]).
+    helpers: Mutex<crate::helper::Pool>,
 }
 
 /// Tells the keep-alive thread to stop.
@@ -263,6 +265,11 @@ impl Drop for Shared {
             *stop.stopped.lock().unwrap_or_else(PoisonError::into_inner) = true;
             stop.cond.notify_all();
         }
+        drop(std::mem::take(
+            self.helpers
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner),
+        ));
         let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
         if let Some(conn) = state.conn.take() {
             // A polite goodbye when it goes out at once; never waited for.
@@ -323,11 +330,17 @@ impl Shared {
             }),
             this: this.clone(),
             keepalive: OnceLock::new(),
+            helpers: Mutex::new(crate::helper::Pool::default()),
         })
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The helper shells (never locked while `lock` is held).
+    pub(crate) fn helpers(&self) -> MutexGuard<'_, crate::helper::Pool> {
+        self.helpers.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// How many sessions were opened so far.

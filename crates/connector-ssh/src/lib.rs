@@ -34,7 +34,14 @@
 //! follows its pid, and its exit status is unknown (`ProcessExit` with
 //! neither a code nor a signal): launchers read their own exit-code files.
 //! A process's standard input never comes from this process's own
-//! (`Inherit` reads `/dev/null`).
+//! (`Inherit` reads `/dev/null`). [`Connector::run`] (short commands:
+//! `squeue`, `kill`, ...) goes, when it can, to one of two shells kept
+//! running for the session, so that the login shell's start-up files
+//! (`conda init` and the like) are not read again for every command.
+//!
+//! [`Process::wait`] keeps trying while the machine cannot be reached: the
+//! process goes on there, and is followed to its end once the session is
+//! back.
 //!
 //! ```
 //! use connector_ssh::{SshAddress, SshConfig};

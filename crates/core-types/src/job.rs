@@ -611,14 +611,15 @@ pub enum JobError {
         /// Why.
         reason: String,
     },
-    /// An error of a launcher of its own kind.
-    #[error("{launcher} launcher: {source}")]
+    /// An error of a launcher of its own kind. Its message is part of this
+    /// one (and not a `source`), so that a report of the error chain does not
+    /// say it twice.
+    #[error("{launcher} launcher: {error}")]
     Launcher {
-        /// The launcher's kind (`direct`, `dynamic`).
+        /// The launcher's kind (`direct`, `dynamic`, `slurm`).
         launcher: &'static str,
         /// The launcher's own error.
-        #[source]
-        source: Box<dyn std::error::Error + Send + Sync>,
+        error: Box<dyn std::error::Error + Send + Sync>,
     },
 }
 

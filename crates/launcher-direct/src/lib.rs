@@ -124,7 +124,7 @@ impl From<DirectError> for JobError {
             DirectError::NotAJobDir { dir, reason } => JobError::NotAJobDir { dir, reason },
             other => JobError::Launcher {
                 launcher: "direct",
-                source: Box::new(other),
+                error: Box::new(other),
             },
         }
     }

@@ -90,7 +90,7 @@ impl From<DynamicError> for JobError {
     fn from(e: DynamicError) -> JobError {
         JobError::Launcher {
             launcher: "dynamic",
-            source: Box::new(e),
+            error: Box::new(e),
         }
     }
 }

@@ -206,7 +206,7 @@ impl From<SlurmError> for JobError {
             SlurmError::NotAJobDir { dir, reason } => JobError::NotAJobDir { dir, reason },
             other => JobError::Launcher {
                 launcher: "slurm",
-                source: Box::new(other),
+                error: Box::new(other),
             },
         }
     }

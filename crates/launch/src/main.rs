@@ -69,8 +69,39 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            eprintln!("error: {}", report(&err));
             ExitCode::from(EXIT_BAD_INPUT)
         }
+    }
+}
+
+/// The error and its causes, `: `-joined, leaving out a cause whose text the
+/// message already carries (many errors of the workspace quote their
+/// source), so nothing is said twice.
+fn report(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn report_says_each_cause_once() {
+        let io = std::io::Error::other("disk on fire");
+        let quoted = anyhow::Error::new(io).context("cannot read `x`: disk on fire");
+        assert_eq!(super::report(&quoted), "cannot read `x`: disk on fire");
+        let plain =
+            anyhow::Error::new(std::io::Error::other("no such file")).context("loading f.toml");
+        assert_eq!(super::report(&plain), "loading f.toml: no such file");
     }
 }

@@ -131,6 +131,22 @@ pub const RESERVED_OPTIONS: &[&str] = &[
     "wrap",
 ];
 
+/// Every long option of `sbatch` this crate knows: the generated table, the
+/// pass-through options and the reserved ones. The launcher file checks its
+/// `slurm = {...}` keys against this one list.
+pub fn sbatch_option_names() -> impl Iterator<Item = &'static str> {
+    OPTIONS
+        .iter()
+        .map(|o| o.name)
+        .chain(PASSTHROUGH_OPTIONS.iter().copied())
+        .chain(RESERVED_OPTIONS.iter().copied())
+}
+
+/// Whether `name` (canonical: no `--`, `-` not `_`) is a long option of `sbatch`.
+pub fn is_sbatch_option(name: &str) -> bool {
+    sbatch_option_names().any(|n| n == name)
+}
+
 /// The canonical form of an option name: no leading `--`, `_` as `-`.
 fn canonical(name: &str) -> String {
     name.trim_start_matches("--").replace('_', "-")

@@ -16,9 +16,7 @@ use toml::Spanned;
 
 use crate::connector::{ConnectorConfig, HostKeyPolicy, LOCAL, SshConfig};
 use crate::error::{InvalidKind, RegistryError, Source, did_you_mean};
-use crate::slurm::{
-    RESERVED_OPTIONS, SBATCH_OPTIONS, SlurmOptionsMap, SlurmValue, check_value, normalize_name,
-};
+use crate::slurm::{SlurmOptionsMap, SlurmValue, check_value, is_reserved_option, normalize_name};
 
 /// A launcher's type and what only that type has.
 #[derive(Debug, Clone, PartialEq)]
@@ -775,7 +773,7 @@ fn check_slurm(
         let given = name.get_ref();
         let normal = normalize_name(given);
         let here = format!("{key}.{given}");
-        if RESERVED_OPTIONS.contains(&normal.as_str()) {
+        if is_reserved_option(&normal) {
             return Err(source.error(
                 Some(name.span()),
                 InvalidKind::UnknownKey,
@@ -786,7 +784,7 @@ fn check_slurm(
                 ),
             ));
         }
-        if !SBATCH_OPTIONS.contains(&normal.as_str()) {
+        if !launcher_slurm::options::is_sbatch_option(&normal) {
             return Err(source.error(
                 Some(name.span()),
                 InvalidKind::UnknownKey,
@@ -794,7 +792,7 @@ fn check_slurm(
                 format!(
                     "unknown sbatch option `{given}` (the long option names of sbatch, \
                      without `--`){}",
-                    did_you_mean(&normal, SBATCH_OPTIONS.iter().copied())
+                    did_you_mean(&normal, launcher_slurm::options::sbatch_option_names())
                 ),
             ));
         }

@@ -101,8 +101,8 @@ pub use launchers::{
     SlurmRequest,
 };
 pub use slurm::{
-    RESERVED_OPTIONS, SBATCH_OPTIONS, SlurmOptionsMap, SlurmValue, derive_slurm_options,
-    normalize_name, slurm_time,
+    SlurmOptionsMap, SlurmValue, derive_slurm_options, is_reserved_option, normalize_name,
+    slurm_time,
 };
 
 /// The source name of the default registry (no launcher file).

@@ -52,7 +52,10 @@ impl HostSpecError {
     }
 }
 
-struct Position(Option<usize>, Option<usize>);
+/// `:line:column` (or `:line`, or nothing) after a file name in an error
+/// message; the launcher file's errors use it too.
+#[derive(Debug, Clone, Copy)]
+pub struct Position(pub Option<usize>, pub Option<usize>);
 
 impl fmt::Display for Position {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -64,7 +67,9 @@ impl fmt::Display for Position {
     }
 }
 
-struct KeyPrefix<'a>(&'a str);
+/// `key: ` before an error message (nothing for an empty key).
+#[derive(Debug, Clone, Copy)]
+pub struct KeyPrefix<'a>(pub &'a str);
 
 impl fmt::Display for KeyPrefix<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -77,7 +82,7 @@ impl fmt::Display for KeyPrefix<'_> {
 }
 
 /// The 1-based line and column (in characters) of byte `offset` of `text`.
-pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
+pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let bytes = text.as_bytes();
     let before = &bytes[..offset.min(bytes.len())];
     let line_start = before

@@ -51,11 +51,10 @@ use std::path::Path;
 use core_types::HostSpec;
 
 pub use detect::{detect, parse_cpuinfo, parse_meminfo, parse_nvidia_smi, parse_sysctl_memsize};
-pub use error::HostSpecError;
-pub use schema::{HostTable, MAX_ACCELERATORS, parse_kind};
+pub use error::{HostSpecError, KeyPrefix, Position, line_column};
+pub use schema::{HostTable, MAX_ACCELERATORS, Priority, parse_kind};
 pub use write::to_toml_string;
 
-use error::line_column;
 use schema::RawHost;
 
 /// The host file format, chosen by file extension.

@@ -160,9 +160,10 @@ impl<'de> Deserialize<'de> for Count {
     }
 }
 
-/// A host's priority: any finite number.
-#[derive(Debug)]
-struct Priority(f64);
+/// A priority: any finite number (an integer or a float; NaN and the
+/// infinities are refused). The launcher file's priorities use it too.
+#[derive(Debug, Clone, Copy)]
+pub struct Priority(pub f64);
 
 impl<'de> Deserialize<'de> for Priority {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

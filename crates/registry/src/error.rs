@@ -1,6 +1,8 @@
 //! Why a launcher file was refused, and why a launcher could not be built.
 
 use std::fmt;
+
+use hostspec::{KeyPrefix, Position, line_column};
 use std::ops::Range;
 
 /// What kind of mistake a launcher file holds (the message says which
@@ -100,47 +102,6 @@ impl fmt::Display for Via {
             None => Ok(()),
         }
     }
-}
-
-struct Position(Option<usize>, Option<usize>);
-
-impl fmt::Display for Position {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (self.0, self.1) {
-            (Some(line), Some(column)) => write!(f, ":{line}:{column}"),
-            (Some(line), None) => write!(f, ":{line}"),
-            _ => Ok(()),
-        }
-    }
-}
-
-struct KeyPrefix<'a>(&'a str);
-
-impl fmt::Display for KeyPrefix<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            write!(f, "{}: ", self.0)
-        }
-    }
-}
-
-/// The 1-based line and column (in characters) of byte `offset` of `text`.
-pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let bytes = text.as_bytes();
-    let before = &bytes[..offset.min(bytes.len())];
-    let line_start = before
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |i| i + 1);
-    let line = before.split(|&b| b == b'\n').count();
-    let column = before[line_start..]
-        .iter()
-        .filter(|&&b| b & 0xC0 != 0x80)
-        .count()
-        + 1;
-    (line, column)
 }
 
 /// Builds [`RegistryError::Invalid`] errors for one file's text.

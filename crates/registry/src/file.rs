@@ -4,6 +4,7 @@
 //! knows their position; references between entries (connectors, members,
 //! names, cycles) are checked afterwards, with the spans kept for them.
 
+use hostspec::Priority;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::ops::Range;
@@ -182,36 +183,6 @@ impl<'de> Deserialize<'de> for LauncherType {
             }
         }
         d.deserialize_str(TypeVisitor)
-    }
-}
-
-/// A launcher's priority: any finite number.
-#[derive(Debug, Clone, Copy)]
-struct Priority(f64);
-
-impl<'de> Deserialize<'de> for Priority {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct PriorityVisitor;
-        impl Visitor<'_> for PriorityVisitor {
-            type Value = Priority;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a priority: a finite number")
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Priority, E> {
-                Ok(Priority(v as f64))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Priority, E> {
-                Ok(Priority(v as f64))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Priority, E> {
-                if v.is_finite() {
-                    Ok(Priority(v))
-                } else {
-                    Err(E::custom(format!("{v} is not a finite number")))
-                }
-            }
-        }
-        d.deserialize_any(PriorityVisitor)
     }
 }
 

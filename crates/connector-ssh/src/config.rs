@@ -7,39 +7,9 @@ use std::time::Duration;
 use crate::SshError;
 use crate::address::SshAddress;
 
-/// How a host key that is not in the known hosts file is treated. A key
-/// that differs from the one on file is always refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum HostKeyPolicy {
-    /// Refused (the default), like OpenSSH's `StrictHostKeyChecking=yes`.
-    #[default]
-    Strict,
-    /// Accepted and recorded in the known hosts file, like OpenSSH's
-    /// `StrictHostKeyChecking=accept-new`.
-    AcceptNew,
-}
-
-impl HostKeyPolicy {
-    /// The name in launcher files (`strict`, `accept-new`).
-    pub const fn name(self) -> &'static str {
-        match self {
-            HostKeyPolicy::Strict => "strict",
-            HostKeyPolicy::AcceptNew => "accept-new",
-        }
-    }
-
-    /// Reads a policy name.
-    pub fn parse(name: &str) -> Result<Self, SshError> {
-        match name {
-            "strict" => Ok(HostKeyPolicy::Strict),
-            "accept-new" => Ok(HostKeyPolicy::AcceptNew),
-            other => Err(SshError::Config {
-                key: "host_key_policy",
-                reason: format!("unknown policy `{other}` (expected strict or accept-new)"),
-            }),
-        }
-    }
-}
+/// How a host key that is not in the known hosts file is treated: the
+/// launcher file's type, so a `[connector.NAME]` table maps onto it as is.
+pub use registry::HostKeyPolicy;
 
 /// A secret (a key's passphrase): never shown by `Debug`, never part of a
 /// message.
@@ -137,10 +107,7 @@ impl SshConfig {
         config.user.clone_from(&c.user);
         config.identity.clone_from(&c.identity);
         config.known_hosts.clone_from(&c.known_hosts);
-        config.host_key_policy = match c.host_key_policy {
-            registry::HostKeyPolicy::Strict => HostKeyPolicy::Strict,
-            registry::HostKeyPolicy::AcceptNew => HostKeyPolicy::AcceptNew,
-        };
+        config.host_key_policy = c.host_key_policy;
         if let Some(timeout) = c.timeout {
             config.connect_timeout = timeout;
         }
@@ -392,13 +359,7 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("never connect"), "{err}");
-        assert_eq!(
-            HostKeyPolicy::parse("accept-new").unwrap(),
-            HostKeyPolicy::AcceptNew
-        );
         assert_eq!(HostKeyPolicy::AcceptNew.name(), "accept-new");
-        let err = HostKeyPolicy::parse("yes").unwrap_err().to_string();
-        assert!(err.contains("strict or accept-new"), "{err}");
     }
 
     #[test]

@@ -247,14 +247,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn positions() {
-        assert_eq!(line_column("abc", 0), (1, 1));
-        assert_eq!(line_column("abc\ndef", 5), (2, 2));
-        assert_eq!(line_column("é\né", 5), (2, 2));
-        assert_eq!(line_column("ab", 99), (1, 3));
-    }
-
-    #[test]
     fn hints() {
         assert_eq!(edit_distance("partiton", "partition"), 1);
         assert_eq!(edit_distance("", "abc"), 3);

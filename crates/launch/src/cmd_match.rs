@@ -1,6 +1,7 @@
 //! `launch match [--json] --host FILE EXPR`.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -80,22 +81,13 @@ fn score_text(score: f64) -> String {
 fn write_json(buf: &mut Vec<u8>, found: Option<(usize, f64)>) {
     match found {
         Some((alternative, score)) => {
+            // Writing into a Vec cannot fail.
             let _ = write!(
-                StringSink(buf),
+                buf,
                 r#"{{"matched": true, "alternative": {alternative}, "score": {}}}"#,
                 score_text(score)
             );
         }
         None => buf.extend_from_slice(br#"{"matched": false}"#),
-    }
-}
-
-/// `fmt::Write` into a byte buffer.
-struct StringSink<'a>(&'a mut Vec<u8>);
-
-impl std::fmt::Write for StringSink<'_> {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
     }
 }

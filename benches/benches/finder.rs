@@ -76,7 +76,7 @@ fn finder(c: &mut Criterion) {
     assert_eq!(registry.entries()[tagged.entry].type_name(), "slurm");
     assert_eq!(
         tagged.options.get("time"),
-        Some(&registry::SlurmValue::from("10:00:00"))
+        Some(&slurm_options::SlurmValue::from("10:00:00"))
     );
     let none = reqparse::parse("cuda(mem=200GiB) | cpu(cores=4096) | duration=101h").unwrap();
     assert!(registry.find(&none, no_tags).is_none());

@@ -20,7 +20,7 @@ pub(crate) fn files() -> Vec<(&'static str, String)> {
     vec![
         ("docs/units.md", units_doc()),
         (
-            "crates/launcher-slurm/src/options_gen.rs",
+            "crates/slurm-options/src/table_gen.rs",
             crate::slurm_options::generate(MARK),
         ),
     ]

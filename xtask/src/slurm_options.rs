@@ -1,6 +1,5 @@
-//! The table of `sbatch` options that `launcher-slurm`'s `SlurmOptions`
-//! covers, and the Rust it is generated into
-//! (`crates/launcher-slurm/src/options_gen.rs`).
+//! The table of `sbatch` options whose type `slurm-options` knows, and
+//! the Rust it is generated into (`crates/slurm-options/src/table_gen.rs`).
 
 use std::fmt::Write as _;
 
@@ -143,14 +142,6 @@ fn rust_name(name: &str) -> String {
     name.replace('-', "_")
 }
 
-fn field_type(kind: Kind) -> &'static str {
-    match kind {
-        Kind::Count => "u32",
-        Kind::Flag { .. } => "bool",
-        Kind::Text | Kind::Memory | Kind::Time => "String",
-    }
-}
-
 fn kind_expr(kind: Kind) -> String {
     match kind {
         Kind::Count => "OptionKind::Count".into(),
@@ -162,7 +153,7 @@ fn kind_expr(kind: Kind) -> String {
     }
 }
 
-/// The generated Rust source.
+/// The generated Rust source: the table, and one typed setter per option.
 pub(crate) fn generate(mark: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -170,30 +161,11 @@ pub(crate) fn generate(mark: &str) -> String {
         "// {mark}; the table is in xtask/src/slurm_options.rs."
     );
     out.push_str(
-        "\nuse crate::options::{OptionInfo, OptionKind, OptionValue};\n\n\
-         /// The `sbatch` options of a job, each unset (`None`) until named.\n\
-         ///\n\
-         /// [`SlurmOptions::merge`] keeps what is set and never resets an option\n\
-         /// the other side did not name; [`SlurmOptions::extra_args`] is the escape\n\
-         /// hatch for anything the table lacks (passed to `sbatch` verbatim).\n\
-         #[derive(Debug, Clone, Default, PartialEq, Eq)]\n\
-         pub struct SlurmOptions {\n",
+        "\nuse crate::options::SlurmOptions;\n\
+         use crate::table::{OptionInfo, OptionKind};\n\
+         use crate::value::SlurmValue;\n\n",
     );
-    for o in OPTIONS {
-        let _ = writeln!(
-            out,
-            "    /// `--{}`: {}\n    pub {}: Option<{}>,",
-            o.name,
-            o.help,
-            rust_name(o.name),
-            field_type(o.kind)
-        );
-    }
-    out.push_str(
-        "    /// Raw `sbatch` arguments, after the options above (`--hint=nomultithread`).\n    \
-         pub extra_args: Vec<String>,\n}\n\n",
-    );
-    out.push_str("/// Every option of [`SlurmOptions`], in the order they are written.\npub const OPTIONS: &[OptionInfo] = &[\n");
+    out.push_str("/// The options with a known type, in the order of `sbatch --help`'s groups.\npub const OPTIONS: &[OptionInfo] = &[\n");
     for o in OPTIONS {
         let _ = writeln!(
             out,
@@ -203,69 +175,24 @@ pub(crate) fn generate(mark: &str) -> String {
             o.help
         );
     }
-    out.push_str("];\n\nimpl SlurmOptions {\n");
+    out.push_str("];\n\n/// Typed setters, one per option of [`OPTIONS`] (unchecked: [`SlurmOptions::validate`] checks).\nimpl SlurmOptions {\n");
     for o in OPTIONS {
         let field = rust_name(o.name);
         let (arg, conv) = match o.kind {
-            Kind::Count => ("u32".to_owned(), "value".to_owned()),
-            Kind::Flag { .. } => ("bool".to_owned(), "value".to_owned()),
-            _ => ("impl Into<String>".to_owned(), "value.into()".to_owned()),
+            Kind::Count => ("u32", "SlurmValue::Integer(i64::from(value))"),
+            Kind::Flag { .. } => ("bool", "SlurmValue::Flag(value)"),
+            _ => ("impl Into<String>", "SlurmValue::Text(value.into())"),
         };
         let _ = writeln!(
             out,
-            "    /// Sets `--{name}`.\n    #[must_use]\n    pub fn {field}(mut self, value: {arg}) -> Self {{\n        self.{field} = Some({conv});\n        self\n    }}\n",
-            name = o.name
+            "    /// Sets `--{name}`: {help}\n    #[must_use]\n    pub fn {field}(mut self, value: {arg}) -> Self {{\n        self.insert({name:?}, {conv});\n        self\n    }}\n",
+            name = o.name,
+            help = o.help,
         );
     }
-    out.push_str(
-        "    /// The value of the option named `name` (its long name), when set.\n    \
-         pub(crate) fn get(&self, name: &str) -> Option<OptionValue> {\n        match name {\n",
-    );
-    for o in OPTIONS {
-        let field = rust_name(o.name);
-        let wrap = match o.kind {
-            Kind::Count => "OptionValue::Count(*v)",
-            Kind::Flag { .. } => "OptionValue::Flag(*v)",
-            _ => "OptionValue::Text(v.clone())",
-        };
-        let _ = writeln!(
-            out,
-            "            {:?} => self.{field}.as_ref().map(|v| {wrap}),",
-            o.name
-        );
-    }
-    out.push_str("            _ => None,\n        }\n    }\n\n");
-    out.push_str(
-        "    /// Sets the option named `name` (its long name) to a checked value.\n    \
-         pub(crate) fn put(&mut self, name: &str, value: OptionValue) {\n        match (name, value) {\n",
-    );
-    for o in OPTIONS {
-        let field = rust_name(o.name);
-        let pat = match o.kind {
-            Kind::Count => "OptionValue::Count(v)",
-            Kind::Flag { .. } => "OptionValue::Flag(v)",
-            _ => "OptionValue::Text(v)",
-        };
-        let _ = writeln!(
-            out,
-            "            ({:?}, {pat}) => self.{field} = Some(v),",
-            o.name
-        );
-    }
-    out.push_str("            _ => {}\n        }\n    }\n\n");
-    out.push_str(
-        "    /// Overlays `other`: each option `other` sets replaces this one's; the\n    \
-         /// others stay as they are. Extra arguments are appended.\n    \
-         pub fn merge(&mut self, other: &SlurmOptions) {\n",
-    );
-    for o in OPTIONS {
-        let field = rust_name(o.name);
-        let _ = writeln!(
-            out,
-            "        if other.{field}.is_some() {{\n            self.{field}.clone_from(&other.{field});\n        }}"
-        );
-    }
-    out.push_str("        self.extra_args.extend(other.extra_args.iter().cloned());\n    }\n}\n");
+    let trimmed = out.trim_end().to_owned();
+    out = trimmed;
+    out.push_str("\n}\n");
     out
 }
 

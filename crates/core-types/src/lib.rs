@@ -24,6 +24,7 @@
 mod host;
 pub mod job;
 mod requirement;
+pub mod suggest;
 mod units;
 
 pub use host::{AcceleratorSpec, HostSpec};

@@ -55,7 +55,7 @@ pub enum ExperimentError {
     #[error("the experiment already has a task named `{0}`")]
     DuplicateName(String),
     /// Submitting or following a job failed.
-    #[error("task `{name}`: {source}")]
+    #[error("task `{name}`")]
     Job {
         /// The task's name.
         name: String,

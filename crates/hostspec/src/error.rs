@@ -10,7 +10,7 @@ use std::fmt;
 #[derive(Debug, thiserror::Error)]
 pub enum HostSpecError {
     /// The file could not be read.
-    #[error("{file}: cannot read the host file: {source}")]
+    #[error("{file}: cannot read the host file")]
     Read {
         /// The file, as given.
         file: String,

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use registry::{ConnectorConfig, EntryKind, Explanation, Registry, SlurmOptionsMap};
+use registry::{ConnectorConfig, EntryKind, Explanation, Registry};
 use serde::Serialize;
+use slurm_options::SlurmOptions;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -35,7 +36,7 @@ struct FoundJson<'a> {
     #[serde(rename = "type")]
     kind: &'a str,
     alternative: usize,
-    options: &'a SlurmOptionsMap,
+    options: &'a SlurmOptions,
     #[serde(skip_serializing_if = "Option::is_none")]
     members: Option<Vec<&'a str>>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -3,7 +3,6 @@
 //! The machine-readable contract (JSON shapes, exit codes) is
 //! `shared/spec/cli.md`: 0 success, 1 no match or job failed, 2 bad input.
 
-mod backend;
 mod batch;
 mod cmd_check;
 mod cmd_find;
@@ -75,20 +74,15 @@ fn main() -> ExitCode {
     }
 }
 
-/// The error and its causes, `: `-joined, leaving out a cause whose text the
-/// message already carries (many errors of the workspace quote their
-/// source), so nothing is said twice.
+/// The error and its causes, `: `-joined. No error of the workspace quotes
+/// its cause's text, so each cause is said once.
 fn report(err: &anyhow::Error) -> String {
     let mut text = String::new();
     for cause in err.chain() {
-        let part = cause.to_string();
-        if text.contains(&part) {
-            continue;
-        }
         if !text.is_empty() {
             text.push_str(": ");
         }
-        text.push_str(&part);
+        text.push_str(&cause.to_string());
     }
     text
 }
@@ -98,8 +92,8 @@ mod tests {
     #[test]
     fn report_says_each_cause_once() {
         let io = std::io::Error::other("disk on fire");
-        let quoted = anyhow::Error::new(io).context("cannot read `x`: disk on fire");
-        assert_eq!(super::report(&quoted), "cannot read `x`: disk on fire");
+        let chained = anyhow::Error::new(io).context("cannot read `x`");
+        assert_eq!(super::report(&chained), "cannot read `x`: disk on fire");
         let plain =
             anyhow::Error::new(std::io::Error::other("no such file")).context("loading f.toml");
         assert_eq!(super::report(&plain), "loading f.toml: no such file");

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use core_types::job::{Connector, FailReason, Job, JobHandle, JobState, Launcher};
-use registry::LauncherFinder as _;
+use launcher_factory::LauncherFinder as _;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -102,10 +102,10 @@ fn remote_job_dir(args: &Args, connector: &dyn Connector) -> Result<PathBuf> {
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let requirement = reqparse::parse(&args.expr)?;
     let (source, registry) = registry::load_discovered(args.config.as_deref())?;
-    let launchers = registry::Launchers::new(registry, crate::backend::CliBackend);
+    let launchers = launcher_factory::Launchers::new(registry, launcher_factory::StandardBackend);
     let choice = match launchers.find_launcher(&requirement, &args.tags) {
         Ok(choice) => choice,
-        Err(registry::FindError::NoMatch { explanation, .. }) => {
+        Err(launcher_factory::FindError::NoMatch { explanation, .. }) => {
             eprintln!(
                 "launch: no launcher{} matches `{requirement}` ({source}):",
                 crate::cmd_find::tagged(&args.tags)

@@ -1,9 +1,8 @@
 //! The Slurm launcher: jobs submitted with `sbatch`, followed by one shared
 //! watcher per cluster, recovered from their job directory by any process.
 //!
-//! A [`SlurmLauncher`] holds typed `sbatch` options ([`SlurmOptions`],
-//! generated from a table by `cargo xtask codegen`, plus raw extra
-//! arguments), a priority, a connector (every Slurm command and file goes
+//! A [`SlurmLauncher`] holds typed `sbatch` options ([`SlurmOptions`], the
+//! `slurm-options` crate's one model), a priority, a connector (every Slurm command and file goes
 //! through it, so a remote cluster works the same), the directory of the
 //! Slurm commands, an environment for them, and a poll interval.
 //! [`SlurmLauncher::config`] derives a launcher with more options and
@@ -60,8 +59,6 @@ pub mod discover;
 mod follow;
 mod jobdir;
 pub mod options;
-#[rustfmt::skip]
-mod options_gen;
 pub mod parse;
 pub mod script;
 pub mod state;
@@ -81,7 +78,7 @@ use cluster::Cluster;
 pub use cluster::{RetryPolicy, is_transient};
 pub use jobdir::LAUNCHER;
 use jobdir::{ArrayRef, JobDir, Meta};
-pub use options::{OptionInfo, OptionKind, OptionValue, SlurmOptions};
+pub use slurm_options::{OptionError, SlurmOptions, SlurmValue};
 use watcher::{Rules, Tracked, Watcher, lock};
 
 /// The environment variable holding a job's directory (as for the direct
@@ -100,32 +97,9 @@ pub enum SlurmError {
     /// The direct launcher's wrapper could not be written.
     #[error(transparent)]
     Wrapper(#[from] launcher_direct::DirectError),
-    /// An option name that is not an `sbatch` option.
-    #[error("unknown Slurm option `{name}`{hint}")]
-    UnknownOption {
-        /// The name, as given (canonical form).
-        name: String,
-        /// ` (did you mean ...?)`, or nothing.
-        hint: String,
-    },
-    /// An option the launcher sets itself.
-    #[error(
-        "Slurm option `{name}` is set by the launcher itself (the job's directory, files and submission)"
-    )]
-    ReservedOption {
-        /// The name.
-        name: String,
-    },
-    /// An option value that does not fit the option.
-    #[error("invalid value `{value}` for Slurm option `{name}`: {reason}")]
-    InvalidOption {
-        /// The option.
-        name: String,
-        /// The value.
-        value: String,
-        /// What is wrong.
-        reason: String,
-    },
+    /// An option that cannot be set, or a value that does not fit it.
+    #[error(transparent)]
+    Options(#[from] OptionError),
     /// `sbatch` refused the job (or kept failing while Slurm was busy).
     #[error(
         "sbatch refused the job: {message}\n(`{command}` failed with {status} after {attempts} attempt(s))"
@@ -402,11 +376,10 @@ impl SlurmLauncher {
     /// The options for `job`: this launcher's, the job's name when none is
     /// set, then what its requirement asks where nothing says it already.
     pub fn options_for(&self, job: &Job) -> SlurmOptions {
-        let mut options = self.config.options.clone();
-        if options.job_name.is_none() && !job.name.is_empty() {
-            options.job_name = Some(job.name.replace(['\n', '\r'], " "));
+        let mut options = slurm_options::derive(&self.config.options, &job.alternative);
+        if !options.contains("job-name") && !job.name.is_empty() {
+            options.insert("job-name", job.name.replace(['\n', '\r'], " "));
         }
-        options.fill_from(&job.alternative);
         options
     }
 
@@ -533,8 +506,7 @@ impl SlurmLauncher {
         // Group by the options the jobs share (their names aside).
         let mut groups: Vec<(SlurmOptions, Vec<usize>)> = Vec::new();
         for (i, job) in jobs.iter().enumerate() {
-            let mut shared = self.config.options.clone();
-            shared.fill_from(&job.alternative);
+            let shared = slurm_options::derive(&self.config.options, &job.alternative);
             match groups.iter_mut().find(|(o, _)| *o == shared) {
                 Some((_, members)) => members.push(i),
                 None => groups.push((shared, vec![i])),
@@ -604,8 +576,8 @@ impl SlurmLauncher {
             }
         }
         let mut array_options = shared.clone();
-        if array_options.job_name.is_none() {
-            array_options.job_name = Some(jobs[0].name.replace(['\n', '\r'], " "));
+        if !array_options.contains("job-name") {
+            array_options.insert("job-name", jobs[0].name.replace(['\n', '\r'], " "));
         }
         let paths: Vec<PathBuf> = jobs.iter().map(|j| j.dir.clone()).collect();
         let text = script::array_script(&paths, &array_options, self.config.array_throttle)?;

@@ -246,47 +246,7 @@ pub fn is_accounting_disabled(stderr: &str) -> bool {
 /// seconds: `M`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`. A bare number
 /// is minutes. `Ok(None)`: unlimited (`UNLIMITED`, `INFINITE`).
 pub fn slurm_time(text: &str) -> Result<Option<u64>, ParseError> {
-    let bad = || {
-        error(
-            "Slurm time",
-            "expected M, M:S, H:M:S, D-H, D-H:M or D-H:M:S",
-            text,
-        )
-    };
-    let t = text.trim();
-    if t.eq_ignore_ascii_case("UNLIMITED") || t.eq_ignore_ascii_case("INFINITE") {
-        return Ok(None);
-    }
-    let number = |s: &str| -> Result<u64, ParseError> {
-        if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad());
-        }
-        s.parse::<u64>().map_err(|_| bad())
-    };
-    let (days, clock) = match t.split_once('-') {
-        Some((d, c)) => (Some(number(d)?), c),
-        None => (None, t),
-    };
-    let parts = clock
-        .split(':')
-        .map(number)
-        .collect::<Result<Vec<u64>, _>>()?;
-    let seconds = match (days, parts.as_slice()) {
-        (None, [m]) => m.checked_mul(60),
-        (None, [m, s]) => m.checked_mul(60).and_then(|v| v.checked_add(*s)),
-        (_, [h, m, s]) => h
-            .checked_mul(3600)
-            .and_then(|v| v.checked_add(m.checked_mul(60)?))
-            .and_then(|v| v.checked_add(*s)),
-        (Some(_), [h]) => h.checked_mul(3600),
-        (Some(_), [h, m]) => h
-            .checked_mul(3600)
-            .and_then(|v| v.checked_add(m.checked_mul(60)?)),
-        _ => return Err(bad()),
-    }
-    .ok_or_else(bad)?;
-    let days = days.unwrap_or(0).checked_mul(86_400).ok_or_else(bad)?;
-    Ok(Some(seconds.checked_add(days).ok_or_else(bad)?))
+    slurm_options::parse_time(text).map_err(|e| error("Slurm time", e.to_string(), text))
 }
 
 /// A generic resource of a node: `gpu:a100:4` is name `gpu`, type

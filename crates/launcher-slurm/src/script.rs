@@ -123,10 +123,13 @@ pub fn array_script(
     };
     let mut options = options.clone();
     let last = dirs.len() - 1;
-    options.array = Some(match throttle {
-        Some(t) if t > 0 => format!("0-{last}%{t}"),
-        _ => format!("0-{last}"),
-    });
+    options.insert(
+        "array",
+        match throttle {
+            Some(t) if t > 0 => format!("0-{last}%{t}"),
+            _ => format!("0-{last}"),
+        },
+    );
     // The batch step's own output (Slurm's messages); each task's script
     // writes to its own directory.
     let output = output_line(first, "/array-%a.out")?;
@@ -158,8 +161,8 @@ mod tests {
     #[test]
     fn a_job_script_puts_sbatch_lines_first() {
         let options = SlurmOptions::default()
-            .partition("gpu")
-            .job_name("it's a job");
+            .job_name("it's a job")
+            .partition("gpu");
         let wrapper = b"#!/bin/sh\n# wrapper\nd='/x'\necho hi\n";
         let script = job_script(Path::new("/jobs/a b"), &options, wrapper).unwrap();
         let text = String::from_utf8(script).unwrap();

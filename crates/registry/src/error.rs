@@ -39,13 +39,14 @@ pub enum InvalidKind {
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     /// The file could not be read.
-    #[error("{file}: cannot read the launcher file{}: {error}", Via(*via))]
+    #[error("{file}: cannot read the launcher file{}", Via(*via))]
     Read {
         /// The file, as given.
         file: String,
         /// How it was found (`--config`, `$LAUNCH_CONFIG`), when it matters.
         via: Option<&'static str>,
-        /// The I/O error (in the message, so not a `source`).
+        /// The I/O error.
+        #[source]
         error: std::io::Error,
     },
     /// The file does not follow the launcher file format.
@@ -163,84 +164,7 @@ impl<'a> Source<'a> {
     }
 }
 
-/// Why a launcher described by a file could not be made.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// This program cannot make such a connector or launcher (yet): what,
-    /// and what to do instead.
-    #[error("{0}")]
-    NotAvailable(String),
-    /// Making it failed.
-    #[error("{0}")]
-    Failed(Box<dyn std::error::Error + Send + Sync>),
-    /// The error arose making the launcher of entry `entry`.
-    #[error("launcher `{entry}`: {error}")]
-    InLauncher {
-        /// The launcher file's entry.
-        entry: String,
-        /// What went wrong.
-        error: Box<BuildError>,
-    },
-}
-
-impl BuildError {
-    /// Whether it is (or wraps) [`BuildError::NotAvailable`].
-    pub fn is_not_available(&self) -> bool {
-        match self {
-            BuildError::NotAvailable(_) => true,
-            BuildError::Failed(_) => false,
-            BuildError::InLauncher { error, .. } => error.is_not_available(),
-        }
-    }
-
-    pub(crate) fn in_launcher(self, entry: &str) -> BuildError {
-        BuildError::InLauncher {
-            entry: entry.to_owned(),
-            error: Box::new(self),
-        }
-    }
-}
-
-/// The closest of `candidates` to `word` (a small edit distance), for
-/// "did you mean" hints.
-pub(crate) fn closest<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    let limit = (word.chars().count() / 3).max(1);
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(word, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-/// ` (did you mean `x`?)`, or nothing.
-pub(crate) fn did_you_mean<'a>(
-    word: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> String {
-    closest(word, candidates).map_or_else(String::new, |c| format!(" (did you mean `{c}`?)"))
-}
-
-/// Levenshtein distance, in characters.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (diagonal + usize::from(ca != cb))
-                .min(above + 1)
-                .min(row[j] + 1);
-            diagonal = above;
-        }
-    }
-    row[b.len()]
-}
+pub(crate) use core_types::suggest::did_you_mean;
 
 #[cfg(test)]
 mod tests {
@@ -248,10 +172,14 @@ mod tests {
 
     #[test]
     fn hints() {
-        assert_eq!(edit_distance("partiton", "partition"), 1);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(closest("partiton", ["qos", "partition"]), Some("partition"));
-        assert_eq!(closest("zzz", ["qos", "partition"]), None);
+        assert_eq!(
+            core_types::suggest::closest("partiton", ["qos", "partition"]),
+            Some("partition")
+        );
+        assert_eq!(
+            core_types::suggest::closest("zzz", ["qos", "partition"]),
+            None
+        );
         assert_eq!(
             did_you_mean("clustr", ["cluster"]),
             " (did you mean `cluster`?)"
@@ -279,7 +207,13 @@ mod tests {
         };
         assert_eq!(
             err.to_string(),
-            "x.toml: cannot read the launcher file (named by $LAUNCH_CONFIG): gone"
+            "x.toml: cannot read the launcher file (named by $LAUNCH_CONFIG)"
+        );
+        let cause = std::error::Error::source(&err).map(ToString::to_string);
+        assert_eq!(
+            cause.as_deref(),
+            Some("gone"),
+            "the cause is kept, not copied"
         );
     }
 }

@@ -17,7 +17,7 @@ use toml::Spanned;
 
 use crate::connector::{ConnectorConfig, HostKeyPolicy, LOCAL, SshConfig};
 use crate::error::{InvalidKind, RegistryError, Source, did_you_mean};
-use crate::slurm::{SlurmOptionsMap, SlurmValue, check_value, is_reserved_option, normalize_name};
+use slurm_options::{OptionError, SlurmOptions, SlurmValue, is_reserved_option, normalize_name};
 
 /// A launcher's type and what only that type has.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,7 +36,7 @@ pub enum EntryKind {
         /// What the partition's machines offer.
         host: HostSpec,
         /// The fixed sbatch options, names normalised (`_` → `-`).
-        options: SlurmOptionsMap,
+        options: SlurmOptions,
     },
     /// Picks one of its members that match.
     Dynamic {
@@ -556,7 +556,7 @@ fn check_launcher(
                 host,
                 options: match slurm {
                     Some(slurm) => check_slurm(source, slurm.into_inner(), &key("slurm"))?,
-                    None => SlurmOptionsMap::new(),
+                    None => SlurmOptions::new(),
                 },
             },
             _ => EntryKind::Direct { connector, host },
@@ -738,36 +738,35 @@ fn check_slurm(
     source: &Source<'_>,
     raw: RawSlurm,
     key: &str,
-) -> Result<SlurmOptionsMap, RegistryError> {
-    let mut options = SlurmOptionsMap::new();
+) -> Result<SlurmOptions, RegistryError> {
+    let mut options = SlurmOptions::new();
     for (name, value) in raw.0 {
         let given = name.get_ref();
         let normal = normalize_name(given);
         let here = format!("{key}.{given}");
+        let named = slurm_options::negated(&normal).map_or(normal.as_str(), |flag| flag.name);
         if is_reserved_option(&normal) {
+            let error = OptionError::Reserved { name: normal };
             return Err(source.error(
                 Some(name.span()),
                 InvalidKind::UnknownKey,
                 here,
-                format!(
-                    "`{normal}` is set by the Slurm launcher itself (the job's files and \
-                     directory, how it is submitted and followed)"
-                ),
+                error.to_string(),
             ));
         }
-        if !launcher_slurm::options::is_sbatch_option(&normal) {
+        if !slurm_options::is_sbatch_option(named) {
+            let error = OptionError::Unknown {
+                name: given.clone(),
+                hint: slurm_options::suggestion(&normal).map(str::to_owned),
+            };
             return Err(source.error(
                 Some(name.span()),
                 InvalidKind::UnknownKey,
                 here,
-                format!(
-                    "unknown sbatch option `{given}` (the long option names of sbatch, \
-                     without `--`){}",
-                    did_you_mean(&normal, launcher_slurm::options::sbatch_option_names())
-                ),
+                error.to_string(),
             ));
         }
-        if options.contains(&normal) {
+        if options.contains(named) {
             return Err(source.error(
                 Some(name.span()),
                 InvalidKind::DuplicateName,
@@ -789,10 +788,20 @@ fn check_slurm(
                 ));
             }
         };
-        if let Some(why) = check_value(&normal, &value) {
-            return Err(source.error(Some(value_span), InvalidKind::BadValue, here, why));
+        match options.set(&normal, value) {
+            Ok(()) => {}
+            Err(OptionError::InvalidValue { reason, .. }) => {
+                return Err(source.error(Some(value_span), InvalidKind::BadValue, here, reason));
+            }
+            Err(other) => {
+                return Err(source.error(
+                    Some(value_span),
+                    InvalidKind::BadValue,
+                    here,
+                    other.to_string(),
+                ));
+            }
         }
-        options.insert(normal, value);
     }
     Ok(options)
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::connector::{ConnectorConfig, LOCAL};
 use crate::error::RegistryError;
 use crate::file::{self, EntryKind, LauncherEntry};
-use crate::slurm::{SlurmOptionsMap, derive_slurm_options};
+use slurm_options::SlurmOptions;
 
 /// A launcher file, checked and ready for finding.
 ///
@@ -47,8 +47,8 @@ pub struct Found {
     /// The index of the matched alternative.
     pub alternative: usize,
     /// For a slurm entry: its fixed options and those the match derives
-    /// ([`derive_slurm_options`]); empty for other types.
-    pub options: SlurmOptionsMap,
+    /// ([`slurm_options::derive`]); empty for other types.
+    pub options: SlurmOptions,
     /// For a dynamic entry: its members that match the alternative (indices
     /// in [`Registry::entries`], in the order of its `members`); empty for
     /// other types.
@@ -79,8 +79,35 @@ impl Registry {
     /// `local`, on this machine, whose capacity is `host` (the file
     /// `launch generate local` writes for it).
     pub fn local_default(host: &HostSpec) -> Result<Registry, RegistryError> {
-        let text = crate::generate::local_file(host);
-        Registry::from_toml_str(&text, crate::DEFAULT_SOURCE)
+        let host = HostSpec {
+            // The launcher's priority is the entry's, not the host's.
+            priority: 0.0,
+            ..host.clone()
+        };
+        if host.cores == 0 {
+            return Err(crate::error::Source::new(crate::DEFAULT_SOURCE, "").error(
+                None,
+                crate::InvalidKind::BadValue,
+                "launcher[0].host.cores",
+                "0 cores detected on this machine: no job could ever run here",
+            ));
+        }
+        let entry = LauncherEntry {
+            name: "local".to_owned(),
+            kind: EntryKind::Direct {
+                connector: crate::LOCAL.to_owned(),
+                host,
+            },
+            priority: 0.0,
+            tags: Vec::new(),
+            line: 0,
+        };
+        let checked = file::Checked {
+            connectors: std::collections::BTreeMap::new(),
+            entries: vec![entry],
+            members: vec![Vec::new()],
+        };
+        Ok(Registry::prepare(crate::DEFAULT_SOURCE, checked))
     }
 
     fn prepare(source: &str, checked: file::Checked) -> Registry {
@@ -196,12 +223,11 @@ impl Registry {
 
     fn found(&self, entry: usize, alternative: usize, alt: &Alternative, memo: &mut Memo) -> Found {
         let (options, members) = match &self.entries[entry].kind {
-            EntryKind::Slurm { options, .. } => (derive_slurm_options(options, alt), Vec::new()),
-            EntryKind::Dynamic { .. } => (
-                SlurmOptionsMap::new(),
-                self.matching_members(entry, alt, memo),
-            ),
-            EntryKind::Direct { .. } => (SlurmOptionsMap::new(), Vec::new()),
+            EntryKind::Slurm { options, .. } => (slurm_options::derive(options, alt), Vec::new()),
+            EntryKind::Dynamic { .. } => {
+                (SlurmOptions::new(), self.matching_members(entry, alt, memo))
+            }
+            EntryKind::Direct { .. } => (SlurmOptions::new(), Vec::new()),
         };
         Found {
             entry,

@@ -8,12 +8,12 @@
 //! are errors naming the file, the line and the key ([`RegistryError`]).
 //! [`Registry::find`] applies the finder's rules and gives the chosen
 //! entry, the alternative and the derived Slurm options
-//! ([`derive_slurm_options`]); [`Registry::explain`] says, for every
+//! ([`slurm_options::derive`]); [`Registry::explain`] says, for every
 //! alternative and entry, why it was chosen or not. [`discover`] says where
 //! the file is (`--config`, `$LAUNCH_CONFIG`, the XDG path, else a direct
-//! launcher on this machine). [`Launchers`] makes the chosen launcher, and
-//! the [`LauncherFinder`] trait lets a program find in code, or combine
-//! code and a file.
+//! launcher on this machine). Making the chosen launcher is the
+//! `launcher-factory` crate's: this one depends on no launcher and no
+//! connector.
 //!
 //! Loading, checking, finding and explaining are pure functions of the
 //! text and the requirement; only [`Registry::load`], [`ConfigSource::load`]
@@ -87,23 +87,12 @@ mod error;
 mod file;
 mod finder;
 mod generate;
-mod launchers;
-mod slurm;
 
 pub use connector::{ConnectorConfig, HostKeyPolicy, LOCAL, SshConfig};
 pub use discover::{ConfigSource, DiscoveryEnv, discover, load_discovered};
-pub use error::{BuildError, InvalidKind, RegistryError};
+pub use error::{InvalidKind, RegistryError};
 pub use file::{EntryKind, LauncherEntry};
 pub use finder::{AlternativeReport, EntryReport, Explanation, Found, Registry, Verdict};
 pub use generate::local_file;
-pub use launchers::{
-    Backend, Choice, FindError, LauncherFinder, LauncherFinderExt, Launchers, LocalBackend, Or,
-    SlurmRequest,
-};
-pub use slurm::{
-    SlurmOptionsMap, SlurmValue, derive_slurm_options, is_reserved_option, normalize_name,
-    slurm_time,
-};
-
 /// The source name of the default registry (no launcher file).
 pub const DEFAULT_SOURCE: &str = "<default: this machine>";

@@ -115,7 +115,7 @@ fn a_named_file_that_is_missing_is_an_error_naming_how_it_was_named() {
     let source = discover(None, &env, Path::is_file);
     let err = source.load(local_host).unwrap_err();
     assert!(matches!(err, RegistryError::Read { .. }));
-    let text = err.to_string();
+    let text = test_support::chain(&err);
     assert!(
         text.starts_with(&format!(
             "{}: cannot read the launcher file (named by $LAUNCH_CONFIG): ",

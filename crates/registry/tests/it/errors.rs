@@ -250,7 +250,7 @@ fn every_error_file_is_tested() {
 fn reading_a_missing_file_names_it() {
     let err = Registry::load("/nonexistent/launchers.toml").unwrap_err();
     assert!(
-        err.to_string()
+        test_support::chain(&err)
             .starts_with("/nonexistent/launchers.toml: cannot read the launcher file: "),
         "{err}"
     );

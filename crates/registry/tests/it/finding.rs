@@ -4,9 +4,8 @@
 
 use std::time::Duration;
 
-use registry::{
-    ConnectorConfig, EntryKind, HostKeyPolicy, Registry, SlurmOptionsMap, SlurmValue, Verdict,
-};
+use registry::{ConnectorConfig, EntryKind, HostKeyPolicy, Registry, Verdict};
+use slurm_options::{SlurmOptions, SlurmValue};
 
 use crate::{NO_TAGS, registry, req};
 
@@ -61,7 +60,7 @@ fn the_specification_example_loads() {
     let EntryKind::Slurm { options, .. } = &fast.kind else {
         panic!("not slurm");
     };
-    let fixed: SlurmOptionsMap = [
+    let fixed: SlurmOptions = [
         ("partition", "fast"),
         ("qos", "normal"),
         ("constraint", "A5000"),

@@ -1,5 +1,5 @@
 //! Integration tests of the launcher file: the files of `tests/data`,
-//! their errors, finding, discovery, and launchers that run real jobs.
+//! their errors, finding and discovery.
 
 // Priorities are compared exactly: they are read, never computed.
 #![allow(clippy::float_cmp)]
@@ -7,7 +7,6 @@
 mod discovery;
 mod errors;
 mod finding;
-mod running;
 
 use std::path::{Path, PathBuf};
 

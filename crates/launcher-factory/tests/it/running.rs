@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use core_types::Requirement;
 use core_types::job::{Job, JobState, Launcher};
-use registry::{
+use launcher_factory::{
     BuildError, Choice, FindError, LauncherFinder, LauncherFinderExt, Launchers, LocalBackend,
-    Registry,
 };
+use registry::Registry;
 
-use crate::req;
+use crate::{chain, req};
 
 const FILE: &str = r#"
 [connector.far]
@@ -157,14 +157,14 @@ fn what_this_program_cannot_make_is_refused_clearly() {
         matches!(&err, FindError::Build(e @ BuildError::InLauncher { .. }) if e.is_not_available())
     );
     assert_eq!(
-        err.to_string(),
+        chain(&err),
         "launcher `cluster`: Slurm launchers are not available in this program"
     );
     let err = l
         .find_launcher(&req("cpu(cores=1)"), &tags(&["remote"]))
         .unwrap_err();
     assert_eq!(
-        err.to_string(),
+        chain(&err),
         "launcher `remote`: connector `far`: ssh connectors are not available in this program \
          (ssh far.example.org:22)"
     );
@@ -177,7 +177,7 @@ fn nothing_matches_with_the_reasons() {
         .find_launcher(&req("cpu(cores=1000)"), &tags(&["any"]))
         .unwrap_err();
     assert_eq!(
-        err.to_string(),
+        chain(&err),
         "no launcher tagged any matches `cpu(cores=1000)`"
     );
     let FindError::NoMatch {

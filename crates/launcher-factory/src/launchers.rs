@@ -8,15 +8,14 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use core_types::job::{Connector, Job, JobError, JobHandle, Launcher};
-use core_types::{Alternative, HostSpec, Requirement};
+use core_types::{Alternative, Requirement};
 use launcher_direct::{DirectConfig, DirectLauncher};
 use launcher_dynamic::DynamicLauncher;
 
-use crate::connector::ConnectorConfig;
+use registry::{EntryKind, Explanation, Found, LauncherEntry, Registry};
+
+use crate::backend::{Backend, SlurmRequest};
 use crate::error::BuildError;
-use crate::file::{EntryKind, LauncherEntry};
-use crate::finder::{Explanation, Found, Registry};
-use crate::slurm::{SlurmOptionsMap, derive_slurm_options};
 
 /// A launcher chosen for a requirement, ready to take jobs.
 #[derive(Clone)]
@@ -175,65 +174,6 @@ impl<F: LauncherFinder, G: LauncherFinder> LauncherFinder for Or<F, G> {
     }
 }
 
-/// What a Slurm launcher is made from.
-#[derive(Debug)]
-pub struct SlurmRequest<'a> {
-    /// The launcher file's entry.
-    pub entry: &'a LauncherEntry,
-    /// Its connector.
-    pub connector: Arc<dyn Connector>,
-    /// What its machines offer.
-    pub host: &'a HostSpec,
-    /// Its fixed options and those derived from the matched alternative.
-    pub options: SlurmOptionsMap,
-}
-
-/// Makes what this crate does not: connectors, and Slurm launchers.
-///
-/// Direct and dynamic launchers are made by [`Launchers`] itself.
-pub trait Backend: Send + Sync {
-    /// The connector `name` of the file, configured as `config` (called
-    /// once per name; the result is shared).
-    fn connector(
-        &self,
-        name: &str,
-        config: &ConnectorConfig,
-    ) -> Result<Arc<dyn Connector>, BuildError>;
-
-    /// A Slurm launcher for one match.
-    fn slurm(&self, request: SlurmRequest<'_>) -> Result<Arc<dyn Launcher>, BuildError>;
-}
-
-/// The backend of a program that runs jobs only on this machine: the
-/// `local` connector; SSH connectors and Slurm launchers are refused with a
-/// clear message.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct LocalBackend;
-
-impl Backend for LocalBackend {
-    fn connector(
-        &self,
-        name: &str,
-        config: &ConnectorConfig,
-    ) -> Result<Arc<dyn Connector>, BuildError> {
-        match config {
-            ConnectorConfig::Local => Ok(connector_local::LocalConnector::shared()),
-            other @ ConnectorConfig::Ssh(_) => Err(BuildError::NotAvailable(format!(
-                "connector `{name}`: {} connectors are not available in this program ({})",
-                other.type_name(),
-                other.describe()
-            ))),
-        }
-    }
-
-    fn slurm(&self, request: SlurmRequest<'_>) -> Result<Arc<dyn Launcher>, BuildError> {
-        let _ = request;
-        Err(BuildError::NotAvailable(
-            "Slurm launchers are not available in this program".into(),
-        ))
-    }
-}
-
 /// The launchers of a launcher file: finds with the file's rules and makes
 /// the chosen launcher, through a [`Backend`] for connectors and Slurm.
 ///
@@ -306,7 +246,7 @@ impl<B: Backend> Launchers<B> {
     /// Makes the launcher of a match ([`Registry::find`]).
     pub fn make(&self, found: &Found, alternative: &Alternative) -> Result<Choice, BuildError> {
         let entry = &self.registry.entries()[found.entry];
-        let launcher = self.make_entry(found.entry, alternative, Some(&found.members))?;
+        let launcher = self.make_entry(found.entry, alternative, Some(found))?;
         let connector = self
             .common_connector(found.entry)
             .map_err(|e| e.in_launcher(&entry.name))?;
@@ -318,16 +258,17 @@ impl<B: Backend> Launchers<B> {
         })
     }
 
-    /// Entry `index` made for `alternative`; for a dynamic entry, over its
-    /// members that match (`members` when known).
+    /// Entry `index` made for `alternative`; `found` when the finder chose
+    /// it (its derived Slurm options and, for a dynamic entry, its members
+    /// that match, computed once there).
     fn make_entry(
         &self,
         index: usize,
         alternative: &Alternative,
-        members: Option<&[usize]>,
+        found: Option<&Found>,
     ) -> Result<Arc<dyn Launcher>, BuildError> {
         let entry = &self.registry.entries()[index];
-        self.make_kind(index, entry, alternative, members)
+        self.make_kind(index, entry, alternative, found)
             .map_err(|e| e.in_launcher(&entry.name))
     }
 
@@ -336,7 +277,7 @@ impl<B: Backend> Launchers<B> {
         index: usize,
         entry: &LauncherEntry,
         alternative: &Alternative,
-        members: Option<&[usize]>,
+        found: Option<&Found>,
     ) -> Result<Arc<dyn Launcher>, BuildError> {
         match &entry.kind {
             EntryKind::Direct { connector, host } => {
@@ -363,11 +304,15 @@ impl<B: Backend> Launchers<B> {
                 options,
             } => {
                 let connector = self.connector(connector)?;
+                let options = match found {
+                    Some(found) => found.options.clone(),
+                    None => slurm_options::derive(options, alternative),
+                };
                 let made = self.backend.slurm(SlurmRequest {
                     entry,
                     connector,
                     host,
-                    options: derive_slurm_options(options, alternative),
+                    options,
                 })?;
                 Ok(Arc::new(Prioritized {
                     launcher: made,
@@ -375,8 +320,8 @@ impl<B: Backend> Launchers<B> {
                 }))
             }
             EntryKind::Dynamic { sample, .. } => {
-                let matching = match members {
-                    Some(m) => m.to_vec(),
+                let matching = match found {
+                    Some(found) => found.members.clone(),
                     None => self.registry.members_matching(index, alternative),
                 };
                 let mut launchers = Vec::with_capacity(matching.len());

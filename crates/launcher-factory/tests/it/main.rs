@@ -1,0 +1,10 @@
+//! Integration tests: launchers made from a launcher file run real jobs.
+
+mod running;
+
+/// A requirement.
+pub fn req(text: &str) -> core_types::Requirement {
+    reqparse::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"))
+}
+
+pub use test_support::chain;

@@ -6,13 +6,13 @@
 
 use hostspec::Priority;
 use std::collections::{BTreeMap, HashMap};
-use std::fmt;
+
 use std::ops::Range;
 use std::time::Duration;
 
 use core_types::{HostSpec, Walltime};
 use serde::Deserialize;
-use serde::de::{self, Deserializer, MapAccess, Visitor};
+
 use toml::Spanned;
 
 use crate::connector::{ConnectorConfig, HostKeyPolicy, LOCAL, SshConfig};
@@ -145,7 +145,7 @@ struct RawConnector {
 struct RawLauncher {
     name: Spanned<String>,
     #[serde(rename = "type")]
-    kind: Spanned<LauncherType>,
+    kind: Spanned<String>,
     connector: Option<Spanned<String>>,
     priority: Option<Priority>,
     tags: Option<Vec<Spanned<String>>>,
@@ -162,106 +162,34 @@ enum LauncherType {
     Dynamic,
 }
 
-impl<'de> Deserialize<'de> for LauncherType {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct TypeVisitor;
-        impl Visitor<'_> for TypeVisitor {
-            type Value = LauncherType;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a launcher type: direct, slurm or dynamic")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<LauncherType, E> {
-                match v {
-                    "direct" => Ok(LauncherType::Direct),
-                    "slurm" => Ok(LauncherType::Slurm),
-                    "dynamic" => Ok(LauncherType::Dynamic),
-                    other => Err(E::custom(format!(
-                        "unknown launcher type `{other}` (expected direct, slurm or dynamic){}",
-                        did_you_mean(other, ["direct", "slurm", "dynamic"])
-                    ))),
-                }
-            }
+impl LauncherType {
+    /// The type named `name`; `Err` says why not (with a hint).
+    fn from_name(name: &str) -> Result<LauncherType, String> {
+        match name {
+            "direct" => Ok(LauncherType::Direct),
+            "slurm" => Ok(LauncherType::Slurm),
+            "dynamic" => Ok(LauncherType::Dynamic),
+            other => Err(format!(
+                "unknown launcher type `{other}` (expected direct, slurm or dynamic){}",
+                did_you_mean(other, ["direct", "slurm", "dynamic"])
+            )),
         }
-        d.deserialize_str(TypeVisitor)
     }
 }
 
 /// The `slurm = { ... }` table, in file order.
-#[derive(Debug)]
-struct RawSlurm(Vec<(Spanned<String>, Spanned<RawSlurmValue>)>);
+type RawSlurm = indexmap::IndexMap<Spanned<String>, Spanned<toml::Value>>;
 
-/// An sbatch option value as written: a string, an integer, a boolean, or
-/// something else (refused afterwards, naming the option).
-#[derive(Debug)]
-enum RawSlurmValue {
-    Value(SlurmValue),
-    /// What it is instead (`a float 1.5`, `an array`).
-    Other(String),
-}
-
-impl<'de> Deserialize<'de> for RawSlurm {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct TableVisitor;
-        impl<'de> Visitor<'de> for TableVisitor {
-            type Value = RawSlurm;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a table of sbatch options")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawSlurm, A::Error> {
-                let mut entries = Vec::new();
-                while let Some(key) = map.next_key::<Spanned<String>>()? {
-                    let value = map.next_value::<Spanned<RawSlurmValue>>()?;
-                    entries.push((key, value));
-                }
-                Ok(RawSlurm(entries))
-            }
-        }
-        d.deserialize_map(TableVisitor)
-    }
-}
-
-impl<'de> Deserialize<'de> for RawSlurmValue {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct ValueVisitor;
-        impl<'de> Visitor<'de> for ValueVisitor {
-            type Value = RawSlurmValue;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an sbatch option value: a string, an integer or true/false")
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawSlurmValue, E> {
-                Ok(RawSlurmValue::Value(SlurmValue::Text(v.to_owned())))
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawSlurmValue, E> {
-                Ok(RawSlurmValue::Value(SlurmValue::Integer(v)))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawSlurmValue, E> {
-                Ok(i64::try_from(v).map_or_else(
-                    |_| RawSlurmValue::Other(format!("{v}, too large an integer")),
-                    |v| RawSlurmValue::Value(SlurmValue::Integer(v)),
-                ))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<RawSlurmValue, E> {
-                Ok(RawSlurmValue::Value(SlurmValue::Flag(v)))
-            }
-            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawSlurmValue, E> {
-                Ok(RawSlurmValue::Other(format!("a float ({v})")))
-            }
-            fn visit_seq<A: de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<RawSlurmValue, A::Error> {
-                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-                Ok(RawSlurmValue::Other("an array".to_owned()))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RawSlurmValue, A::Error> {
-                while map
-                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
-                    .is_some()
-                {}
-                Ok(RawSlurmValue::Other("a table (or a date)".to_owned()))
-            }
-        }
-        d.deserialize_any(ValueVisitor)
+/// An sbatch option value as written: a string, an integer, a boolean;
+/// `Err` says what it is instead (`a float (1.5)`, `an array`).
+fn slurm_value(value: toml::Value) -> Result<SlurmValue, String> {
+    match value {
+        toml::Value::String(text) => Ok(SlurmValue::Text(text)),
+        toml::Value::Integer(n) => Ok(SlurmValue::Integer(n)),
+        toml::Value::Boolean(b) => Ok(SlurmValue::Flag(b)),
+        toml::Value::Float(f) => Err(format!("a float ({f})")),
+        toml::Value::Array(_) => Err("an array".to_owned()),
+        toml::Value::Table(_) | toml::Value::Datetime(_) => Err("a table (or a date)".to_owned()),
     }
 }
 
@@ -312,14 +240,14 @@ fn parse(source: &Source<'_>) -> Result<RawFile, RegistryError> {
             err.message().trim().to_owned(),
         )
     })?;
-    serde_path_to_error::deserialize::<_, RawFile>(deserializer).map_err(|err| {
-        let key = key_path(&err.path().to_string());
-        let inner = err.into_inner();
-        let message = inner.message().trim().to_owned();
+    RawFile::deserialize(deserializer).map_err(|err| {
+        let key = err
+            .span()
+            .map(|span| crate::keys::key_at(source.text, &span))
+            .unwrap_or_default();
+        let message = err.message().trim().to_owned();
         let kind = if message.starts_with("unknown field") {
             InvalidKind::UnknownKey
-        } else if message.starts_with("unknown launcher type") {
-            InvalidKind::UnknownType
         } else if message.starts_with("missing field") {
             InvalidKind::MissingKey
         } else if message.starts_with("invalid type") || message.starts_with("invalid length") {
@@ -327,33 +255,8 @@ fn parse(source: &Source<'_>) -> Result<RawFile, RegistryError> {
         } else {
             InvalidKind::BadValue
         };
-        source.error(inner.span(), kind, key, message)
+        source.error(err.span(), kind, key, message)
     })
-}
-
-/// A key path as people write it: `launcher[0].host.memory`, without the
-/// segments `Spanned` adds; empty at the top level.
-fn key_path(path: &str) -> String {
-    const SPANNED: &str = "$__serde_spanned_private_value";
-    let mut key = String::new();
-    for segment in path.split('.') {
-        // `Spanned` adds a segment, which may carry an index: `$__...[1]`.
-        let segment = match segment.strip_prefix(SPANNED) {
-            Some(index) => {
-                key.push_str(index);
-                continue;
-            }
-            None => segment,
-        };
-        if segment.is_empty() {
-            continue;
-        }
-        if !key.is_empty() {
-            key.push('.');
-        }
-        key.push_str(segment);
-    }
-    key
 }
 
 fn check_connectors(
@@ -504,8 +407,15 @@ fn check_launcher(
     let name_span = raw.name.span();
     let name = raw.name.get_ref().clone();
     check_name(source, &name, name_span.clone(), &key("name"))?;
-    let kind = *raw.kind.get_ref();
-    check_misplaced(source, index, &raw)?;
+    let kind = LauncherType::from_name(raw.kind.get_ref()).map_err(|why| {
+        source.error(
+            Some(raw.kind.span()),
+            InvalidKind::UnknownType,
+            key("type"),
+            why,
+        )
+    })?;
+    check_misplaced(source, index, &raw, kind)?;
     let tags = check_tags(source, index, raw.tags.unwrap_or_default())?;
     let priority = raw.priority.map_or(0.0, |p| p.0);
     let line = source.line_of(name_span.start);
@@ -579,8 +489,8 @@ fn check_misplaced(
     source: &Source<'_>,
     index: usize,
     raw: &RawLauncher,
+    kind: LauncherType,
 ) -> Result<(), RegistryError> {
-    let kind = *raw.kind.get_ref();
     let type_name = match kind {
         LauncherType::Direct => "direct",
         LauncherType::Slurm => "slurm",
@@ -740,7 +650,7 @@ fn check_slurm(
     key: &str,
 ) -> Result<SlurmOptions, RegistryError> {
     let mut options = SlurmOptions::new();
-    for (name, value) in raw.0 {
+    for (name, value) in raw {
         let given = name.get_ref();
         let normal = normalize_name(given);
         let here = format!("{key}.{given}");
@@ -775,9 +685,9 @@ fn check_slurm(
             ));
         }
         let value_span = value.span();
-        let value = match value.into_inner() {
-            RawSlurmValue::Value(value) => value,
-            RawSlurmValue::Other(what) => {
+        let value = match slurm_value(value.into_inner()) {
+            Ok(value) => value,
+            Err(what) => {
                 return Err(source.error(
                     Some(value_span),
                     InvalidKind::BadValue,
@@ -920,23 +830,4 @@ fn check_sampling(
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn key_paths_lose_the_spanned_segments() {
-        let spanned = "$__serde_spanned_private_value";
-        assert_eq!(key_path("."), "");
-        assert_eq!(
-            key_path(&format!("launcher[0].{spanned}.host.{spanned}.memory")),
-            "launcher[0].host.memory"
-        );
-        assert_eq!(
-            key_path(&format!("launcher[2].members.{spanned}[1].{spanned}")),
-            "launcher[2].members[1]"
-        );
-    }
 }

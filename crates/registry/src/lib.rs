@@ -87,6 +87,7 @@ mod error;
 mod file;
 mod finder;
 mod generate;
+mod keys;
 
 pub use connector::{ConnectorConfig, HostKeyPolicy, LOCAL, SshConfig};
 pub use discover::{ConfigSource, DiscoveryEnv, discover, load_discovered};

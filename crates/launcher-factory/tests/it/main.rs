@@ -1,5 +1,8 @@
 //! Integration tests: launchers made from a launcher file run real jobs.
 
+// Priorities are compared exactly: they are read, never computed.
+#![allow(clippy::float_cmp)]
+
 mod running;
 
 /// A requirement.

@@ -16,7 +16,7 @@ pub(crate) fn build_connector(
 ) -> Result<Arc<dyn Connector>, BuildError> {
     match config {
         ConnectorConfig::Local => Ok(connector_local::LocalConnector::shared()),
-        ConnectorConfig::Ssh(ssh) => connector_ssh::SshConnector::from_config(ssh)
+        ConnectorConfig::Ssh(ssh) => connector_ssh::SshConnector::new(ssh.clone())
             .map(|c| Arc::new(c) as Arc<dyn Connector>)
             .map_err(|e| BuildError::Failed(format!("connector `{name}`: {e}").into())),
     }

@@ -90,7 +90,7 @@ mod generate;
 mod launchers;
 mod slurm;
 
-pub use connector::{ConnectorConfig, HostKeyPolicy, LOCAL, SshConfig};
+pub use connector::{ConnectorConfig, LOCAL};
 pub use discover::{ConfigSource, DiscoveryEnv, discover, load_discovered};
 pub use error::{BuildError, InvalidKind, RegistryError};
 pub use file::{EntryKind, LauncherEntry};
@@ -104,6 +104,7 @@ pub use slurm::{
     SlurmOptionsMap, SlurmValue, derive_slurm_options, is_reserved_option, normalize_name,
     slurm_time,
 };
+pub use ssh_settings::{HostKeyPolicy, SshConfig};
 
 /// The source name of the default registry (no launcher file).
 pub const DEFAULT_SOURCE: &str = "<default: this machine>";

@@ -277,4 +277,40 @@ mod tests {
         insta::assert_snapshot!("changed_host_key", changed.to_string());
         assert!(!unknown.is_transient() && !changed.is_transient());
     }
+
+    #[test]
+    fn causes_are_sources_not_text() {
+        use std::error::Error as _;
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        let cause = refused.to_string();
+        let err = SshError::Connect {
+            host: "h".into(),
+            port: 22,
+            source: refused,
+        };
+        assert_eq!(err.to_string(), "cannot connect to h:22");
+        assert_eq!(err.source().map(ToString::to_string), Some(cause));
+        assert!(err.is_transient());
+        // As an I/O error: the kind for callers, the chain kept.
+        let io = err.into_io();
+        assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused);
+        assert_eq!(io.to_string(), "cannot connect to h:22");
+        assert!(io.source().is_some());
+
+        let broken = SshError::Broken(Box::new(SshError::Session {
+            target: "u@h:22".into(),
+            what: "reading a file".into(),
+            source: Some(Box::new(SshError::Io(io::Error::other("gone")))),
+        }));
+        assert_eq!(
+            broken.to_string(),
+            "SSH session with u@h:22: reading a file"
+        );
+        assert_eq!(
+            broken.source().map(ToString::to_string).as_deref(),
+            Some("gone")
+        );
+        assert!(broken.is_transient());
+        assert_eq!(broken.into_io().kind(), io::ErrorKind::ConnectionAborted);
+    }
 }

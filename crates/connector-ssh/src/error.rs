@@ -1,31 +1,30 @@
 //! Why the SSH connector failed. No message ever holds a secret: keys and
 //! passphrases are only handed to libssh2, and a password in an address is
 //! replaced by `***`.
+//!
+//! One enum for the whole crate: what callers see (settings, connecting,
+//! host keys, logging in, timeouts), and what the connector's own code
+//! passes around while it uses a session (one libssh2 call's failure, a
+//! session that broke, a wait that ended); those turn into the
+//! [`ConnectorError`](core_types::job::ConnectorError)s of the
+//! [`Connector`](core_types::job::Connector) calls.
 
+use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
+
+use libssh2_sys::LIBSSH2_ERROR_EAGAIN;
+use ssh_settings::SettingsError;
+use ssh2::ErrorCode;
 
 /// Why the SSH connector failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SshError {
-    /// An `ssh://` address that does not parse.
-    #[error("invalid SSH address `{input}`: {reason}")]
-    Address {
-        /// The address (a password in it replaced by `***`).
-        input: String,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A setting that cannot be used.
-    #[error("invalid SSH setting `{key}`: {reason}")]
-    Config {
-        /// The setting.
-        key: &'static str,
-        /// What is wrong.
-        reason: String,
-    },
+    /// Settings, or an `ssh://` address, that cannot be used.
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
     /// The TCP connection could not be made.
-    #[error("cannot connect to {host}:{port}: {source}")]
+    #[error("cannot connect to {host}:{port}")]
     Connect {
         /// The host.
         host: String,
@@ -33,15 +32,18 @@ pub enum SshError {
         port: u16,
         /// The underlying error.
         #[source]
-        source: std::io::Error,
+        source: io::Error,
     },
     /// The SSH protocol failed (handshake, key exchange, a broken session).
-    #[error("SSH session with {target}: {message}")]
+    #[error("SSH session with {target}: {what}")]
     Session {
         /// `user@host:port`.
         target: String,
-        /// What libssh2 or the connector said.
-        message: String,
+        /// What failed, or what was being done when it did.
+        what: String,
+        /// What libssh2 or the socket said, when they did.
+        #[source]
+        source: Option<Box<SshError>>,
     },
     /// The host's key is in no line of the known hosts file.
     #[error(
@@ -96,7 +98,7 @@ pub enum SshError {
         line: usize,
     },
     /// The known hosts file cannot be read or written.
-    #[error("cannot {op} the known hosts file `{}`: {source}", path.display())]
+    #[error("cannot {op} the known hosts file `{}`", path.display())]
     KnownHosts {
         /// `read`, `record the new host key in`.
         op: &'static str,
@@ -124,16 +126,124 @@ pub enum SshError {
         /// The time waited.
         after: Duration,
     },
+    /// The session broke during an operation, and was dropped: the
+    /// operation may be tried again on a new one. Shows as its cause.
+    #[error(transparent)]
+    Broken(Box<SshError>),
+    /// The server would not open one more channel.
+    #[error(
+        "the server refused to open a channel; servers allow a few at once per connection (sshd's MaxSessions, 10 by default)"
+    )]
+    ChannelRefused {
+        /// What libssh2 said.
+        #[source]
+        source: Box<SshError>,
+    },
+    /// One libssh2 call failed (the session itself may be fine): its
+    /// message, and its code for the connector to act on.
+    #[error("{}", .0.message())]
+    Libssh2(ssh2::Error),
+    /// A channel's or an SFTP file's stream failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// The session a channel belonged to is gone, with the channel.
+    #[error("the SSH session broke")]
+    Lost,
+    /// A wait's deadline passed.
+    #[error("the deadline passed")]
+    Deadline,
+}
+
+impl From<ssh2::Error> for SshError {
+    fn from(e: ssh2::Error) -> Self {
+        SshError::Libssh2(e)
+    }
 }
 
 impl SshError {
     /// Whether trying again later may work (the network, the server being
     /// restarted), as opposed to a refusal (host key, login, settings).
     pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            SshError::Connect { .. } | SshError::Session { .. } | SshError::Timeout { .. }
-        )
+        match self {
+            SshError::Connect { .. } | SshError::Session { .. } | SshError::Timeout { .. } => true,
+            SshError::Broken(inner) => inner.is_transient(),
+            _ => false,
+        }
+    }
+
+    /// "Would block", for closures that found nothing to do yet.
+    pub(crate) fn again() -> SshError {
+        SshError::Libssh2(ssh2::Error::from_errno(ErrorCode::Session(
+            LIBSSH2_ERROR_EAGAIN,
+        )))
+    }
+
+    /// The SFTP status code, when the server answered with one.
+    pub(crate) fn sftp_code(&self) -> Option<i32> {
+        match self {
+            SshError::Libssh2(e) => match e.code() {
+                ErrorCode::SFTP(code) => Some(code),
+                ErrorCode::Session(_) => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The libssh2 session error code, when this is one.
+    pub(crate) fn session_code(&self) -> Option<i32> {
+        match self {
+            SshError::Libssh2(e) => match e.code() {
+                ErrorCode::Session(code) => Some(code),
+                ErrorCode::SFTP(_) => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// The kind of I/O error this is for a caller: [`io::ErrorKind::NotFound`]
+    /// for a missing file, [`io::ErrorKind::PermissionDenied`] for a
+    /// refused host key or login, `TimedOut`, `ConnectionAborted`, ...
+    fn kind(&self) -> io::ErrorKind {
+        use libssh2_sys::{
+            LIBSSH2_FX_DIR_NOT_EMPTY, LIBSSH2_FX_FILE_ALREADY_EXISTS, LIBSSH2_FX_NO_SUCH_FILE,
+            LIBSSH2_FX_NO_SUCH_PATH, LIBSSH2_FX_NOT_A_DIRECTORY, LIBSSH2_FX_PERMISSION_DENIED,
+            LIBSSH2_FX_WRITE_PROTECT,
+        };
+        match self {
+            SshError::Timeout { .. } | SshError::Deadline => io::ErrorKind::TimedOut,
+            SshError::Connect { source, .. } => source.kind(),
+            SshError::Session { .. } | SshError::Lost => io::ErrorKind::ConnectionAborted,
+            SshError::UnknownHostKey { .. }
+            | SshError::ChangedHostKey { .. }
+            | SshError::RevokedHostKey { .. }
+            | SshError::Auth { .. } => io::ErrorKind::PermissionDenied,
+            SshError::Broken(inner) => inner.kind(),
+            SshError::Io(e) => e.kind(),
+            SshError::Libssh2(e) => match e.code() {
+                ErrorCode::SFTP(LIBSSH2_FX_NO_SUCH_FILE | LIBSSH2_FX_NO_SUCH_PATH) => {
+                    io::ErrorKind::NotFound
+                }
+                ErrorCode::SFTP(LIBSSH2_FX_PERMISSION_DENIED | LIBSSH2_FX_WRITE_PROTECT) => {
+                    io::ErrorKind::PermissionDenied
+                }
+                ErrorCode::SFTP(LIBSSH2_FX_FILE_ALREADY_EXISTS) => io::ErrorKind::AlreadyExists,
+                ErrorCode::SFTP(LIBSSH2_FX_NOT_A_DIRECTORY) => io::ErrorKind::NotADirectory,
+                ErrorCode::SFTP(LIBSSH2_FX_DIR_NOT_EMPTY) => io::ErrorKind::DirectoryNotEmpty,
+                _ => io::ErrorKind::Other,
+            },
+            SshError::Settings(_)
+            | SshError::KnownHosts { .. }
+            | SshError::ChannelRefused { .. } => io::ErrorKind::Other,
+        }
+    }
+
+    /// As an I/O error of [`SshError::kind`]'s kind; the error itself stays
+    /// inside, with its causes (an I/O error is itself).
+    pub(crate) fn into_io(self) -> io::Error {
+        match self {
+            SshError::Io(e) => e,
+            other => io::Error::new(other.kind(), other),
+        }
     }
 }
 
@@ -166,5 +276,41 @@ mod tests {
         };
         insta::assert_snapshot!("changed_host_key", changed.to_string());
         assert!(!unknown.is_transient() && !changed.is_transient());
+    }
+
+    #[test]
+    fn causes_are_sources_not_text() {
+        use std::error::Error as _;
+        let refused = io::Error::from(io::ErrorKind::ConnectionRefused);
+        let cause = refused.to_string();
+        let err = SshError::Connect {
+            host: "h".into(),
+            port: 22,
+            source: refused,
+        };
+        assert_eq!(err.to_string(), "cannot connect to h:22");
+        assert_eq!(err.source().map(ToString::to_string), Some(cause));
+        assert!(err.is_transient());
+        // As an I/O error: the kind for callers, the chain kept.
+        let io = err.into_io();
+        assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused);
+        assert_eq!(io.to_string(), "cannot connect to h:22");
+        assert!(io.source().is_some());
+
+        let broken = SshError::Broken(Box::new(SshError::Session {
+            target: "u@h:22".into(),
+            what: "reading a file".into(),
+            source: Some(Box::new(SshError::Io(io::Error::other("gone")))),
+        }));
+        assert_eq!(
+            broken.to_string(),
+            "SSH session with u@h:22: reading a file"
+        );
+        assert_eq!(
+            broken.source().map(ToString::to_string).as_deref(),
+            Some("gone")
+        );
+        assert!(broken.is_transient());
+        assert_eq!(broken.into_io().kind(), io::ErrorKind::ConnectionAborted);
     }
 }

@@ -9,15 +9,21 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use core_types::job::{ConnectorError, Signal, SignalTarget, shell_quote};
 use ssh2::{File, FileStat, OpenFlags, OpenType};
 
+use libssh2_sys::{
+    LIBSSH2_ERROR_FILE, LIBSSH2_FX_FAILURE, LIBSSH2_FX_FILE_ALREADY_EXISTS,
+    LIBSSH2_FX_NO_SUCH_FILE, LIBSSH2_FX_NO_SUCH_PATH,
+};
+
+use crate::SshError;
 use crate::command;
-use crate::session::{Fail, OpError, Shared, State};
+use crate::session::{Shared, State};
 
 /// SFTP's "no such file" and "no such path".
-const NO_SUCH_FILE: [i32; 2] = [2, 10];
+const NO_SUCH_FILE: [i32; 2] = [LIBSSH2_FX_NO_SUCH_FILE, LIBSSH2_FX_NO_SUCH_PATH];
 /// SFTP's generic failure (what OpenSSH answers for "it exists").
-const FAILURE: i32 = 4;
+const FAILURE: i32 = LIBSSH2_FX_FAILURE;
 
-fn io_error(op: &'static str, path: &Path) -> impl FnOnce(OpError) -> ConnectorError {
+fn io_error(op: &'static str, path: &Path) -> impl FnOnce(SshError) -> ConnectorError {
     let path = path.to_path_buf();
     move |e| ConnectorError::Io {
         op,
@@ -26,11 +32,11 @@ fn io_error(op: &'static str, path: &Path) -> impl FnOnce(OpError) -> ConnectorE
     }
 }
 
-fn is_not_found(e: &OpError) -> bool {
-    matches!(e, OpError::Op(f) if f.sftp_code().is_some_and(|c| NO_SUCH_FILE.contains(&c)))
+fn is_not_found(e: &SshError) -> bool {
+    e.sftp_code().is_some_and(|c| NO_SUCH_FILE.contains(&c))
 }
 
-fn close(shared: &Shared, st: &mut State, file: &mut File) -> Result<(), OpError> {
+fn close(shared: &Shared, st: &mut State, file: &mut File) -> Result<(), SshError> {
     shared.hold(st, "closing a file", |_| Ok(file.close()?))
 }
 
@@ -40,12 +46,11 @@ fn read_range(
     path: &Path,
     offset: u64,
     max: Option<usize>,
-) -> Result<Vec<u8>, OpError> {
+) -> Result<Vec<u8>, SshError> {
     shared.retrying(|shared, st| {
         let mut file = shared.hold(st, "opening a file", |c| Ok(c.sftp()?.open(path)?))?;
         if offset > 0 {
-            file.seek(SeekFrom::Start(offset))
-                .map_err(|e| OpError::Op(Fail::Io(e)))?;
+            file.seek(SeekFrom::Start(offset)).map_err(SshError::Io)?;
         }
         let mut out = Vec::new();
         let mut chunk = vec![0u8; 64 * 1024];
@@ -59,13 +64,11 @@ fn read_range(
                 Ok(n) => n,
                 // A process that ends while its /proc entry is read makes
                 // the read fail: it is gone.
-                Err(OpError::Op(f))
-                    if path.starts_with("/proc") && f.sftp_code() == Some(FAILURE) =>
-                {
-                    return Err(OpError::Op(Fail::Io(io::Error::new(
+                Err(e) if path.starts_with("/proc") && e.sftp_code() == Some(FAILURE) => {
+                    return Err(SshError::Io(io::Error::new(
                         io::ErrorKind::NotFound,
                         "the process went away while it was read",
-                    ))));
+                    )));
                 }
                 Err(e) => return Err(e),
             };
@@ -128,7 +131,14 @@ pub(crate) fn write_file(
             Ok(c.sftp()?.rename(&tmp, path, None)?)
         }) {
             Ok(()) => Ok(true),
-            Err(OpError::Op(f)) if matches!(f.sftp_code(), Some(FAILURE | 11)) => Ok(false),
+            Err(e)
+                if matches!(
+                    e.sftp_code(),
+                    Some(FAILURE | LIBSSH2_FX_FILE_ALREADY_EXISTS)
+                ) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(e),
         }
     });
@@ -198,7 +208,7 @@ fn stat(
     st: &mut State,
     path: &Path,
     follow: bool,
-) -> Result<Option<FileStat>, OpError> {
+) -> Result<Option<FileStat>, SshError> {
     let result = shared.hold(st, "looking at a file", |c| {
         let sftp = c.sftp()?;
         Ok(if follow {
@@ -222,10 +232,10 @@ pub(crate) fn exists(shared: &Shared, path: &Path) -> Result<bool, ConnectorErro
 
 pub(crate) fn create_dir_all(shared: &Shared, path: &Path) -> Result<(), ConnectorError> {
     let not_dir = |p: &Path| {
-        OpError::Op(Fail::Io(io::Error::new(
+        SshError::Io(io::Error::new(
             io::ErrorKind::AlreadyExists,
             format!("`{}` exists and is not a directory", p.display()),
-        )))
+        ))
     };
     shared
         .retrying(|shared, st| {
@@ -264,11 +274,11 @@ pub(crate) fn create_dir_all(shared: &Shared, path: &Path) -> Result<(), Connect
 }
 
 /// Removes what `path` names, recursively; nothing there is fine.
-fn remove_in(shared: &Shared, st: &mut State, path: &Path) -> Result<(), OpError> {
+fn remove_in(shared: &Shared, st: &mut State, path: &Path) -> Result<(), SshError> {
     let Some(meta) = stat(shared, st, path, false)? else {
         return Ok(());
     };
-    let gone = |r: Result<(), OpError>| match r {
+    let gone = |r: Result<(), SshError>| match r {
         Err(e) if is_not_found(&e) => Ok(()),
         other => other,
     };
@@ -287,7 +297,7 @@ fn remove_in(shared: &Shared, st: &mut State, path: &Path) -> Result<(), OpError
                 }
             }
             // libssh2's "no more entries".
-            Err(OpError::Op(Fail::Ssh(e))) if e.code() == ssh2::ErrorCode::Session(-16) => break,
+            Err(e) if e.session_code() == Some(LIBSSH2_ERROR_FILE) => break,
             Err(e) => return Err(e),
         }
     }

@@ -24,9 +24,10 @@ use std::time::{Duration, Instant};
 use core_types::job::{ProcessExit, shell_quote};
 use ssh2::{Channel, Stream};
 
+use crate::SshError;
+use crate::channel::open_exec;
 use crate::command;
-use crate::process::open_exec;
-use crate::session::{Shared, WaitError};
+use crate::session::Shared;
 
 /// How many helpers a session keeps at most (each holds one of the
 /// server's sessions per connection, `MaxSessions`, 10 by default).
@@ -159,7 +160,7 @@ fn read_line_with(
     helper: &mut Helper,
     mark: &str,
     deadline: Option<Instant>,
-) -> Result<Option<Vec<u8>>, WaitError> {
+) -> Result<Option<Vec<u8>>, SshError> {
     let mut chunk = vec![0u8; 16 * 1024];
     loop {
         while let Some(nl) = helper.buf.iter().position(|&b| b == b'\n') {
@@ -286,7 +287,7 @@ pub(crate) fn run(shared: &Arc<Shared>, script: &str) -> Option<Result<Captured,
             }
             Err(e) => {
                 lost(shared, helper);
-                return Some(Err(broke(shared, &e)));
+                return Some(Err(broke(shared, e)));
             }
         }
     }
@@ -294,11 +295,11 @@ pub(crate) fn run(shared: &Arc<Shared>, script: &str) -> Option<Result<Captured,
         Ok(Some(head)) => head,
         Ok(None) => {
             lost(shared, helper);
-            return Some(Err(broke(shared, &WaitError::Lost)));
+            return Some(Err(broke(shared, SshError::Lost)));
         }
         Err(e) => {
             lost(shared, helper);
-            return Some(Err(broke(shared, &e)));
+            return Some(Err(broke(shared, e)));
         }
     };
     let Some((status, out_len, err_len)) = parse_done(&head) else {
@@ -316,12 +317,12 @@ pub(crate) fn run(shared: &Arc<Shared>, script: &str) -> Option<Result<Captured,
         match shared.wait_on(helper.generation, None, |_| Ok(output.read(&mut chunk)?)) {
             Ok(0) => {
                 lost(shared, helper);
-                return Some(Err(broke(shared, &WaitError::Lost)));
+                return Some(Err(broke(shared, SshError::Lost)));
             }
             Ok(n) => helper.buf.extend_from_slice(&chunk[..n]),
             Err(e) => {
                 lost(shared, helper);
-                return Some(Err(broke(shared, &e)));
+                return Some(Err(broke(shared, e)));
             }
         }
     }
@@ -331,16 +332,16 @@ pub(crate) fn run(shared: &Arc<Shared>, script: &str) -> Option<Result<Captured,
     Some(Ok((both, err, exit_of(status))))
 }
 
-fn broke(shared: &Shared, e: &WaitError) -> io::Error {
+fn broke(shared: &Shared, e: SshError) -> io::Error {
     match e {
-        WaitError::Op(fail) => io::Error::other(crate::session::fail_message(fail)),
-        WaitError::Lost | WaitError::Deadline => io::Error::new(
+        SshError::Lost | SshError::Deadline => io::Error::new(
             io::ErrorKind::ConnectionAborted,
             format!(
                 "the SSH session to {} broke while the command ran; it may or may not have run to its end",
                 shared.target
             ),
         ),
+        fail => io::Error::other(fail),
     }
 }
 

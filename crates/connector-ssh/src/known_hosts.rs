@@ -7,6 +7,9 @@
 //! (`|1|salt|hmac-sha1`, OpenSSH's `HashKnownHosts`). `@revoked` lines name
 //! keys that are refused whatever else the file says; `@cert-authority`
 //! lines are not used (host certificates are not supported).
+//!
+//! Hand-written rather than `ssh2::KnownHosts`: libssh2 knows no `@revoked`
+//! marker nor `*`, `?`, `!` patterns, and cannot say which line holds a key.
 
 use std::fmt::Write as _;
 

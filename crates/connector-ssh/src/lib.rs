@@ -19,6 +19,8 @@
 //!   POSIX one (sh, bash, dash, ksh, zsh).
 //! - **Files go through SFTP**; writes are atomic (a temporary file, then
 //!   a rename).
+//! - **Settings are [`ssh_settings`]'s** ([`SshConfig`], re-exported
+//!   here): the launcher file builds them, and so can a program.
 //! - **Secrets never show**: passphrases are [`Secret`]s that `Debug` does
 //!   not print, and no message holds a key or a password.
 //!
@@ -78,20 +80,20 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod address;
+mod channel;
 mod command;
-mod config;
 mod error;
 mod files;
 mod helper;
 pub mod known_hosts;
 mod process;
 mod session;
+mod util;
 
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 #[cfg(doc)]
 use core_types::job::StdioSpec;
@@ -99,10 +101,9 @@ use core_types::job::{
     Connector, ConnectorError, Process, ProcessOutput, ProcessSpec, Signal, SignalTarget,
 };
 
-pub use address::SshAddress;
-pub use config::{HostKeyPolicy, Secret, SshConfig, expand_home};
 pub use error::SshError;
 pub use process::SshProcess;
+pub use ssh_settings::{HostKeyPolicy, Secret, SettingsError, SshAddress, SshConfig, expand_home};
 
 use session::Shared;
 
@@ -127,12 +128,13 @@ fn pool() -> &'static Mutex<HashMap<SshConfig, Weak<Shared>>> {
 }
 
 impl SshConnector {
-    /// A connector with these settings. Nothing is connected yet (see
-    /// [`SshConnector::connect`]); a connector built with equal settings
-    /// while this one lives shares its session.
+    /// A connector with these settings (a launcher file's
+    /// `[connector.NAME]` table, an address's, or a program's). Nothing is
+    /// connected yet (see [`SshConnector::connect`]); a connector built
+    /// with equal settings while this one lives shares its session.
     pub fn new(config: SshConfig) -> Result<Self, SshError> {
         config.validate()?;
-        let mut pool = pool().lock().unwrap_or_else(PoisonError::into_inner);
+        let mut pool = util::unpoisoned(pool().lock());
         pool.retain(|_, shared| shared.strong_count() > 0);
         if let Some(shared) = pool.get(&config).and_then(Weak::upgrade) {
             return Ok(SshConnector { shared });
@@ -146,11 +148,6 @@ impl SshConnector {
     /// the other settings' defaults.
     pub fn from_address(address: &str) -> Result<Self, SshError> {
         Self::new(SshConfig::from_address(address)?)
-    }
-
-    /// A connector for a launcher file's `[connector.NAME]` table.
-    pub fn from_config(config: &registry::SshConfig) -> Result<Self, SshError> {
-        Self::new(SshConfig::from_registry(config))
     }
 
     /// Its settings.

@@ -1,4 +1,5 @@
-//! Processes on the remote machine, through exec channels.
+//! Processes on the remote machine, through exec channels
+//! ([`crate::channel`]): starting them, following them to their end.
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -10,10 +11,12 @@ use std::time::{Duration, Instant};
 use core_types::job::{
     ConnectorError, Process, ProcessExit, ProcessOutput, ProcessSpec, StdioSpec,
 };
-use ssh2::{Channel, Stream};
 
+use crate::SshError;
+use crate::channel::{ChanHandle, ChannelReader, ChannelWriter, finish, open_exec, read_chunk};
 use crate::command::{self, Mode, StartLine};
-use crate::session::{Fail, OpError, Shared, WaitError, fail_message};
+use crate::session::Shared;
+use crate::util::Backoff;
 
 /// An exit whose status cannot be known (the process was followed by its
 /// pid after the session that started it broke, or it was detached).
@@ -29,91 +32,6 @@ const LAST_POLL: Duration = Duration::from_millis(500);
 /// How long a watched process may be gone with no exit status written
 /// before its watcher is taken for gone too.
 const WATCHER_GRACE: Duration = Duration::from_secs(2);
-
-/// An exec channel, closed (so that the server frees its session slot)
-/// when its last user drops it.
-pub(crate) struct ChanHandle {
-    shared: Arc<Shared>,
-    channel: Option<Channel>,
-    generation: u64,
-}
-
-impl ChanHandle {
-    /// The channel and its session's generation, for a user that closes
-    /// it itself (when this is the only handle).
-    pub(crate) fn into_raw(self: Arc<Self>) -> Option<(Channel, u64)> {
-        let mut this = Arc::try_unwrap(self).ok()?;
-        let channel = this.channel.take()?;
-        Some((channel, this.generation))
-    }
-
-    fn channel(&self) -> &Channel {
-        self.channel
-            .as_ref()
-            .expect("the channel is only taken when the handle drops")
-    }
-}
-
-impl Drop for ChanHandle {
-    fn drop(&mut self) {
-        if let Some(mut channel) = self.channel.take() {
-            let deadline = Some(Instant::now() + Duration::from_secs(2));
-            let _ = self
-                .shared
-                .wait_on(self.generation, deadline, |_| Ok(channel.close()?));
-            let _guard = self.shared.lock();
-            drop(channel);
-        }
-    }
-}
-
-/// Opens a channel and starts `script` on it. A session found broken
-/// before the command was sent is re-opened and the start tried again.
-pub(crate) fn open_exec(shared: &Arc<Shared>, script: &str) -> Result<Arc<ChanHandle>, OpError> {
-    let mut attempts = 0;
-    loop {
-        let mut st = shared.lock();
-        let opened = shared.hold(&mut st, "opening a channel", |c| {
-            Ok((c.session.channel_session()?, c.generation))
-        });
-        let (mut channel, generation) = match opened {
-            Ok(v) => v,
-            Err(OpError::Broken(_)) if attempts < 3 => {
-                attempts += 1;
-                continue;
-            }
-            Err(OpError::Op(fail)) => {
-                return Err(OpError::Op(Fail::Io(io::Error::other(format!(
-                    "the server refused to open a channel ({}); servers allow a few at once per connection (sshd's MaxSessions, 10 by default)",
-                    fail_message(&fail)
-                )))));
-            }
-            Err(e) => return Err(e),
-        };
-        let started = shared.hold(&mut st, "starting a command", |_| Ok(channel.exec(script)?));
-        if let Err(e) = started {
-            drop(channel);
-            return Err(e);
-        }
-        drop(st);
-        return Ok(Arc::new(ChanHandle {
-            shared: Arc::clone(shared),
-            channel: Some(channel),
-            generation,
-        }));
-    }
-}
-
-/// Reads one chunk of a channel stream, waiting for it.
-fn read_chunk(
-    shared: &Shared,
-    generation: u64,
-    stream: &mut Stream,
-    buf: &mut [u8],
-    deadline: Option<Instant>,
-) -> Result<usize, WaitError> {
-    shared.wait_on(generation, deadline, |_| Ok(stream.read(buf)?))
-}
 
 /// What the script said before the program ran.
 #[derive(Debug, Default)]
@@ -157,7 +75,7 @@ impl Start {
 }
 
 /// Reads the start lines from the channel's standard output.
-fn read_start(shared: &Shared, chan: &ChanHandle, mode: Mode) -> Result<(Start, bool), WaitError> {
+fn read_start(shared: &Shared, chan: &ChanHandle, mode: Mode) -> Result<(Start, bool), SshError> {
     let deadline = Some(Instant::now() + shared.config.timeout + shared.config.connect_timeout);
     let mut stdout = chan.channel().stream(0);
     let mut start = Start::default();
@@ -177,76 +95,6 @@ fn read_start(shared: &Shared, chan: &ChanHandle, mode: Mode) -> Result<(Start, 
         }
         buf.extend_from_slice(&chunk[..n]);
     }
-}
-
-/// Reads what a stream holds now, into `sink` when given.
-fn drain(
-    stream: &mut Stream,
-    mut sink: Option<&mut Vec<u8>>,
-    chunk: &mut [u8],
-) -> Result<(), Fail> {
-    loop {
-        match stream.read(chunk) {
-            Ok(0) => return Ok(()),
-            Ok(n) => {
-                if let Some(sink) = sink.as_deref_mut() {
-                    sink.extend_from_slice(&chunk[..n]);
-                }
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-/// Reads what is left on both streams (into `out` and `err` when given,
-/// else dropped), then waits for the channel to close; the exit.
-fn finish(
-    shared: &Shared,
-    chan: &ChanHandle,
-    mut out: Option<&mut Vec<u8>>,
-    mut err: Option<&mut Vec<u8>>,
-    drain_stdout: bool,
-    drain_stderr: bool,
-    deadline: Option<Instant>,
-) -> Result<ProcessExit, WaitError> {
-    let channel = chan.channel();
-    let mut stdout = channel.stream(0);
-    let mut stderr = channel.stderr();
-    let mut chunk = vec![0u8; 32 * 1024];
-    shared.wait_on(chan.generation, deadline, |_| {
-        let mut drain_both = || -> Result<(), Fail> {
-            if drain_stdout || out.is_some() {
-                drain(&mut stdout, out.as_deref_mut(), &mut chunk)?;
-            }
-            if drain_stderr || err.is_some() {
-                drain(&mut stderr, err.as_deref_mut(), &mut chunk)?;
-            }
-            Ok(())
-        };
-        drain_both()?;
-        let mut channel = channel.clone();
-        // Waiting for the end of the output reads what came before it into
-        // libssh2's queue: drain it again once the end is there.
-        channel.wait_eof()?;
-        drain_both()?;
-        channel.wait_close()?;
-        Ok(())
-    })?;
-    let exit = {
-        let _guard = shared.lock();
-        match channel.exit_signal().ok().and_then(|s| s.exit_signal) {
-            Some(name) => ProcessExit {
-                code: None,
-                signal: command::signal_number(&name),
-            },
-            None => ProcessExit {
-                code: channel.exit_status().ok(),
-                signal: None,
-            },
-        }
-    };
-    Ok(exit)
 }
 
 /// The error for a start that failed, from what the script said.
@@ -316,20 +164,20 @@ fn start_error(
     }
 }
 
-fn wait_error(program: &str, e: WaitError, target: &str, timeout: Duration) -> ConnectorError {
+fn wait_error(program: &str, e: SshError, target: &str, timeout: Duration) -> ConnectorError {
     let source = match e {
-        WaitError::Lost => io::Error::new(
+        SshError::Lost => io::Error::new(
             io::ErrorKind::ConnectionAborted,
             format!("the SSH session to {target} broke while starting it"),
         ),
-        WaitError::Deadline => io::Error::new(
+        SshError::Deadline => io::Error::new(
             io::ErrorKind::TimedOut,
             format!(
                 "{target} did not start it within {}s",
                 timeout.as_secs_f64()
             ),
         ),
-        WaitError::Op(f) => f.into_io(),
+        other => other.into_io(),
     };
     ConnectorError::Spawn {
         program: program.to_owned(),
@@ -526,14 +374,14 @@ impl SshProcess {
         );
         match result {
             Ok(exit) => Ok(Some(exit)),
-            Err(WaitError::Deadline) => Ok(None),
-            Err(WaitError::Lost) => {
+            Err(SshError::Deadline) => Ok(None),
+            Err(SshError::Lost) => {
                 // The session broke: follow the process by its pid on a
                 // new one; its exit status went with the old one.
                 self.chan = None;
                 self.check_alive(block)
             }
-            Err(WaitError::Op(fail)) => Err(ConnectorError::Io {
+            Err(fail) => Err(ConnectorError::Io {
                 op: "wait for",
                 path: PathBuf::from(&self.program),
                 source: fail.into_io(),
@@ -545,7 +393,7 @@ impl SshProcess {
         let Some(path) = self.status_file.clone() else {
             return self.check_alive(block);
         };
-        let mut pause = FIRST_POLL;
+        let mut backoff = Backoff::new(FIRST_POLL, LAST_POLL);
         loop {
             match crate::files::read_file(&self.shared, &path) {
                 Ok(bytes) => {
@@ -561,7 +409,7 @@ impl SshProcess {
                 }
                 Err(e) => return Err(e),
             }
-            if pause >= LAST_POLL || !block {
+            if backoff.at_max() || !block {
                 if self.shared_alive()? {
                     self.gone_since = None;
                 } else {
@@ -576,13 +424,12 @@ impl SshProcess {
             if !block {
                 return Ok(None);
             }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(LAST_POLL);
+            backoff.sleep();
         }
     }
 
     fn check_alive(&mut self, block: bool) -> Result<Option<ProcessExit>, ConnectorError> {
-        let mut pause = FIRST_POLL;
+        let mut backoff = Backoff::new(FIRST_POLL, LAST_POLL);
         loop {
             if !self.shared_alive()? {
                 return Ok(Some(UNKNOWN_EXIT));
@@ -590,8 +437,7 @@ impl SshProcess {
             if !block {
                 return Ok(None);
             }
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(LAST_POLL);
+            backoff.sleep();
         }
     }
 
@@ -610,15 +456,12 @@ impl Process for SshProcess {
     /// backoff: the process goes on there meanwhile. `try_wait` reports
     /// such errors instead.
     fn wait(&mut self) -> Result<ProcessExit, ConnectorError> {
-        let mut pause = Duration::from_secs(1);
+        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
         loop {
             match self.check(true) {
                 Ok(Some(exit)) => return Ok(exit),
                 Ok(None) => {}
-                Err(e) if unreachable(&e) => {
-                    std::thread::sleep(pause);
-                    pause = (pause * 2).min(Duration::from_secs(30));
-                }
+                Err(e) if unreachable(&e) => backoff.sleep(),
                 Err(e) => return Err(e),
             }
         }
@@ -638,91 +481,6 @@ impl Process for SshProcess {
 
     fn take_stderr(&mut self) -> Option<Box<dyn Read + Send>> {
         self.stderr.take()
-    }
-}
-
-/// A stream of the process's output.
-struct ChannelReader {
-    chan: Arc<ChanHandle>,
-    stream: Option<Stream>,
-    prefix: Vec<u8>,
-    pos: usize,
-}
-
-impl Read for ChannelReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pos < self.prefix.len() {
-            let n = buf.len().min(self.prefix.len() - self.pos);
-            buf[..n].copy_from_slice(&self.prefix[self.pos..self.pos + n]);
-            self.pos += n;
-            return Ok(n);
-        }
-        let Some(stream) = self.stream.as_mut() else {
-            return Ok(0);
-        };
-        let shared = &self.chan.shared;
-        match read_chunk(shared, self.chan.generation, stream, buf, None) {
-            Ok(n) => Ok(n),
-            Err(WaitError::Lost) => Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
-                format!(
-                    "the SSH session to {} broke: the rest of the process's output is lost",
-                    shared.target
-                ),
-            )),
-            Err(WaitError::Deadline) => Err(io::ErrorKind::TimedOut.into()),
-            Err(WaitError::Op(fail)) => Err(fail.into_io()),
-        }
-    }
-}
-
-impl Drop for ChannelReader {
-    fn drop(&mut self) {
-        let _guard = self.chan.shared.lock();
-        drop(self.stream.take());
-    }
-}
-
-/// The process's standard input; dropping it sends end-of-file.
-struct ChannelWriter {
-    chan: Arc<ChanHandle>,
-    channel: Option<Channel>,
-}
-
-impl Write for ChannelWriter {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let Some(channel) = self.channel.as_mut() else {
-            return Err(io::ErrorKind::BrokenPipe.into());
-        };
-        if buf.is_empty() {
-            return Ok(0);
-        }
-        let shared = &self.chan.shared;
-        match shared.wait_on(self.chan.generation, None, |_| Ok(channel.write(buf)?)) {
-            Ok(n) => Ok(n),
-            Err(WaitError::Lost) => Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                format!("the SSH session to {} broke", shared.target),
-            )),
-            Err(WaitError::Deadline) => Err(io::ErrorKind::TimedOut.into()),
-            Err(WaitError::Op(fail)) => Err(fail.into_io()),
-        }
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Drop for ChannelWriter {
-    fn drop(&mut self) {
-        if let Some(mut channel) = self.channel.take() {
-            let shared = &self.chan.shared;
-            let deadline = Some(Instant::now() + shared.config.timeout);
-            let _ = shared.wait_on(self.chan.generation, deadline, |_| Ok(channel.send_eof()?));
-            let _guard = shared.lock();
-            drop(channel);
-        }
     }
 }
 
@@ -792,7 +550,7 @@ pub(crate) fn exec_capture(
     if let Some(result) = crate::helper::run(shared, script) {
         return result;
     }
-    let chan = open_exec(shared, script).map_err(OpError::into_io)?;
+    let chan = open_exec(shared, script).map_err(SshError::into_io)?;
     let mut out = Vec::new();
     let mut err = Vec::new();
     match finish(
@@ -805,14 +563,14 @@ pub(crate) fn exec_capture(
         None,
     ) {
         Ok(exit) => Ok((out, err, exit)),
-        Err(WaitError::Lost) => Err(io::Error::new(
+        Err(SshError::Lost) => Err(io::Error::new(
             io::ErrorKind::ConnectionAborted,
             format!(
                 "the SSH session to {} broke while the command ran; it may or may not have run to its end",
                 shared.target
             ),
         )),
-        Err(WaitError::Deadline) => Err(io::ErrorKind::TimedOut.into()),
-        Err(WaitError::Op(fail)) => Err(fail.into_io()),
+        Err(SshError::Deadline) => Err(io::ErrorKind::TimedOut.into()),
+        Err(fail) => Err(fail.into_io()),
     }
 }

@@ -57,7 +57,7 @@ fn locate(arg: &Path, config: Option<&Path>) -> Result<(Arc<dyn Connector>, Path
                 && address.port.is_none_or(|p| p == ssh.port)
                 && (address.user.is_none() || address.user == ssh.user) =>
         {
-            Some(connector_ssh::SshConfig::from_registry(ssh))
+            Some(ssh.clone())
         }
         _ => None,
     });

@@ -56,7 +56,7 @@ impl Backend for StandardBackend {
         match config {
             ConnectorConfig::Local => Ok(connector_local::LocalConnector::shared()),
             #[cfg(feature = "ssh")]
-            ConnectorConfig::Ssh(ssh) => connector_ssh::SshConnector::from_config(ssh)
+            ConnectorConfig::Ssh(ssh) => connector_ssh::SshConnector::new(ssh.clone())
                 .map(|c| Arc::new(c) as Arc<dyn Connector>)
                 .map_err(|e| BuildError::Connector {
                     name: name.to_owned(),

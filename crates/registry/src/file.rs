@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use core_types::{HostSpec, Walltime};
 use serde::Deserialize;
-
+use ssh_settings::{HostKeyPolicy, SshConfig};
 use toml::Spanned;
 
-use crate::connector::{ConnectorConfig, HostKeyPolicy, LOCAL, SshConfig};
+use crate::connector::{ConnectorConfig, LOCAL};
 use crate::error::{InvalidKind, RegistryError, Source, did_you_mean};
 use slurm_options::{OptionError, SlurmOptions, SlurmValue, is_reserved_option, normalize_name};
 
@@ -349,16 +349,17 @@ fn check_connectors(
                 }
             },
         };
-        let config = SshConfig {
-            host: host.into_inner(),
-            port,
-            user: c.user,
-            identity: c.identity.map(Into::into),
-            known_hosts: c.known_hosts.map(Into::into),
-            timeout,
-            keepalive: c.keepalive.map(|k| Duration::from_secs(k.seconds())),
-            host_key_policy,
-        };
+        // What the table does not say keeps the connector's default.
+        let mut config = SshConfig::new(host.into_inner())
+            .port(port)
+            .host_key_policy(host_key_policy);
+        config.user = c.user;
+        config.identity = c.identity.map(Into::into);
+        config.known_hosts = c.known_hosts.map(Into::into);
+        config.connect_timeout = timeout.unwrap_or(config.connect_timeout);
+        if let Some(keepalive) = c.keepalive {
+            config.keepalive = Duration::from_secs(keepalive.seconds());
+        }
         connectors.insert(name, ConnectorConfig::Ssh(config));
     }
     Ok(connectors)

@@ -89,11 +89,13 @@ mod finder;
 mod generate;
 mod keys;
 
-pub use connector::{ConnectorConfig, HostKeyPolicy, LOCAL, SshConfig};
+pub use connector::{ConnectorConfig, LOCAL};
 pub use discover::{ConfigSource, DiscoveryEnv, discover, load_discovered};
 pub use error::{InvalidKind, RegistryError};
 pub use file::{EntryKind, LauncherEntry};
 pub use finder::{AlternativeReport, EntryReport, Explanation, Found, Registry, Verdict};
 pub use generate::local_file;
+pub use ssh_settings::{HostKeyPolicy, SshConfig};
+
 /// The source name of the default registry (no launcher file).
 pub const DEFAULT_SOURCE: &str = "<default: this machine>";

@@ -126,7 +126,7 @@ fn nothing_listens() {
         err.contains(&format!("cannot connect to 127.0.0.1:{port}")),
         "{err}"
     );
-    let err = ssh.exists("/".as_ref()).unwrap_err().to_string();
+    let err = support::chain(&ssh.exists("/".as_ref()).unwrap_err());
     assert!(err.contains("refused"), "{err}");
 }
 

@@ -30,8 +30,8 @@ fn the_specification_example_loads() {
     assert_eq!(ssh.port, 22);
     assert_eq!(ssh.user.as_deref(), Some("me"));
     assert_eq!(ssh.identity.as_deref(), Some("~/.ssh/id_ed25519".as_ref()));
-    assert_eq!(ssh.timeout, Some(Duration::from_secs(30)));
-    assert_eq!(ssh.keepalive, Some(Duration::from_secs(60)));
+    assert_eq!(ssh.connect_timeout, Duration::from_secs(30));
+    assert_eq!(ssh.keepalive, Duration::from_secs(60));
     assert_eq!(ssh.host_key_policy, HostKeyPolicy::AcceptNew);
     assert_eq!(r.connector("local"), Some(&ConnectorConfig::Local));
     assert_eq!(r.connector("nope"), None);
@@ -336,4 +336,43 @@ fn explanation_in_words() {
     insta::assert_snapshot!("explanation_full", why.to_string());
     let why = r.explain(&req("cuda(mem=40GiB) * 2"), &["gpu", "cpu"]);
     insta::assert_snapshot!("explanation_tagged_none", why.to_string());
+}
+
+/// What a `[connector.NAME]` table says is the SSH connector's settings;
+/// what it does not say keeps the connector's defaults.
+#[test]
+fn an_ssh_table_is_the_connectors_settings() {
+    let r = Registry::from_toml_str(
+        "[connector.c]\ntype = \"ssh\"\nhost = \"login.example.org\"\nport = 2222\nuser = \"me\"\n\
+         identity = \"~/.ssh/id_ed25519\"\nknown_hosts = \"/etc/ssh/ssh_known_hosts\"\n\
+         timeout = \"5s\"\nkeepalive = \"0s\"\nhost_key_policy = \"accept-new\"\n",
+        "t.toml",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let Some(ConnectorConfig::Ssh(c)) = r.connector("c") else {
+        panic!("no ssh connector");
+    };
+    let defaults = registry::SshConfig::new("x");
+    assert_eq!(c.target(), "me@login.example.org:2222");
+    assert_eq!(c.identity.as_deref(), Some("~/.ssh/id_ed25519".as_ref()));
+    assert_eq!(
+        c.known_hosts.as_deref(),
+        Some("/etc/ssh/ssh_known_hosts".as_ref())
+    );
+    assert_eq!(c.host_key_policy, HostKeyPolicy::AcceptNew);
+    assert_eq!(c.connect_timeout, Duration::from_secs(5));
+    assert!(c.keepalive.is_zero());
+    assert_eq!(c.timeout, defaults.timeout);
+    assert_eq!(c.reconnect_timeout, defaults.reconnect_timeout);
+    assert_eq!(
+        (c.passphrase.as_ref(), c.default_dir.as_ref()),
+        (None, None)
+    );
+
+    let r = Registry::from_toml_str("[connector.c]\ntype = \"ssh\"\nhost = \"h\"\n", "t.toml")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        r.connector("c"),
+        Some(&ConnectorConfig::Ssh(registry::SshConfig::new("h")))
+    );
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::SshError;
+use crate::SettingsError;
 
 /// A parsed `ssh://` address.
 ///
@@ -22,8 +22,8 @@ pub struct SshAddress {
     pub path: Option<PathBuf>,
 }
 
-fn bad(input: &str, reason: impl Into<String>) -> SshError {
-    SshError::Address {
+fn bad(input: &str, reason: impl Into<String>) -> SettingsError {
+    SettingsError::Address {
         input: shown(input),
         reason: reason.into(),
     }
@@ -48,7 +48,10 @@ fn shown(input: &str) -> String {
 }
 
 /// The host and port of `host[:port]` or `[v6][:port]`.
-fn host_and_port<'a>(input: &str, hostport: &'a str) -> Result<(&'a str, Option<u16>), SshError> {
+fn host_and_port<'a>(
+    input: &str,
+    hostport: &'a str,
+) -> Result<(&'a str, Option<u16>), SettingsError> {
     let (host, port) = if let Some(after) = hostport.strip_prefix('[') {
         let end = after
             .find(']')
@@ -105,7 +108,7 @@ impl SshAddress {
     /// Parses `ssh://[user@]host[:port][/path]`; IPv6 hosts go in brackets
     /// (`ssh://[::1]:2222`). A password in the address is refused: it would
     /// end up in files and messages.
-    pub fn parse(input: &str) -> Result<SshAddress, SshError> {
+    pub fn parse(input: &str) -> Result<SshAddress, SettingsError> {
         let rest = input
             .strip_prefix("ssh://")
             .ok_or_else(|| bad(input, "an SSH address starts with `ssh://`"))?;
@@ -168,8 +171,8 @@ impl SshAddress {
 }
 
 impl std::str::FromStr for SshAddress {
-    type Err = SshError;
-    fn from_str(s: &str) -> Result<Self, SshError> {
+    type Err = SettingsError;
+    fn from_str(s: &str) -> Result<Self, SettingsError> {
         SshAddress::parse(s)
     }
 }

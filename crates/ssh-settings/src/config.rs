@@ -4,12 +4,29 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::SshError;
+use crate::SettingsError;
 use crate::address::SshAddress;
 
-/// How a host key that is not in the known hosts file is treated: the
-/// launcher file's type, so a `[connector.NAME]` table maps onto it as is.
-pub use registry::HostKeyPolicy;
+/// How an SSH connector treats a host key it has not seen before. A key
+/// that differs from the known one is always refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum HostKeyPolicy {
+    /// Only hosts already in `known_hosts` (the default).
+    #[default]
+    Strict,
+    /// A host not yet in `known_hosts` is added on first connection.
+    AcceptNew,
+}
+
+impl HostKeyPolicy {
+    /// The name in launcher files (`strict`, `accept-new`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            HostKeyPolicy::Strict => "strict",
+            HostKeyPolicy::AcceptNew => "accept-new",
+        }
+    }
+}
 
 /// A secret (a key's passphrase): never shown by `Debug`, never part of a
 /// message.
@@ -22,7 +39,8 @@ impl Secret {
         Secret(secret.into())
     }
 
-    pub(crate) fn expose(&self) -> &str {
+    /// The secret itself, for the SSH library only.
+    pub fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -33,10 +51,12 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// An SSH connector's settings.
+/// An SSH connector's settings: what a launcher file's `[connector.NAME]`
+/// table (`type = "ssh"`) says, with the defaults for what it does not.
 ///
-/// Two connectors built from equal settings share one session (see
-/// [`crate::SshConnector::new`]).
+/// Paths are kept as written: a leading `~` is expanded when they are used
+/// ([`SshConfig::known_hosts_path`], [`expand_home`]). Two SSH connectors
+/// built from equal settings share one session.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct SshConfig {
     /// The host name or address.
@@ -91,30 +111,13 @@ impl SshConfig {
     }
 
     /// Settings from an `ssh://[user@]host[:port][/path]` address.
-    pub fn from_address(address: &str) -> Result<Self, SshError> {
+    pub fn from_address(address: &str) -> Result<Self, SettingsError> {
         let a = SshAddress::parse(address)?;
         let mut config = SshConfig::new(a.host);
         config.port = a.port.unwrap_or(22);
         config.user = a.user;
         config.default_dir = a.path;
         Ok(config)
-    }
-
-    /// Settings from a launcher file's `[connector.NAME]` table (`type =
-    /// "ssh"`), as the registry read it.
-    pub fn from_registry(c: &registry::SshConfig) -> Self {
-        let mut config = SshConfig::new(c.host.clone()).port(c.port);
-        config.user.clone_from(&c.user);
-        config.identity.clone_from(&c.identity);
-        config.known_hosts.clone_from(&c.known_hosts);
-        config.host_key_policy = c.host_key_policy;
-        if let Some(timeout) = c.timeout {
-            config.connect_timeout = timeout;
-        }
-        if let Some(keepalive) = c.keepalive {
-            config.keepalive = keepalive;
-        }
-        config
     }
 
     /// Sets the port.
@@ -195,9 +198,9 @@ impl SshConfig {
     }
 
     /// Checks what can be checked without connecting.
-    pub fn validate(&self) -> Result<(), SshError> {
+    pub fn validate(&self) -> Result<(), SettingsError> {
         let bad = |key, reason: &str| {
-            Err(SshError::Config {
+            Err(SettingsError::Config {
                 key,
                 reason: reason.to_owned(),
             })
@@ -222,7 +225,7 @@ impl SshConfig {
 
     /// The user to log in as: the one set, else this process's (`$USER`,
     /// `$LOGNAME`, then the name of its uid).
-    pub(crate) fn user_name(&self) -> Result<String, SshError> {
+    pub fn user_name(&self) -> Result<String, SettingsError> {
         if let Some(user) = &self.user {
             return Ok(user.clone());
         }
@@ -235,14 +238,14 @@ impl SshConfig {
                     .flatten()
                     .map(|u| u.name)
             })
-            .ok_or_else(|| SshError::Config {
+            .ok_or_else(|| SettingsError::Config {
                 key: "user",
                 reason: "no user is set, and this process's user has no name".into(),
             })
     }
 
     /// `user@host:port`, for messages.
-    pub(crate) fn target(&self) -> String {
+    pub fn target(&self) -> String {
         let user = self.user_name().unwrap_or_else(|_| "?".into());
         if self.host.contains(':') {
             format!("{user}@[{}]:{}", self.host, self.port)
@@ -252,7 +255,7 @@ impl SshConfig {
     }
 
     /// The known hosts file, `~` expanded.
-    pub(crate) fn known_hosts_path(&self) -> PathBuf {
+    pub fn known_hosts_path(&self) -> PathBuf {
         let path = self
             .known_hosts
             .clone()
@@ -261,8 +264,8 @@ impl SshConfig {
     }
 }
 
-/// This process's home directory.
-pub(crate) fn home() -> Option<PathBuf> {
+/// This process's home directory (`$HOME`).
+pub fn home() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
         .map(PathBuf::from)
@@ -296,31 +299,6 @@ mod tests {
         assert_eq!(d, SshConfig::new("login"));
         assert_eq!(c.target(), "me@login:2222");
         assert_eq!(SshConfig::new("::1").user("u").target(), "u@[::1]:22");
-    }
-
-    #[test]
-    fn from_the_launcher_file() {
-        let file = registry::SshConfig {
-            host: "login.example.org".into(),
-            port: 2222,
-            user: Some("me".into()),
-            identity: Some("~/.ssh/id_ed25519".into()),
-            known_hosts: Some("/etc/ssh/ssh_known_hosts".into()),
-            timeout: Some(Duration::from_secs(5)),
-            keepalive: Some(Duration::ZERO),
-            host_key_policy: registry::HostKeyPolicy::AcceptNew,
-        };
-        let c = SshConfig::from_registry(&file);
-        assert_eq!(c.target(), "me@login.example.org:2222");
-        assert_eq!(c.identity.as_deref(), Some(Path::new("~/.ssh/id_ed25519")));
-        assert_eq!(
-            c.known_hosts.as_deref(),
-            Some(Path::new("/etc/ssh/ssh_known_hosts"))
-        );
-        assert_eq!(c.host_key_policy, HostKeyPolicy::AcceptNew);
-        assert_eq!(c.connect_timeout, Duration::from_secs(5));
-        assert!(c.keepalive.is_zero());
-        assert_eq!(c.timeout, SshConfig::new("x").timeout);
     }
 
     #[test]

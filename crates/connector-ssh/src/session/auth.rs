@@ -1,0 +1,121 @@
+//! Logging in: the identity file set, else the SSH agent's keys, then
+//! the default identity files; the error says what each said.
+
+use std::path::Path;
+
+use libssh2_sys::{
+    LIBSSH2_ERROR_AUTHENTICATION_FAILED, LIBSSH2_ERROR_FILE, LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED,
+};
+use ssh2::{ErrorCode, Session};
+
+use crate::{Secret, SshConfig, SshError, expand_home};
+
+/// Why a key was not accepted, for people.
+fn key_refusal(e: &ssh2::Error) -> String {
+    match e.code() {
+        ErrorCode::Session(
+            LIBSSH2_ERROR_AUTHENTICATION_FAILED | LIBSSH2_ERROR_PUBLICKEY_UNVERIFIED,
+        ) => "the server refused the key".into(),
+        ErrorCode::Session(LIBSSH2_ERROR_FILE) => format!(
+            "the key cannot be used (a wrong or missing passphrase, or a format libssh2 cannot read): {}",
+            e.message()
+        ),
+        _ => e.message().to_owned(),
+    }
+}
+
+pub(super) fn authenticate(
+    session: &Session,
+    config: &SshConfig,
+    user: &str,
+    target: &str,
+) -> Result<(), SshError> {
+    let mut tried = Vec::new();
+    let fail = |tried| SshError::Auth {
+        target: target.to_owned(),
+        tried,
+    };
+    let try_file = |path: &Path, passphrase: Option<&Secret>, tried: &mut Vec<String>| match session
+        .userauth_pubkey_file(user, None, path, passphrase.map(Secret::expose))
+    {
+        Ok(()) if session.authenticated() => true,
+        Ok(()) => {
+            tried.push(format!(
+                "identity file `{}`: more authentication is required, which is not supported",
+                path.display()
+            ));
+            false
+        }
+        Err(e) => {
+            tried.push(format!(
+                "identity file `{}`: {}",
+                path.display(),
+                key_refusal(&e)
+            ));
+            false
+        }
+    };
+    let home = ssh_settings::home();
+    if let Some(identity) = &config.identity {
+        let path = expand_home(identity, home.as_deref());
+        if !path.is_file() {
+            tried.push(format!(
+                "identity file `{}`: it does not exist",
+                path.display()
+            ));
+        } else if try_file(&path, config.passphrase.as_ref(), &mut tried) {
+            return Ok(());
+        }
+        return Err(fail(tried));
+    }
+    match agent_login(session, user) {
+        Ok(true) => return Ok(()),
+        Ok(false) => tried.push("the SSH agent: the server refused each of its keys".into()),
+        Err(why) => tried.push(format!("the SSH agent: {why}")),
+    }
+    let mut defaults = 0;
+    for name in ["id_ed25519", "id_ecdsa", "id_rsa"] {
+        let Some(path) = home.as_ref().map(|h| h.join(".ssh").join(name)) else {
+            break;
+        };
+        if path.is_file() {
+            defaults += 1;
+            if try_file(&path, None, &mut tried) {
+                return Ok(());
+            }
+        }
+    }
+    if defaults == 0 {
+        tried.push(
+            "no identity file is set and ~/.ssh has no id_ed25519, id_ecdsa or id_rsa".into(),
+        );
+    }
+    Err(fail(tried))
+}
+
+/// Logs in with the agent's keys: `Ok(false)` when it has keys and none
+/// was accepted, `Err` when there is no agent or it has no key.
+fn agent_login(session: &Session, user: &str) -> Result<bool, String> {
+    if std::env::var_os("SSH_AUTH_SOCK").is_none_or(|s| s.is_empty()) {
+        return Err("none is running (SSH_AUTH_SOCK is not set)".into());
+    }
+    let mut agent = session.agent().map_err(|e| e.message().to_owned())?;
+    agent
+        .connect()
+        .map_err(|e| format!("cannot reach it: {}", e.message()))?;
+    agent
+        .list_identities()
+        .map_err(|e| format!("cannot list its keys: {}", e.message()))?;
+    let identities = agent.identities().map_err(|e| e.message().to_owned())?;
+    if identities.is_empty() {
+        return Err("it holds no key".into());
+    }
+    for identity in &identities {
+        if agent.userauth(user, identity).is_ok() && session.authenticated() {
+            let _ = agent.disconnect();
+            return Ok(true);
+        }
+    }
+    let _ = agent.disconnect();
+    Ok(false)
+}

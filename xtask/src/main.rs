@@ -1,5 +1,6 @@
 //! Development tasks of the workspace.
 //!
+//! - `cargo xtask arch`: check the crate graph's invariants (ARCHITECTURE.md).
 //! - `cargo xtask codegen`: regenerate the generated files.
 //! - `cargo xtask codegen --check`: fail when a generated file is stale (CI).
 //! - `cargo xtask test`: every test of the workspace (the README's test
@@ -11,6 +12,7 @@
 //! - `cargo xtask sshd up|down`: the SSH connector's test server;
 //!   `cargo xtask bench-ssh` runs the SSH bench against it.
 
+mod arch;
 mod bench_cli;
 mod bench_slurm;
 mod codegen;
@@ -25,6 +27,7 @@ fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     match args.as_slice() {
+        ["arch"] => arch::run(),
         ["codegen"] => codegen::run(codegen::Mode::Write),
         ["codegen", "--check"] => codegen::run(codegen::Mode::Check),
         ["test", rest @ ..] => test::run(rest),
@@ -34,7 +37,7 @@ fn main() -> Result<()> {
         ["sshd", rest @ ..] => sshd::run(rest),
         ["bench-ssh"] => sshd::bench(),
         _ => bail!(
-            "usage: cargo xtask codegen [--check] | cargo xtask test [-- CARGO TEST ARGS] | cargo xtask bench-cli | cargo xtask slurm up|down|status|env | cargo xtask bench-slurm | cargo xtask sshd up|down | cargo xtask bench-ssh"
+            "usage: cargo xtask arch | cargo xtask codegen [--check] | cargo xtask test [-- CARGO TEST ARGS] | cargo xtask bench-cli | cargo xtask slurm up|down|status|env | cargo xtask bench-slurm | cargo xtask sshd up|down | cargo xtask bench-ssh"
         ),
     }
 }

@@ -32,7 +32,9 @@ use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use core_types::Alternative;
 use core_types::job::{Job, JobError, JobHandle, JobState, Launcher};
@@ -216,7 +218,6 @@ impl Experiment {
     pub fn len(&self) -> usize {
         self.jobs
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
             .len()
     }
 
@@ -246,7 +247,6 @@ impl Experiment {
         if !self
             .names
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
             .insert(task.name.clone())
         {
             return Err(ExperimentError::DuplicateName(task.name));
@@ -263,14 +263,12 @@ impl Experiment {
                 // The name stays free for a corrected task.
                 self.names
                     .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
                     .remove(&name);
                 return Err(ExperimentError::Job { name, source });
             }
         };
         self.jobs
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
             .push((name, Arc::clone(&handle)));
         Ok(handle)
     }
@@ -281,7 +279,6 @@ impl Experiment {
         let jobs = self
             .jobs
             .lock()
-            .unwrap_or_else(PoisonError::into_inner)
             .clone();
         jobs.into_iter()
             .map(|(name, handle)| match handle.wait() {

@@ -37,7 +37,9 @@
 
 use std::fmt;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
 
 use core_types::job::{Job, JobError, JobHandle, Launcher};
 use rand::rngs::StdRng;
@@ -275,10 +277,7 @@ impl DynamicLauncher {
     #[must_use]
     pub fn sample(mut self, sample: bool) -> Self {
         self.sample = sample;
-        self.state
-            .get_mut()
-            .unwrap_or_else(PoisonError::into_inner)
-            .table = None;
+        self.state.get_mut().table = None;
         self
     }
 
@@ -306,7 +305,7 @@ impl DynamicLauncher {
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state.lock()
     }
 
     /// The launchers by priority, highest first (the order given among

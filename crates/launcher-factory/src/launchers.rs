@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use core_types::job::{Connector, Job, JobError, JobHandle, Launcher};
 use core_types::{Alternative, Requirement};
@@ -198,10 +200,6 @@ impl<B> fmt::Debug for Launchers<B> {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl<B: Backend> Launchers<B> {
     /// The launchers of `registry`, made through `backend`.
     pub fn new(registry: Registry, backend: B) -> Self {
@@ -228,7 +226,7 @@ impl<B: Backend> Launchers<B> {
 
     /// The connector named `name` (made on first use, then shared).
     pub fn connector(&self, name: &str) -> Result<Arc<dyn Connector>, BuildError> {
-        if let Some(c) = lock(&self.connectors).get(name) {
+        if let Some(c) = self.connectors.lock().get(name) {
             return Ok(Arc::clone(c));
         }
         let config = self
@@ -237,7 +235,7 @@ impl<B: Backend> Launchers<B> {
             .ok_or_else(|| BuildError::NotAvailable(format!("no connector is named `{name}`")))?;
         let made = self.backend.connector(name, config)?;
         Ok(Arc::clone(
-            lock(&self.connectors)
+            self.connectors.lock()
                 .entry(name.to_owned())
                 .or_insert(made),
         ))
@@ -281,7 +279,7 @@ impl<B: Backend> Launchers<B> {
     ) -> Result<Arc<dyn Launcher>, BuildError> {
         match &entry.kind {
             EntryKind::Direct { connector, host } => {
-                if let Some(made) = lock(&self.direct).get(&index) {
+                if let Some(made) = self.direct.lock().get(&index) {
                     return Ok(Arc::clone(made) as Arc<dyn Launcher>);
                 }
                 let connector = self.connector(connector)?;
@@ -292,7 +290,7 @@ impl<B: Backend> Launchers<B> {
                 let made = DirectLauncher::with_config(connector, host.clone(), config)
                     .map_err(|e| BuildError::Failed(Box::new(e)))?;
                 let made = Arc::clone(
-                    lock(&self.direct)
+                    self.direct.lock()
                         .entry(index)
                         .or_insert_with(|| Arc::new(made)),
                 );

@@ -367,20 +367,10 @@ fn priorities(entries: &[Entry]) -> Vec<u32> {
 
 /// A TOML basic string.
 fn toml_string(text: &str) -> String {
-    let mut out = String::from("\"");
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04X}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    use toml_writer::ToTomlValue as _;
+    toml_writer::TomlStringBuilder::new(text)
+        .as_basic()
+        .to_toml_value()
 }
 
 /// A duration for a launcher file (`"1d"`, `"2h30m"` ...): whole units.

@@ -24,6 +24,7 @@
 mod host;
 pub mod job;
 mod requirement;
+pub mod paths;
 pub mod suggest;
 mod units;
 

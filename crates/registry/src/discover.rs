@@ -38,17 +38,11 @@ impl DiscoveryEnv {
     /// `$HOME/.config/launch/launchers.toml` when `$XDG_CONFIG_HOME` is
     /// unset, empty or relative (the XDG rule); `None` without either.
     pub fn xdg_path(&self) -> Option<PathBuf> {
-        let config_home = self
-            .xdg_config_home
-            .as_ref()
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-            .or_else(|| {
-                self.home
-                    .as_ref()
-                    .filter(|h| !h.is_empty())
-                    .map(|h| Path::new(h).join(".config"))
-            })?;
+        let config_home = core_types::paths::xdg_base(
+            self.xdg_config_home.as_deref(),
+            self.home.as_deref(),
+            ".config",
+        )?;
         Some(config_home.join("launch").join("launchers.toml"))
     }
 }

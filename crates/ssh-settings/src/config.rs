@@ -264,11 +264,10 @@ impl SshConfig {
     }
 }
 
-/// This process's home directory (`$HOME`).
+/// This process's home directory: `$HOME`, else the user database's
+/// (`std::env::home_dir`).
 pub fn home() -> Option<PathBuf> {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(PathBuf::from)
+    std::env::home_dir().filter(|h| !h.as_os_str().is_empty())
 }
 
 /// `~` and `~/...` under `home` (as is without one, or for other paths).

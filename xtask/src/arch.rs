@@ -175,7 +175,9 @@ fn violations(graph: &Graph) -> Vec<String> {
     }
     for (krate, allowed, why) in RULES {
         let Some(deps) = graph.get(*krate) else {
-            out.push(format!("{krate}: no such crate in the workspace (update xtask/src/arch.rs)"));
+            out.push(format!(
+                "{krate}: no such crate in the workspace (update xtask/src/arch.rs)"
+            ));
             continue;
         };
         for (dep, kind) in deps.iter().filter(|(_, kind)| kind != "dev") {
@@ -197,7 +199,10 @@ pub(crate) fn run() -> Result<()> {
         eprintln!("arch: the crate graph keeps its {} invariants", RULES.len());
         return Ok(());
     }
-    bail!("the crate graph breaks ARCHITECTURE.md:\n  {}", broken.join("\n  "))
+    bail!(
+        "the crate graph breaks ARCHITECTURE.md:\n  {}",
+        broken.join("\n  ")
+    )
 }
 
 #[cfg(test)]
@@ -223,11 +228,15 @@ mod tests {
             .push(("test-support".into(), "normal".into()));
         let broken = violations(&graph);
         assert!(
-            broken.iter().any(|b| b.starts_with("registry depends on launcher-slurm")),
+            broken
+                .iter()
+                .any(|b| b.starts_with("registry depends on launcher-slurm")),
             "{broken:?}"
         );
         assert!(
-            broken.iter().any(|b| b.starts_with("matcher depends on test-support as a normal")),
+            broken
+                .iter()
+                .any(|b| b.starts_with("matcher depends on test-support as a normal")),
             "{broken:?}"
         );
     }

@@ -21,10 +21,11 @@
 //! # Ok::<(), core_types::ValueError>(())
 //! ```
 
+pub mod backoff;
 mod host;
 pub mod job;
-mod requirement;
 pub mod paths;
+mod requirement;
 pub mod suggest;
 mod units;
 

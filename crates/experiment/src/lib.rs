@@ -216,9 +216,7 @@ impl Experiment {
 
     /// How many jobs were submitted.
     pub fn len(&self) -> usize {
-        self.jobs
-            .lock()
-            .len()
+        self.jobs.lock().len()
     }
 
     /// Whether no job was submitted.
@@ -244,11 +242,7 @@ impl Experiment {
         launcher: &Arc<dyn Launcher>,
     ) -> Result<Arc<dyn JobHandle>, ExperimentError> {
         check_name(&task.name)?;
-        if !self
-            .names
-            .lock()
-            .insert(task.name.clone())
-        {
+        if !self.names.lock().insert(task.name.clone()) {
             return Err(ExperimentError::DuplicateName(task.name));
         }
         let name = task.name.clone();
@@ -261,25 +255,18 @@ impl Experiment {
             Ok(handle) => Arc::from(handle),
             Err(source) => {
                 // The name stays free for a corrected task.
-                self.names
-                    .lock()
-                    .remove(&name);
+                self.names.lock().remove(&name);
                 return Err(ExperimentError::Job { name, source });
             }
         };
-        self.jobs
-            .lock()
-            .push((name, Arc::clone(&handle)));
+        self.jobs.lock().push((name, Arc::clone(&handle)));
         Ok(handle)
     }
 
     /// Waits for every job submitted so far; their final states, in
     /// submission order.
     pub fn wait_all(&self) -> Result<Vec<Outcome>, ExperimentError> {
-        let jobs = self
-            .jobs
-            .lock()
-            .clone();
+        let jobs = self.jobs.lock().clone();
         jobs.into_iter()
             .map(|(name, handle)| match handle.wait() {
                 Ok(state) => Ok(Outcome {

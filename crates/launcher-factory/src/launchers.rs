@@ -235,7 +235,8 @@ impl<B: Backend> Launchers<B> {
             .ok_or_else(|| BuildError::NotAvailable(format!("no connector is named `{name}`")))?;
         let made = self.backend.connector(name, config)?;
         Ok(Arc::clone(
-            self.connectors.lock()
+            self.connectors
+                .lock()
                 .entry(name.to_owned())
                 .or_insert(made),
         ))
@@ -290,7 +291,8 @@ impl<B: Backend> Launchers<B> {
                 let made = DirectLauncher::with_config(connector, host.clone(), config)
                     .map_err(|e| BuildError::Failed(Box::new(e)))?;
                 let made = Arc::clone(
-                    self.direct.lock()
+                    self.direct
+                        .lock()
                         .entry(index)
                         .or_insert_with(|| Arc::new(made)),
                 );

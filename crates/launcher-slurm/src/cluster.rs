@@ -50,11 +50,7 @@ impl RetryPolicy {
         if attempt <= 1 {
             return Duration::ZERO;
         }
-        let factor = 1u32.checked_shl(attempt - 2).unwrap_or(u32::MAX);
-        self.first_delay
-            .checked_mul(factor)
-            .unwrap_or(self.max_delay)
-            .min(self.max_delay)
+        core_types::backoff::Backoff::nth(self.first_delay, self.max_delay, attempt - 2)
     }
 }
 

@@ -1,5 +1,8 @@
-//! The grammar, as winnow parsers over a [`LocatingSlice`] of the input, so
-//! that every token knows its span. There is no backtracking across a
+//! The grammar, as winnow parsers over a [`LocatingSlice`] of the input's
+//! bytes, so that every token knows its span. All the language's tokens are
+//! ASCII: scanning bytes is exact and keeps the hot path free of UTF-8
+//! decoding; the input as text rides along ([`Stateful`]) to hand out a
+//! token as `&str` by its span. There is no backtracking across a
 //! keyword: each term is chosen by its keyword (`dispatch!`) and committed to
 //! once the keyword is read (`cut_err`), so an error points at the first wrong
 //! byte; contexts name what was expected there.
@@ -20,14 +23,27 @@ use winnow::combinator::{
 };
 use winnow::error::{ErrMode, ParserError, StrContext, StrContextValue};
 use winnow::prelude::*;
-use winnow::stream::{AsChar, LocatingSlice};
-use winnow::token::{one_of, take_while};
+use winnow::stream::{AsChar, LocatingSlice, Stateful};
+use winnow::token::{one_of, rest, take_while};
 
 use self::fail::Fail;
 use crate::error::{ErrorKind, ParseError};
 
-/// The stream the parsers read: the input and the offset into it.
-type Input<'i> = LocatingSlice<&'i str>;
+/// The stream the parsers read: the input's bytes and the offset into them,
+/// with the input as text.
+type Input<'i> = Stateful<LocatingSlice<&'i [u8]>, &'i str>;
+
+fn stream(input: &str) -> Input<'_> {
+    Stateful {
+        input: LocatingSlice::new(input.as_bytes()),
+        state: input,
+    }
+}
+
+/// The text of the token at `span`.
+fn token<'i>(i: &Input<'i>, span: Range<usize>) -> &'i str {
+    i.state.get(span).unwrap_or_default()
+}
 
 type PResult<T> = ModalResult<T, Fail>;
 
@@ -55,12 +71,12 @@ enum Term {
 /// A whole number as written: its value, its digits and their span.
 struct Number<'i> {
     value: u64,
-    digits: &'i str,
+    digits: &'i [u8],
     span: Range<usize>,
 }
 
 pub(crate) fn requirement(input: &str) -> Result<Requirement, ParseError> {
-    let mut stream = LocatingSlice::new(input);
+    let mut stream = stream(input);
     parse_requirement(&mut stream).map_err(|e| {
         // `Incomplete` is for partial streams; this one is whole.
         let fail = e.into_inner().unwrap_or_else(|_| Fail::from_input(&stream));
@@ -71,7 +87,7 @@ pub(crate) fn requirement(input: &str) -> Result<Requirement, ParseError> {
 /// `alternative | alternative | ...` and the end of the input.
 fn parse_requirement(i: &mut Input<'_>) -> PResult<Requirement> {
     terminated(
-        separated(1.., alternative, '|'),
+        separated(1.., alternative, b'|'),
         eof.context(expected("`&`, `|` or the end of the requirement")),
     )
     .map(|alternatives| Requirement { alternatives })
@@ -89,7 +105,7 @@ fn alternative(i: &mut Input<'_>) -> PResult<Alternative> {
                 delimited(multispace0, term.with_span(), multispace0).parse_next(i)?;
             add_term(&mut alt, term, span).map_err(ErrMode::Cut)
         },
-        '&',
+        b'&',
     )
     .parse_next(i)?;
     alt.accelerators.sort_by_key(|a| Reverse(a.memory));
@@ -129,15 +145,15 @@ fn too_many(span: Range<usize>) -> Fail {
 /// committed to.
 fn term(i: &mut Input<'_>) -> PResult<Term> {
     dispatch! {ident.with_span();
-        ("duration", _) => cut_err(preceded(equals("`=` after `duration`"), duration))
+        (b"duration", _) => cut_err(preceded(equals("`=` after `duration`"), duration))
             .map(Term::Duration),
-        ("cpu", _) => cut_err(cpu),
-        ("cuda", _) => cut_err(accelerator(AcceleratorKind::Cuda)),
-        ("mps", _) => cut_err(accelerator(AcceleratorKind::Mps)),
-        ("rocm", _) => cut_err(accelerator(AcceleratorKind::Rocm)),
-        ("gpu", _) => cut_err(accelerator(AcceleratorKind::Generic)),
-        ("", _) => cut_err(fail.context(expected(TERM))),
-        (word, span) => refuse(span, ErrorKind::UnknownTerm { found: word.to_owned() }),
+        (b"cpu", _) => cut_err(cpu),
+        (b"cuda", _) => cut_err(accelerator(AcceleratorKind::Cuda)),
+        (b"mps", _) => cut_err(accelerator(AcceleratorKind::Mps)),
+        (b"rocm", _) => cut_err(accelerator(AcceleratorKind::Rocm)),
+        (b"gpu", _) => cut_err(accelerator(AcceleratorKind::Generic)),
+        (b"", _) => cut_err(fail.context(expected(TERM))),
+        (word, span) => refuse(span, ErrorKind::UnknownTerm { found: text(word).to_owned() }),
     }
     .parse_next(i)
 }
@@ -152,44 +168,54 @@ fn refuse<'i, O>(span: Range<usize>, kind: ErrorKind) -> impl Parser<Input<'i>, 
     }
 }
 
-/// A keyword or an argument name. All the language's tokens are ASCII.
-fn ident<'i>(i: &mut Input<'i>) -> PResult<&'i str> {
-    take_while(0.., (AsChar::is_alphanum, '_')).parse_next(i)
+/// A keyword or an argument name.
+fn ident<'i>(i: &mut Input<'i>) -> PResult<&'i [u8]> {
+    take_while(0.., (AsChar::is_alphanum, b'_')).parse_next(i)
+}
+
+/// Bytes the grammar took as ASCII (letters, digits, `_`), as text.
+fn text(ascii: &[u8]) -> &str {
+    std::str::from_utf8(ascii).unwrap_or_default()
 }
 
 /// `c` after optional whitespace; else the expectation `what`.
-fn punct<'i>(c: char, what: &'static str) -> impl Parser<Input<'i>, char, ErrMode<Fail>> {
+fn punct<'i>(c: u8, what: &'static str) -> impl Parser<Input<'i>, u8, ErrMode<Fail>> {
     preceded(multispace0, c.context(expected(what)))
 }
 
 /// `=` and the whitespace around it.
 fn equals<'i>(what: &'static str) -> impl Parser<Input<'i>, (), ErrMode<Fail>> {
-    (punct('=', what), multispace0).void()
+    (punct(b'=', what), multispace0).void()
 }
 
 /// A whole number; `what` names it in errors. One that does not fit 64 bits
 /// is refused at its digits.
 fn integer<'i>(what: &'static str) -> impl Parser<Input<'i>, Number<'i>, ErrMode<Fail>> {
-    digit1
-        .context(expected(what))
-        .with_span()
-        .try_map(
-            |(digits, span): (&'i str, Range<usize>)| match digits.parse() {
-                Ok(value) => Ok(Number {
-                    value,
-                    digits,
-                    span,
+    digit1.context(expected(what)).with_span().try_map(
+        |(digits, span): (&'i [u8], Range<usize>)| match decimal(digits) {
+            Some(value) => Ok(Number {
+                value,
+                digits,
+                span,
+            }),
+            None => Err(Fail::new(
+                span,
+                ErrorKind::Value(ValueError::Overflow {
+                    what: "number",
+                    input: text(digits).to_owned(),
+                    max: u64::MAX.to_string(),
                 }),
-                Err(_) => Err(Fail::new(
-                    span,
-                    ErrorKind::Value(ValueError::Overflow {
-                        what: "number",
-                        input: digits.to_owned(),
-                        max: u64::MAX.to_string(),
-                    }),
-                )),
-            },
-        )
+            )),
+        },
+    )
+}
+
+/// The value of decimal `digits`, unless it does not fit 64 bits.
+fn decimal(digits: &[u8]) -> Option<u64> {
+    digits.iter().try_fold(0u64, |n, &digit| {
+        n.checked_mul(10)?
+            .checked_add(u64::from(digit.checked_sub(b'0')?))
+    })
 }
 
 /// A value's refusal by its unit's table: an unknown unit points at the
@@ -205,9 +231,10 @@ fn refused_value(e: ValueError, number: &Number<'_>, unit: Range<usize>) -> ErrM
 /// `4h`, `4 h`, `90 minutes`.
 fn duration(i: &mut Input<'_>) -> PResult<Walltime> {
     let number = integer("a whole number of time units (`duration=4h`)").parse_next(i)?;
-    let (unit, span) = preceded(multispace0, alpha0.with_span()).parse_next(i)?;
+    let span = preceded(multispace0, alpha0.span()).parse_next(i)?;
+    let unit = token(i, span.clone());
     if unit.is_empty() {
-        let no_unit = ValueError::no_unit("duration", number.digits);
+        let no_unit = ValueError::no_unit("duration", text(number.digits));
         return Err(ErrMode::Cut(Fail::new(
             number.span,
             ErrorKind::Value(no_unit),
@@ -219,7 +246,8 @@ fn duration(i: &mut Input<'_>) -> PResult<Walltime> {
 /// `32GiB`, `4G`: no space between number and unit.
 fn size(i: &mut Input<'_>) -> PResult<MemSize> {
     let number = integer("a size such as `32GiB` or `4G`").parse_next(i)?;
-    let (unit, span) = alpha0.with_span().parse_next(i)?;
+    let span = alpha0.span().parse_next(i)?;
+    let unit = token(i, span.clone());
     if unit.is_empty() {
         let kind = missing_unit(number.digits).parse_next(i)?;
         return Err(ErrMode::Cut(Fail::new(number.span, kind)));
@@ -229,35 +257,40 @@ fn size(i: &mut Input<'_>) -> PResult<MemSize> {
 
 /// Why the size `digits` has no unit right after it, by what follows:
 /// `1.5G`, `4 G` or nothing of a unit. Consumes nothing.
-fn missing_unit<'i>(digits: &'i str) -> impl Parser<Input<'i>, ErrorKind, ErrMode<Fail>> {
+fn missing_unit(digits: &[u8]) -> impl Parser<Input<'_>, ErrorKind, ErrMode<Fail>> {
     alt((
-        peek('.').value(ErrorKind::FractionalSize),
-        peek((
-            one_of([' ', '\t']),
-            take_while(0.., char::is_whitespace),
-            one_of(AsChar::is_alpha),
-        ))
-        .value(ErrorKind::SpaceInSize),
-        empty.map(move |()| ErrorKind::Value(ValueError::no_unit("size", digits))),
+        peek(b'.').value(ErrorKind::FractionalSize),
+        peek((one_of([b' ', b'\t']), rest.verify(spaces_then_letter)))
+            .value(ErrorKind::SpaceInSize),
+        empty.map(move |()| ErrorKind::Value(ValueError::no_unit("size", text(digits)))),
     ))
+}
+
+/// `rest` is (Unicode) whitespace, then an ASCII letter. It starts where the
+/// grammar took only ASCII, so it is whole UTF-8.
+fn spaces_then_letter(rest: &[u8]) -> bool {
+    std::str::from_utf8(rest).is_ok_and(|rest| {
+        rest.trim_start()
+            .starts_with(|c: char| c.is_ascii_alphabetic())
+    })
 }
 
 /// `cpu(mem=SIZE, cores=N)` after the keyword: arguments in any order, the
 /// last of a name wins; `cpu()` asks for one core.
 fn cpu(i: &mut Input<'_>) -> PResult<Term> {
     preceded(
-        (punct('(', "`(` after `cpu`"), multispace0),
+        (punct(b'(', "`(` after `cpu`"), multispace0),
         alt((
-            ')'.value((None, None)),
+            b')'.value((None, None)),
             terminated(
                 separated_foldl1(
                     delimited(multispace0, cut_err(cpu_argument), multispace0),
-                    ',',
+                    b',',
                     |(cores, memory), _, (later_cores, later_memory)| {
                         (later_cores.or(cores), later_memory.or(memory))
                     },
                 ),
-                ')'.context(expected("`,` or `)`")),
+                b')'.context(expected("`,` or `)`")),
             ),
         )),
     )
@@ -271,8 +304,8 @@ fn cpu(i: &mut Input<'_>) -> PResult<Term> {
 /// `mem=SIZE` or `cores=N`.
 fn cpu_argument(i: &mut Input<'_>) -> PResult<(Option<u64>, Option<MemSize>)> {
     dispatch! {ident;
-        "mem" => preceded(equals("`=` after `mem`"), size).map(|m| (None, Some(m))),
-        "cores" => preceded(equals("`=` after `cores`"), integer("a whole number of cores"))
+        b"mem" => preceded(equals("`=` after `mem`"), size).map(|m| (None, Some(m))),
+        b"cores" => preceded(equals("`=` after `cores`"), integer("a whole number of cores"))
             .map(|n| (Some(n.value), None)),
         _ => fail,
     }
@@ -285,13 +318,13 @@ fn cpu_argument(i: &mut Input<'_>) -> PResult<(Option<u64>, Option<MemSize>)> {
 fn accelerator<'i>(kind: AcceleratorKind) -> impl Parser<Input<'i>, Term, ErrMode<Fail>> {
     (
         preceded(
-            (punct('(', "`(` after the accelerator kind"), multispace0),
+            (punct(b'(', "`(` after the accelerator kind"), multispace0),
             alt((
-                ')'.value(MemSize::ZERO),
-                cut_err(terminated(accelerator_memory, punct(')', "`)`"))),
+                b')'.value(MemSize::ZERO),
+                cut_err(terminated(accelerator_memory, punct(b')', "`)`"))),
             )),
         ),
-        opt(preceded((multispace0, '*', multispace0), cut_err(count))),
+        opt(preceded((multispace0, b'*', multispace0), cut_err(count))),
     )
         .map(move |(memory, count)| Term::Accelerators {
             request: AcceleratorRequest { kind, memory },
@@ -302,7 +335,7 @@ fn accelerator<'i>(kind: AcceleratorKind) -> impl Parser<Input<'i>, Term, ErrMod
 /// `mem=SIZE`, an accelerator's only argument.
 fn accelerator_memory(i: &mut Input<'_>) -> PResult<MemSize> {
     dispatch! {ident;
-        "mem" => preceded(equals("`=` after `mem`"), size),
+        b"mem" => preceded(equals("`=` after `mem`"), size),
         _ => fail,
     }
     .context(expected("`mem=` or `)`"))
@@ -328,7 +361,7 @@ mod tests {
         mut parser: impl Parser<Input<'i>, O, ErrMode<Fail>>,
         text: &'i str,
     ) -> (Result<O, ParseError>, usize) {
-        let mut i = LocatingSlice::new(text);
+        let mut i = stream(text);
         let out = parser.parse_next(&mut i);
         let rest = i.len();
         (

@@ -23,7 +23,7 @@ use winnow::combinator::{
 };
 use winnow::error::{ErrMode, ParserError, StrContext, StrContextValue};
 use winnow::prelude::*;
-use winnow::stream::{AsChar, LocatingSlice, Stateful};
+use winnow::stream::{AsChar, LocatingSlice, Location, Stateful};
 use winnow::token::{one_of, rest, take_while};
 
 use self::fail::Fail;
@@ -144,27 +144,30 @@ fn too_many(span: Range<usize>) -> Fail {
 /// A term, chosen by its keyword; once the keyword is read the term is
 /// committed to.
 fn term(i: &mut Input<'_>) -> PResult<Term> {
-    dispatch! {ident.with_span();
-        (b"duration", _) => cut_err(preceded(equals("`=` after `duration`"), duration))
+    dispatch! {ident;
+        b"duration" => cut_err(preceded(equals("`=` after `duration`"), duration))
             .map(Term::Duration),
-        (b"cpu", _) => cut_err(cpu),
-        (b"cuda", _) => cut_err(accelerator(AcceleratorKind::Cuda)),
-        (b"mps", _) => cut_err(accelerator(AcceleratorKind::Mps)),
-        (b"rocm", _) => cut_err(accelerator(AcceleratorKind::Rocm)),
-        (b"gpu", _) => cut_err(accelerator(AcceleratorKind::Generic)),
-        (b"", _) => cut_err(fail.context(expected(TERM))),
-        (word, span) => refuse(span, ErrorKind::UnknownTerm { found: text(word).to_owned() }),
+        b"cpu" => cut_err(cpu),
+        b"cuda" => cut_err(accelerator(AcceleratorKind::Cuda)),
+        b"mps" => cut_err(accelerator(AcceleratorKind::Mps)),
+        b"rocm" => cut_err(accelerator(AcceleratorKind::Rocm)),
+        b"gpu" => cut_err(accelerator(AcceleratorKind::Generic)),
+        b"" => cut_err(fail.context(expected(TERM))),
+        word => unknown_term(word),
     }
     .parse_next(i)
 }
 
-/// A parser that fails for good with `kind` at `span`.
-fn refuse<'i, O>(span: Range<usize>, kind: ErrorKind) -> impl Parser<Input<'i>, O, ErrMode<Fail>> {
-    let mut fail = Some(Fail::new(span, kind));
+/// Refuses `word`, just read, which is no keyword.
+fn unknown_term<'i>(word: &'i [u8]) -> impl Parser<Input<'i>, Term, ErrMode<Fail>> {
     move |i: &mut Input<'i>| {
-        Err(ErrMode::Cut(
-            fail.take().unwrap_or_else(|| Fail::from_input(i)),
-        ))
+        let end = i.current_token_start();
+        let found = text(word).to_owned();
+        let span = end.saturating_sub(word.len())..end;
+        Err(ErrMode::Cut(Fail::new(
+            span,
+            ErrorKind::UnknownTerm { found },
+        )))
     }
 }
 

@@ -20,7 +20,9 @@ pub enum ErrorKind {
         found: String,
     },
     /// A size or duration that is not valid: no unit, unknown unit, too large.
-    #[error("{0}")]
+    /// The refusal is the error itself, so it speaks for itself (and its own
+    /// source, if any, stays the source).
+    #[error(transparent)]
     Value(ValueError),
     /// A size with a decimal point.
     #[error("sizes are whole numbers of a unit: write `1536MiB`, not `1.5GiB`")]
@@ -57,17 +59,18 @@ pub struct ParseError {
 impl ParseError {
     pub(crate) fn new(input: &str, span: Range<usize>, kind: ErrorKind) -> Self {
         let mut start = span.start.min(input.len());
+        // Offset 0 and the length are char boundaries: both loops stop there.
         while !input.is_char_boundary(start) {
-            start -= 1;
+            start = start.saturating_sub(1);
         }
         let mut end = span.end.clamp(start, input.len());
         while !input.is_char_boundary(end) {
-            end += 1;
+            end = end.saturating_add(1);
         }
         let before = &input[..start];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |p| p + 1);
-        let column = input[line_start..start].chars().count() + 1;
+        let line = before.matches('\n').count().saturating_add(1);
+        let line_start = before.rfind('\n').map_or(0, |p| p.saturating_add(1));
+        let column = input[line_start..start].chars().count().saturating_add(1);
         ParseError {
             input: input.to_owned(),
             span: start..end,
@@ -80,7 +83,8 @@ impl ParseError {
     pub(crate) fn invalid_utf8(input: &[u8], valid_up_to: usize) -> Self {
         let text = String::from_utf8_lossy(input);
         // The lossy text has the same prefix, so the offset still holds.
-        ParseError::new(&text, valid_up_to..valid_up_to + 1, ErrorKind::InvalidUtf8)
+        let span = valid_up_to..valid_up_to.saturating_add(1);
+        ParseError::new(&text, span, ErrorKind::InvalidUtf8)
     }
 
     /// The input as given (lossily decoded when it was not UTF-8).
@@ -141,14 +145,14 @@ impl ParseError {
         const WINDOW: usize = 60;
         let line_start = self.input[..self.span.start]
             .rfind('\n')
-            .map_or(0, |p| p + 1);
+            .map_or(0, |p| p.saturating_add(1));
         let line_end = self.input[self.span.start..]
             .find('\n')
-            .map_or(self.input.len(), |p| self.span.start + p);
+            .map_or(self.input.len(), |p| self.span.start.saturating_add(p));
         let line = &self.input[line_start..line_end];
-        let col = self.column - 1;
+        let col = self.column.saturating_sub(1);
         let (skip, prefix) = if col > WINDOW {
-            (col - WINDOW / 2, "...")
+            (col.saturating_sub(WINDOW / 2), "...")
         } else {
             (0, "")
         };
@@ -158,7 +162,7 @@ impl ParseError {
             .take(WINDOW * 2)
             .map(|c| if c.is_control() { ' ' } else { c })
             .collect();
-        let truncated = line.chars().count() > skip + WINDOW * 2;
+        let truncated = line.chars().count() > skip.saturating_add(WINDOW * 2);
         let text = format!("{prefix}{shown}{}", if truncated { "..." } else { "" });
         let span_end = self.span.end.min(line_end);
         let width = self.input[self.span.start..span_end]
@@ -167,7 +171,7 @@ impl ParseError {
             .clamp(1, WINDOW);
         let caret = format!(
             "{}{}",
-            " ".repeat(prefix.len() + col - skip),
+            " ".repeat(prefix.len().saturating_add(col.saturating_sub(skip))),
             "^".repeat(width)
         );
         (text, caret)

@@ -1,12 +1,15 @@
-//! The requirement language of `launch`, parsed with winnow.
+//! The requirement language of `launch`, parsed with winnow's combinators.
 //!
 //! A requirement is an ordered list of alternatives separated by `|`; each
 //! alternative is a list of terms joined by `&`: `duration=N unit`,
 //! `cpu(mem=SIZE, cores=N)` and accelerators `cuda(mem=SIZE) * N` (also `mps`,
 //! `rocm` and `gpu`, which accepts any kind). Every string experimaestro 2.7
-//! accepts parses here to the same value; see `shared/spec/requirements.md`
-//! for the extensions. [`parse`] never panics: bad input gives a
-//! [`ParseError`] that keeps the input and the span and draws a caret.
+//! accepts parses here to the same value; a few more spellings are accepted
+//! on purpose (`rocm`, `gpu`, the `K`, `T` and `B` size units, durations in
+//! seconds or weeks, see the README). Each term is chosen by its keyword and
+//! committed to once it is read, so [`parse`] never backtracks and never
+//! panics: bad input gives a [`ParseError`] that keeps the input and the span
+//! of the first wrong token and draws a caret.
 //!
 //! ```
 //! let req = reqparse::parse("duration=40h & cpu(mem=700GiB) & cuda(mem=32GiB) * 8 | duration=4h & mps(mem=8GiB)")?;

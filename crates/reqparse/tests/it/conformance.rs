@@ -19,8 +19,8 @@ fn cases() -> Vec<Case> {
         .collect()
 }
 
-/// Spellings experimaestro rejects and we accept on purpose
-/// (`shared/spec/requirements.md`, "Extensions we add").
+/// Spellings experimaestro rejects and we accept on purpose (the units of
+/// the README's "The language").
 const EXTENSIONS: &[&str] = &["mem=4T", "2minutes"];
 
 #[test]

@@ -1,8 +1,9 @@
-//! `cargo xtask arch`: the crate graph's invariants (ARCHITECTURE.md),
-//! checked against `cargo metadata`. `cargo xtask test` runs it first, and
-//! the unit test below runs it within `cargo test --workspace`.
+//! `cargo xtask arch`: the crate graph's invariants, read from the table
+//! of ARCHITECTURE.md (one place: the document is the rule), checked
+//! against `cargo metadata`. `cargo xtask test` runs it first, and the
+//! unit test below runs it within `cargo test --workspace`.
 //!
-//! Each rule names a crate and the workspace crates its normal (and build)
+//! Each row names a crate and the workspace crates its normal (and build)
 //! dependencies may include; dev-dependencies are for tests and may name
 //! any crate, and `test-support` may be nothing else.
 
@@ -13,111 +14,63 @@ use anyhow::{Context, Result, bail};
 
 /// What a crate may depend on: `Only` these workspace crates, or `Not`
 /// these.
+#[derive(Debug, PartialEq)]
 enum Allowed {
-    Only(&'static [&'static str]),
-    Not(&'static [&'static str]),
+    Only(Vec<String>),
+    Not(Vec<String>),
 }
 
-const FILE_AND_ABOVE: &[&str] = &["registry", "launcher-factory", "launch"];
+/// One invariant: a crate, what it may depend on, and why.
+#[derive(Debug, PartialEq)]
+struct Rule {
+    krate: String,
+    allowed: Allowed,
+    why: String,
+}
 
-/// The invariants, one per crate that has one.
-const RULES: &[(&str, Allowed, &str)] = &[
-    (
-        "core-types",
-        Allowed::Only(&[]),
-        "the shared vocabulary depends on no workspace crate",
-    ),
-    (
-        "reqparse",
-        Allowed::Only(&["core-types"]),
-        "the parser is the language alone",
-    ),
-    (
-        "matcher",
-        Allowed::Only(&["core-types"]),
-        "matching is pure",
-    ),
-    (
-        "hostspec",
-        Allowed::Only(&["core-types"]),
-        "host files and detection",
-    ),
-    (
-        "slurm-options",
-        Allowed::Only(&["core-types"]),
-        "the one model of sbatch options sits below the file and the launcher",
-    ),
-    (
-        "ssh-settings",
-        Allowed::Only(&["core-types"]),
-        "the one SSH configuration sits below the file and the connector",
-    ),
-    (
-        "jobdir",
-        Allowed::Only(&["core-types"]),
-        "the job directory is shared by every launcher and needs none",
-    ),
-    (
-        "connector-local",
-        Allowed::Only(&["core-types"]),
-        "a connector depends on no launcher and not on the launcher file",
-    ),
-    (
-        "connector-ssh",
-        Allowed::Only(&["core-types", "ssh-settings"]),
-        "a connector depends on no launcher and not on the launcher file",
-    ),
-    (
-        "launcher-direct",
-        Allowed::Not(&[
-            "launcher-slurm",
-            "launcher-dynamic",
-            "registry",
-            "launcher-factory",
-            "launch",
-            "connector-ssh",
-        ]),
-        "a launcher depends on no other launcher and not on the launcher file",
-    ),
-    (
-        "launcher-slurm",
-        Allowed::Not(&[
-            "launcher-direct",
-            "launcher-dynamic",
-            "registry",
-            "launcher-factory",
-            "launch",
-            "connector-ssh",
-        ]),
-        "a launcher depends on no other launcher and not on the launcher file",
-    ),
-    (
-        "launcher-dynamic",
-        Allowed::Only(&["core-types"]),
-        "choosing among launchers needs only the trait",
-    ),
-    (
-        "experiment",
-        Allowed::Not(FILE_AND_ABOVE),
-        "an experiment runs on any launcher",
-    ),
-    (
-        "registry",
-        Allowed::Only(&[
-            "core-types",
-            "hostspec",
-            "matcher",
-            "slurm-options",
-            "ssh-settings",
-        ]),
-        "the launcher file (format and finder) depends on no launcher and no connector",
-    ),
-    (
-        "launcher-factory",
-        Allowed::Not(&["launch"]),
-        "making launchers lives above every launcher, connector and the file",
-    ),
-];
+/// The rules of ARCHITECTURE.md's table of the crate graph: the rows
+/// `| crate | nothing / A, B / anything but A, B | why |` after the heading
+/// `## Invariants of the crate graph`.
+fn rules(architecture: &str) -> Result<Vec<Rule>> {
+    let section = architecture
+        .split("\n## ")
+        .find(|s| s.starts_with("Invariants of the crate graph"))
+        .context("ARCHITECTURE.md has no section `## Invariants of the crate graph`")?;
+    let mut rules = Vec::new();
+    for row in section.lines().filter(|l| l.starts_with("| `")) {
+        let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+        let [krate, allowed, why] = cells.as_slice() else {
+            bail!(
+                "ARCHITECTURE.md: a row of the crate graph's table is not `| crate | deps | why |`: {row}"
+            );
+        };
+        let names = |list: &str| -> Vec<String> {
+            list.split(',')
+                .map(|n| n.trim().trim_matches('`').to_owned())
+                .filter(|n| !n.is_empty())
+                .collect()
+        };
+        let allowed = match allowed.strip_prefix("anything but ") {
+            Some(list) => Allowed::Not(names(list)),
+            None if *allowed == "nothing" => Allowed::Only(Vec::new()),
+            None => Allowed::Only(names(allowed)),
+        };
+        rules.push(Rule {
+            krate: krate.trim_matches('`').to_owned(),
+            allowed,
+            why: (*why).to_owned(),
+        });
+    }
+    if rules.is_empty() {
+        bail!("ARCHITECTURE.md: the crate graph's table has no rows");
+    }
+    Ok(rules)
+}
+
+fn architecture() -> Result<String> {
+    let path = crate::codegen::workspace_root().join("ARCHITECTURE.md");
+    std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
+}
 
 /// Each workspace crate's workspace dependencies: `(name, kind)` with kind
 /// `normal`, `dev` or `build`.
@@ -162,7 +115,7 @@ fn graph() -> Result<Graph> {
 }
 
 /// Every broken invariant of `graph`, in words.
-fn violations(graph: &Graph) -> Vec<String> {
+fn violations(graph: &Graph, rules: &[Rule]) -> Vec<String> {
     let mut out = Vec::new();
     for (krate, deps) in graph {
         for (dep, kind) in deps {
@@ -173,17 +126,22 @@ fn violations(graph: &Graph) -> Vec<String> {
             }
         }
     }
-    for (krate, allowed, why) in RULES {
-        let Some(deps) = graph.get(*krate) else {
+    for Rule {
+        krate,
+        allowed,
+        why,
+    } in rules
+    {
+        let Some(deps) = graph.get(krate) else {
             out.push(format!(
-                "{krate}: no such crate in the workspace (update xtask/src/arch.rs)"
+                "{krate}: no such crate in the workspace (update ARCHITECTURE.md)"
             ));
             continue;
         };
         for (dep, kind) in deps.iter().filter(|(_, kind)| kind != "dev") {
             let refused = match allowed {
-                Allowed::Only(only) => !only.contains(&dep.as_str()),
-                Allowed::Not(not) => not.contains(&dep.as_str()),
+                Allowed::Only(only) => !only.contains(dep),
+                Allowed::Not(not) => not.contains(dep),
             };
             if refused {
                 out.push(format!("{krate} depends on {dep} ({kind}): {why}"));
@@ -194,9 +152,10 @@ fn violations(graph: &Graph) -> Vec<String> {
 }
 
 pub(crate) fn run() -> Result<()> {
-    let broken = violations(&graph()?);
+    let rules = rules(&architecture()?)?;
+    let broken = violations(&graph()?, &rules);
     if broken.is_empty() {
-        eprintln!("arch: the crate graph keeps its {} invariants", RULES.len());
+        eprintln!("arch: the crate graph keeps its {} invariants", rules.len());
         return Ok(());
     }
     bail!(
@@ -211,8 +170,25 @@ mod tests {
 
     #[test]
     fn the_workspace_keeps_its_invariants() {
-        let broken = violations(&graph().unwrap());
+        let rules = rules(&architecture().unwrap()).unwrap();
+        let broken = violations(&graph().unwrap(), &rules);
         assert!(broken.is_empty(), "{}", broken.join("\n"));
+    }
+
+    #[test]
+    fn rows_are_read() {
+        let doc = "# A\n\n## Invariants of the crate graph\n\n| crate | deps | why |\n|---|---|---|\n\
+                   | `a` | nothing | low |\n| `b` | `a`, `c` | mid |\n| `d` | anything but `b` | high |\n\n## Next\n| `x` | nothing | not read |\n";
+        let rules = rules(doc).unwrap();
+        assert_eq!(rules.len(), 3);
+        assert_eq!(rules[0].allowed, Allowed::Only(vec![]));
+        assert_eq!(
+            rules[1].allowed,
+            Allowed::Only(vec!["a".into(), "c".into()])
+        );
+        assert_eq!(rules[2].allowed, Allowed::Not(vec!["b".into()]));
+        assert_eq!(rules[2].why, "high");
+        assert!(rules("no table").is_err());
     }
 
     #[test]
@@ -226,7 +202,7 @@ mod tests {
             .get_mut("matcher")
             .unwrap()
             .push(("test-support".into(), "normal".into()));
-        let broken = violations(&graph);
+        let broken = violations(&graph, &rules(&architecture().unwrap()).unwrap());
         assert!(
             broken
                 .iter()

@@ -179,15 +179,12 @@ mod tests {
     fn rows_are_read() {
         let doc = "# A\n\n## Invariants of the crate graph\n\n| crate | deps | why |\n|---|---|---|\n\
                    | `a` | nothing | low |\n| `b` | `a`, `c` | mid |\n| `d` | anything but `b` | high |\n\n## Next\n| `x` | nothing | not read |\n";
-        let rules = rules(doc).unwrap();
-        assert_eq!(rules.len(), 3);
-        assert_eq!(rules[0].allowed, Allowed::Only(vec![]));
-        assert_eq!(
-            rules[1].allowed,
-            Allowed::Only(vec!["a".into(), "c".into()])
-        );
-        assert_eq!(rules[2].allowed, Allowed::Not(vec!["b".into()]));
-        assert_eq!(rules[2].why, "high");
+        let read = rules(doc).unwrap();
+        assert_eq!(read.len(), 3);
+        assert_eq!(read[0].allowed, Allowed::Only(vec![]));
+        assert_eq!(read[1].allowed, Allowed::Only(vec!["a".into(), "c".into()]));
+        assert_eq!(read[2].allowed, Allowed::Not(vec!["b".into()]));
+        assert_eq!(read[2].why, "high");
         assert!(rules("no table").is_err());
     }
 

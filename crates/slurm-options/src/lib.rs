@@ -32,6 +32,7 @@ mod derive;
 mod error;
 mod options;
 mod table;
+#[rustfmt::skip]
 mod table_gen;
 mod value;
 

@@ -118,9 +118,7 @@ pub const OPTIONS: &[OptionInfo] = &[
     },
     OptionInfo {
         name: "requeue",
-        kind: OptionKind::Flag {
-            negation: Some("no-requeue"),
-        },
+        kind: OptionKind::Flag { negation: Some("no-requeue") },
         help: "Whether Slurm may requeue the job (false: `--no-requeue`).",
     },
     OptionInfo {

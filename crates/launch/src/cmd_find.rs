@@ -28,7 +28,7 @@ pub(crate) struct Args {
     expr: String,
 }
 
-/// The JSON object of `shared/spec/cli.md`; `members` only for a dynamic
+/// The JSON object of `docs/cli.md`; `members` only for a dynamic
 /// launcher, `explanation` only with `--explain`.
 #[derive(Debug, Serialize)]
 struct FoundJson<'a> {

@@ -1,7 +1,7 @@
 //! `launch`: state what a job needs, find where it can run, run it there.
 //!
 //! The machine-readable contract (JSON shapes, exit codes) is
-//! `shared/spec/cli.md`: 0 success, 1 no match or job failed, 2 bad input.
+//! `docs/cli.md`: 0 success, 1 no match or job failed, 2 bad input.
 
 mod batch;
 mod cmd_check;

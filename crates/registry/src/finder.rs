@@ -16,7 +16,7 @@ use slurm_options::SlurmOptions;
 
 /// A launcher file, checked and ready for finding.
 ///
-/// Finding follows `shared/spec/requirements.md` ("Finding a launcher"):
+/// Finding follows `docs/requirements.md` ("Finding a launcher"):
 /// alternatives are tried in order; for the first alternative that some
 /// eligible entry matches, the entry with the highest priority wins (the
 /// earliest on ties). An entry is eligible when no tags were asked for, or

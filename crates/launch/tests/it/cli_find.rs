@@ -1,5 +1,5 @@
 //! `launch find` and `launch check`: the launcher file from the command
-//! line, its discovery, the JSON of `shared/spec/cli.md`, and exit codes.
+//! line, its discovery, the JSON of `docs/cli.md`, and exit codes.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

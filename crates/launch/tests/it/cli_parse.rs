@@ -24,7 +24,7 @@ fn json_has_the_documented_shape() {
     ]);
     assert!(out.status.success());
     let value: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    // The example of shared/spec/cli.md, as written there.
+    // The example of docs/cli.md, as written there.
     let documented: serde_json::Value = serde_json::from_str(
         r#"{"alternatives": [
           {"duration_s": 345600,

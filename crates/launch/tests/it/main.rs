@@ -1,5 +1,5 @@
 //! Integration tests of the `launch` binary: real processes, the contract of
-//! `shared/spec/cli.md`.
+//! `docs/cli.md`.
 
 mod cli_find;
 mod cli_generate;

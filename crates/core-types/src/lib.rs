@@ -27,6 +27,7 @@ pub mod job;
 pub mod paths;
 mod requirement;
 pub mod suggest;
+pub mod text;
 mod units;
 
 pub use host::{AcceleratorSpec, HostSpec};

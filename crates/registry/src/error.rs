@@ -158,8 +158,10 @@ impl<'a> Source<'a> {
             file: self.name.to_owned(),
             line,
             column,
-            key: key.into(),
-            message: message.into(),
+            // Names and values come from the file: nothing raw reaches a
+            // terminal (a NUL, a line break, a right-to-left override).
+            key: core_types::text::printable(&key.into()).into_owned(),
+            message: core_types::text::printable(&message.into()).into_owned(),
         }
     }
 }

@@ -372,6 +372,15 @@ fn check_name(
     span: Range<usize>,
     key: &str,
 ) -> Result<(), RegistryError> {
+    if name == "." || name == ".." {
+        // It would name another directory wherever names become paths.
+        return Err(source.error(
+            Some(span),
+            InvalidKind::BadValue,
+            key,
+            format!("`{name}` is not a valid name (it names a directory, not a launcher)"),
+        ));
+    }
     let ok = !name.is_empty()
         && name
             .bytes()
@@ -750,6 +759,11 @@ fn resolve_members(
     Ok(all)
 }
 
+/// How deep dynamic launchers may nest (a dynamic entry whose members are
+/// dynamic entries ...): far more than any real file needs, and a bound on
+/// every walk over members.
+pub(crate) const MAX_NESTING: usize = 64;
+
 fn check_cycles(
     source: &Source<'_>,
     entries: &[LauncherEntry],
@@ -763,6 +777,9 @@ fn check_cycles(
         Done,
     }
     let mut marks = vec![Mark::New; entries.len()];
+    // How deep dynamic entries nest below each entry (0: not dynamic),
+    // known once its members are done.
+    let mut depth = vec![0usize; entries.len()];
     // Iterative depth-first search: (entry, next member to visit).
     for start in 0..entries.len() {
         if marks[start] != Mark::New {
@@ -798,6 +815,20 @@ fn check_cycles(
             } else {
                 marks[node] = Mark::Done;
                 path.pop();
+                if !members[node].is_empty() {
+                    depth[node] = 1 + members[node].iter().map(|&m| depth[m]).max().unwrap_or(0);
+                    if depth[node] > MAX_NESTING {
+                        return Err(source.error(
+                            Some(spans[node].name_span.clone()),
+                            InvalidKind::BadValue,
+                            format!("launcher[{node}].members"),
+                            format!(
+                                "dynamic launchers nest more than {MAX_NESTING} deep below `{}`",
+                                entries[node].name
+                            ),
+                        ));
+                    }
+                }
             }
         }
     }

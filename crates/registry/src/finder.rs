@@ -121,9 +121,10 @@ impl Registry {
             .map(|e| e.host().map(PreparedHost::new))
             .collect();
         let mut leaves = vec![Vec::new(); entries.len()];
+        let mut seen = Stamps::new(entries.len());
         for (i, entry) in entries.iter().enumerate() {
             if matches!(entry.kind, EntryKind::Dynamic { .. }) {
-                leaves[i] = reachable_hosts(i, &members, &prepared);
+                leaves[i] = reachable_hosts(i, &members, &prepared, &mut seen);
             }
         }
         let mut order: Vec<usize> = (0..entries.len()).collect();
@@ -351,13 +352,14 @@ fn reachable_hosts(
     start: usize,
     members: &[Vec<usize>],
     prepared: &[Option<PreparedHost>],
+    seen: &mut Stamps,
 ) -> Vec<usize> {
-    let mut seen = vec![false; members.len()];
+    seen.next_round();
     let mut out = Vec::new();
     let mut stack: Vec<usize> = members[start].iter().rev().copied().collect();
-    seen[start] = true;
+    seen.mark(start);
     while let Some(e) = stack.pop() {
-        if std::mem::replace(&mut seen[e], true) {
+        if seen.mark(e) {
             continue;
         }
         if prepared[e].is_some() {
@@ -367,6 +369,36 @@ fn reachable_hosts(
         }
     }
     out
+}
+
+/// Which entries a walk has seen, cleared in constant time between walks
+/// (a round number per entry), so that walking from every dynamic entry
+/// costs what the walks visit, not the file's size each time.
+struct Stamps {
+    round: u32,
+    seen: Vec<u32>,
+}
+
+impl Stamps {
+    fn new(len: usize) -> Self {
+        Stamps {
+            round: 0,
+            seen: vec![0; len],
+        }
+    }
+
+    fn next_round(&mut self) {
+        self.round = self.round.wrapping_add(1);
+        if self.round == 0 {
+            self.seen.fill(0);
+            self.round = 1;
+        }
+    }
+
+    /// Marks `e` seen; whether it already was in this round.
+    fn mark(&mut self, e: usize) -> bool {
+        std::mem::replace(&mut self.seen[e], self.round) == self.round
+    }
 }
 
 /// Per-alternative memory of which hosts match (for dynamic entries that

@@ -267,3 +267,85 @@ fn an_empty_file_defines_nothing() {
     let why = registry.explain(&req, crate::NO_TAGS).to_string();
     assert!(why.contains("the file defines no launcher"), "{why}");
 }
+
+/// A file of `n` dynamic launchers, each a member of the next, over one
+/// direct launcher.
+fn chain(n: usize) -> String {
+    let mut text = String::from(
+        "[[launcher]]\nname = \"d0\"\ntype = \"direct\"\nhost = { cores = 1, memory = \"1GiB\" }\n",
+    );
+    for i in 1..=n {
+        let _ = std::fmt::Write::write_fmt(
+            &mut text,
+            format_args!(
+                "\n[[launcher]]\nname = \"d{i}\"\ntype = \"dynamic\"\nmembers = [\"d{}\"]\n",
+                i - 1
+            ),
+        );
+    }
+    text
+}
+
+#[test]
+fn deep_chains_of_dynamic_launchers_are_refused_not_overflowed() {
+    // 30,000 nested dynamic launchers once overflowed the stack.
+    let err = Registry::from_toml_str(&chain(30_000), "chain.toml").unwrap_err();
+    assert_eq!(err.kind(), Some(InvalidKind::BadValue));
+    assert!(
+        err.to_string()
+            .contains("launcher[65].members: dynamic launchers nest more than 64 deep below `d65`"),
+        "{err}"
+    );
+    // 64 levels are fine, and the top one finds the host at the bottom.
+    let registry = Registry::from_toml_str(&chain(64), "chain.toml").unwrap();
+    let found = registry
+        .find(&crate::req("cpu(cores=1)"), &["x"; 0])
+        .unwrap();
+    assert_eq!(registry.entries()[found.entry].name, "d0");
+    let top = registry.entry("d64").unwrap().0;
+    let alt = &crate::req("cpu(cores=1)").alternatives[0];
+    assert_eq!(
+        registry.members_matching(top, alt),
+        [registry.entry("d63").unwrap().0]
+    );
+    let why = registry.explain(&crate::req("cpu(cores=2)"), &["x"; 0]);
+    assert!(why.found.is_none());
+}
+
+#[test]
+fn an_sbatch_option_with_a_line_break_is_refused_at_load() {
+    let file = "[[launcher]]\nname = \"s\"\ntype = \"slurm\"\nhost = { cores = 1, memory = \"1GiB\" }\nslurm = { comment = \"x\\n#SBATCH --uid=0\" }\n";
+    let err = Registry::from_toml_str(file, "nl.toml").unwrap_err();
+    assert_eq!(err.kind(), Some(InvalidKind::BadValue));
+    assert_eq!(
+        err.to_string(),
+        "nl.toml:5:21: launcher[0].slurm.comment: a value cannot hold a line break or a NUL byte"
+    );
+}
+
+#[test]
+fn dot_dot_names_and_control_characters_are_refused_and_escaped() {
+    let file = |name: &str| {
+        format!(
+            "[[launcher]]\nname = \"{name}\"\ntype = \"direct\"\nhost = {{ cores = 1, memory = 1 }}\n"
+        )
+    };
+    let err = Registry::from_toml_str(&file(".."), "dots.toml").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "dots.toml:2:8: launcher[0].name: `..` is not a valid name (it names a directory, not a launcher)"
+    );
+    assert!(Registry::from_toml_str(&file("."), "dot.toml").is_err());
+    assert!(Registry::from_toml_str(&file("a..b"), "ok.toml").is_ok());
+    // NUL, a line break and a right-to-left override, written as TOML escapes.
+    let err = Registry::from_toml_str(&file("a\\u0000b\\nc\\u202Ed"), "ctl.toml").unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.ends_with("`a\\0b\\nc\\u{202e}d` is not a valid name (letters, digits, `-`, `_` and `.`, not empty)"),
+        "{text}"
+    );
+    assert!(
+        !text.chars().any(|c| c.is_control() || c == '\u{202E}'),
+        "{text:?}"
+    );
+}

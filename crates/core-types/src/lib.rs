@@ -21,6 +21,7 @@
 //! # Ok::<(), core_types::ValueError>(())
 //! ```
 
+pub mod connector;
 mod host;
 pub mod job;
 mod requirement;

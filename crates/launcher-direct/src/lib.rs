@@ -124,7 +124,7 @@ impl From<DirectError> for JobError {
             DirectError::NotAJobDir { dir, reason } => JobError::NotAJobDir { dir, reason },
             other => JobError::Launcher {
                 launcher: "direct",
-                error: Box::new(other),
+                source: Box::new(other),
             },
         }
     }

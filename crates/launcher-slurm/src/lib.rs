@@ -206,7 +206,7 @@ impl From<SlurmError> for JobError {
             SlurmError::NotAJobDir { dir, reason } => JobError::NotAJobDir { dir, reason },
             other => JobError::Launcher {
                 launcher: "slurm",
-                error: Box::new(other),
+                source: Box::new(other),
             },
         }
     }

@@ -50,6 +50,10 @@ pub use process::{
 pub use script::{ScriptSpec, job_script};
 pub use state::{parse_state, state_line};
 
+/// The environment variable holding a job's directory, set for its
+/// command by every launcher.
+pub const JOB_DIR_VAR: &str = "LAUNCH_JOB_DIR";
+
 /// The job script's name.
 pub const SCRIPT: &str = "job.sh";
 /// The job description's name.

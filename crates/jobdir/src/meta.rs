@@ -13,6 +13,10 @@ use crate::{Identity, JobDirError, META, this_process};
 /// reads).
 pub const FORMAT: u64 = 1;
 
+const fn first_format() -> u64 {
+    1
+}
+
 /// A job's description, as its launcher wrote it to `job.json`.
 ///
 /// The fields after `launcher` are for people (and for tools that list
@@ -20,7 +24,8 @@ pub const FORMAT: u64 = 1;
 /// Missing ones read as empty, as the reader of format 1 always did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JobMeta {
-    /// The format ([`FORMAT`]).
+    /// The format ([`FORMAT`]; 1 when the file does not say).
+    #[serde(default = "first_format")]
     pub format: u64,
     /// The launcher's kind (`"launcher": "direct"`) and its own part.
     #[serde(flatten)]

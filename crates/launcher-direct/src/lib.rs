@@ -58,8 +58,7 @@ use sched::{Capacity, Device, Need, Queue};
 
 /// The environment variable listing a job's devices (`cuda:0,rocm:1`).
 pub const ACCELERATORS_VAR: &str = "LAUNCH_ACCELERATORS";
-/// The environment variable holding a job's directory.
-pub const JOB_DIR_VAR: &str = "LAUNCH_JOB_DIR";
+pub use jobdir::JOB_DIR_VAR;
 
 /// The variables the launcher sets itself; a job's own values for them are
 /// dropped, so that a job never sees devices it was not granted.

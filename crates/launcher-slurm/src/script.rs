@@ -1,6 +1,6 @@
 //! The job scripts handed to `sbatch`: `#SBATCH` lines, a short Slurm
-//! part, then the direct launcher's exit-code-recording wrapper
-//! ([`launcher_direct::script::job_script`]). Pure functions.
+//! part, then the exit-code-recording job script every launcher runs
+//! ([`jobdir::job_script`]). Pure functions.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -141,7 +141,7 @@ pub fn array_script(
          case \"${SLURM_ARRAY_TASK_ID:-}\" in\n",
     );
     for (i, dir) in dirs.iter().enumerate() {
-        let script = quoted(&dir.join(launcher_direct::script::SCRIPT))?;
+        let script = quoted(&dir.join(jobdir::SCRIPT))?;
         let output = quoted(&dir.join(SLURM_OUTPUT))?;
         let _ = writeln!(s, "{i}) exec /bin/sh {script} >> {output} 2>&1 ;;");
     }

@@ -110,7 +110,7 @@ impl JobHandle for SlurmJob {
     }
 
     fn dir(&self) -> &Path {
-        &self.tracked.dir.dir
+        self.tracked.dir.dir()
     }
 
     fn state(&self) -> Result<JobState, JobError> {

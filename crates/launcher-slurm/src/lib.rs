@@ -11,9 +11,9 @@
 //!
 //! Submitting writes an sbatch script into the job directory: `#SBATCH`
 //! lines from the options and from the job's requirement (time, GPUs,
-//! memory, cores: only where no option says it already), then the direct
-//! launcher's wrapper, which runs the command with its arguments verbatim
-//! and records its exit code. `sbatch --parsable` is retried with backoff
+//! memory, cores: only where no option says it already), then the job
+//! script every launcher runs ([`jobdir::job_script`]), which runs the
+//! command with its arguments verbatim and records its exit code. `sbatch --parsable` is retried with backoff
 //! while Slurm is busy; a permanent failure carries Slurm's message. Many
 //! jobs with the same options go out as one job array
 //! ([`SlurmLauncher::submit_array`]).

@@ -13,8 +13,8 @@ use crate::options::{SlurmOptions, sbatch_line_value};
 /// The file the job writes its Slurm job id to when it starts (`123`, or
 /// `13_2` for an array task).
 pub const SLURM_JOB_FILE: &str = "slurm-job";
-/// The final state as the launcher decided it (the `state` line format of
-/// the direct launcher); it outranks `state`.
+/// The final state as the launcher decided it (the `state` line format,
+/// [`jobdir::state_line`]); it outranks `state`.
 pub const SLURM_STATE_FILE: &str = "slurm-state";
 /// The batch step's own output (Slurm's messages, such as a time limit).
 pub const SLURM_OUTPUT: &str = "slurm.out";

@@ -123,15 +123,18 @@ pub(crate) fn read_meta(connector: &dyn Connector, dir: &Path) -> Result<Meta, S
 #[derive(Debug, Clone)]
 pub(crate) struct JobDir {
     pub files: jobdir::JobDir,
-    pub dir: PathBuf,
 }
 
 impl JobDir {
     pub(crate) fn new(connector: Arc<dyn Connector>, dir: &Path) -> Self {
         JobDir {
             files: jobdir::JobDir::new(connector, dir),
-            dir: dir.to_path_buf(),
         }
+    }
+
+    /// The directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.files.dir
     }
 
     /// The final state the launcher recorded, when it did.
@@ -148,7 +151,7 @@ impl JobDir {
         let Some(bytes) = self.files.read(name)? else {
             return Ok(None);
         };
-        match parse_state(&bytes, &self.dir.join(name)) {
+        match parse_state(&bytes, &self.files.path(name)) {
             Ok(state) => Ok(Some(state)),
             // Being written by a non-atomic copy: not there yet.
             Err(_) if bytes.is_empty() => Ok(None),

@@ -22,6 +22,7 @@
 //! ```
 
 pub mod backoff;
+pub mod connector;
 mod host;
 pub mod job;
 pub mod paths;

@@ -213,11 +213,11 @@ fn follow(
     interrupted: &AtomicBool,
 ) -> Result<ExitCode> {
     let mut out = Tail {
-        path: dir.join(launcher_direct::script::STDOUT),
+        path: dir.join(jobdir::STDOUT),
         offset: 0,
     };
     let mut err = Tail {
-        path: dir.join(launcher_direct::script::STDERR),
+        path: dir.join(jobdir::STDERR),
         offset: 0,
     };
     let bar = progress();

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use connector_local::LocalConnector;
 use core_types::job::{Connector, JobHandle, JobState};
+use jobdir::LauncherKind;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct StatusArgs {
@@ -71,32 +72,30 @@ fn locate(arg: &Path, config: Option<&Path>) -> Result<(Arc<dyn Connector>, Path
     Ok((Arc::new(connector_ssh::SshConnector::new(settings)?), dir))
 }
 
-/// A handle on the job in `dir`, from the launcher its `job.json` names
-/// (Slurm or direct), and that launcher's kind.
-fn recover(arg: &Path, config: Option<&Path>) -> Result<(Box<dyn JobHandle>, &'static str)> {
+/// A handle on the job in `dir`, from the launcher its `job.json` names,
+/// and that launcher's kind.
+fn recover(arg: &Path, config: Option<&Path>) -> Result<(Box<dyn JobHandle>, LauncherKind)> {
     let (connector, dir) = locate(arg, config)?;
     let dir = dir.as_path();
-    match launcher_slurm::recover(Arc::clone(&connector), dir) {
-        Ok(job) => Ok((
-            Box::new(job.with_poll_interval(std::time::Duration::from_secs(1))),
-            "slurm",
-        )),
-        Err(launcher_slurm::SlurmError::NotAJobDir { .. }) => Ok((
-            Box::new(launcher_direct::recover(connector, dir)?),
-            "direct",
-        )),
-        Err(e) => Err(e.into()),
-    }
+    let kind = jobdir::read_meta(connector.as_ref(), dir)?.kind();
+    let job: Box<dyn JobHandle> = match kind {
+        LauncherKind::Slurm => Box::new(
+            launcher_slurm::recover(connector, dir)?
+                .with_poll_interval(std::time::Duration::from_secs(1)),
+        ),
+        LauncherKind::Direct => Box::new(launcher_direct::recover(connector, dir)?),
+    };
+    Ok((job, kind))
 }
 
-/// The JSON object of `shared/spec/cli.md`.
-fn state_json(dir: &Path, state: &JobState, launcher: &str) -> serde_json::Value {
+/// The JSON object `launch status --json` prints for a directory.
+fn state_json(dir: &Path, state: &JobState, launcher: LauncherKind) -> serde_json::Value {
     serde_json::json!({
         "dir": dir.display().to_string(),
         "state": state.name(),
         "exit_code": state.exit_code(),
         "reason": state.reason().map(ToString::to_string),
-        "launcher": launcher,
+        "launcher": launcher.name(),
     })
 }
 
@@ -111,7 +110,7 @@ pub(crate) fn status(args: &StatusArgs) -> Result<ExitCode> {
             Ok((state, kind)) if args.json => println!("{}", state_json(dir, &state, kind)),
             Ok((state, _)) => println!("{}: {state}", dir.display()),
             Err(e) => {
-                eprintln!("error: {e:#}");
+                eprintln!("error: {}", crate::report(&e));
                 code = ExitCode::from(crate::EXIT_BAD_INPUT);
             }
         }
@@ -135,7 +134,7 @@ pub(crate) fn cancel(args: &CancelArgs) -> Result<ExitCode> {
         match result {
             Ok(what) => println!("{}: {what}", dir.display()),
             Err(e) => {
-                eprintln!("error: {e:#}");
+                eprintln!("error: {}", crate::report(&e));
                 code = ExitCode::from(crate::EXIT_BAD_INPUT);
             }
         }

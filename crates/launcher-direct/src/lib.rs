@@ -1,7 +1,7 @@
 //! The direct launcher: runs jobs as processes on its connector's machine,
 //! never more at once than that machine (its [`HostSpec`]) can hold.
 //!
-//! Each job gets a job directory holding a POSIX `sh` script that runs the
+//! Each job gets a job directory ([`jobdir`]) holding a POSIX `sh` script that runs the
 //! command in a process group of its own (a session when detached), records
 //! pids and start times, stops the group past its time limit (the
 //! requirement's duration), and writes its exit
@@ -38,9 +38,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod jobdir;
+mod follow;
 mod sched;
-pub mod script;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -53,13 +52,13 @@ use core_types::job::{
 };
 use core_types::{AcceleratorKind, HostSpec};
 
-use jobdir::{JobDir, this_process};
+use follow::JobDir;
+use jobdir::{JobDirError, JobMeta, LauncherMeta, META, PID, SCRIPT, STATE, STDERR};
 use sched::{Capacity, Device, Need, Queue};
 
 /// The environment variable listing a job's devices (`cuda:0,rocm:1`).
 pub const ACCELERATORS_VAR: &str = "LAUNCH_ACCELERATORS";
-/// The environment variable holding a job's directory.
-pub const JOB_DIR_VAR: &str = "LAUNCH_JOB_DIR";
+pub use jobdir::JOB_DIR_VAR;
 
 /// The variables the launcher sets itself; a job's own values for them are
 /// dropped, so that a job never sees devices it was not granted.
@@ -79,6 +78,9 @@ pub enum DirectError {
     /// The job is wrong (empty command, NUL byte, bad variable name, ...).
     #[error(transparent)]
     Job(#[from] JobError),
+    /// The job directory cannot be read or written as it should.
+    #[error(transparent)]
+    JobDir(#[from] JobDirError),
     /// The job can never run on this launcher's host.
     #[error("job `{job}` cannot run on this host: {reason}")]
     DoesNotFit {
@@ -106,25 +108,19 @@ pub enum DirectError {
         /// Why.
         reason: String,
     },
-    /// A file of a job directory that cannot be read as it should.
-    #[error("`{}` is corrupt: {reason}", path.display())]
-    Corrupt {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
 }
 
 impl From<DirectError> for JobError {
     fn from(e: DirectError) -> JobError {
         match e {
-            DirectError::Connector(e) => JobError::Connector(e),
+            DirectError::Connector(e) | DirectError::JobDir(JobDirError::Connector(e)) => {
+                JobError::Connector(e)
+            }
             DirectError::Job(e) => e,
             DirectError::NotAJobDir { dir, reason } => JobError::NotAJobDir { dir, reason },
             other => JobError::Launcher {
                 launcher: "direct",
-                error: Box::new(other),
+                source: Box::new(other),
             },
         }
     }
@@ -283,26 +279,19 @@ impl DirectLauncher {
         }
         let connector = &self.inner.connector;
         connector.create_dir_all(&job.dir)?;
-        let meta_path = job.dir.join(script::META);
-        if connector.exists(&meta_path)? {
+        let files = JobDir::new(Arc::clone(connector), &job.dir);
+        if files.exists(META)? {
             return Err(DirectError::BadJobDir {
                 dir: job.dir.clone(),
-                reason: format!("it already holds a job (`{}` exists)", script::META),
+                reason: format!("it already holds a job (`{META}` exists)"),
             });
         }
-        let meta = serde_json::json!({
-            "format": 1,
-            "launcher": "direct",
-            "name": job.name,
-            "command": job.command.iter().map(|w| w.to_string_lossy()).collect::<Vec<_>>(),
-            "alternative": job.alternative,
-            "requirement": job.alternative.to_string(),
-            "time_limit_s": job.alternative.duration.seconds(),
-            "detach": job.detach,
-            "connector": connector.name(),
-            "submitter": this_process().map(jobdir::Identity::to_json),
-        });
-        connector.write_file(&meta_path, meta.to_string().as_bytes())?;
+        let meta = JobMeta::of(
+            &job,
+            LauncherMeta::Direct { detach: job.detach },
+            connector.name(),
+        );
+        files.write_meta(&meta)?;
         let mut env: Vec<_> = job
             .env
             .iter()
@@ -310,7 +299,7 @@ impl DirectLauncher {
             .cloned()
             .collect();
         env.push((JOB_DIR_VAR.into(), job.dir.clone().into_os_string()));
-        let body = script::job_script(&script::ScriptSpec {
+        let body = jobdir::job_script(&jobdir::ScriptSpec {
             dir: &job.dir,
             cwd: job.cwd.as_deref().unwrap_or(&job.dir),
             command: &job.command,
@@ -318,7 +307,7 @@ impl DirectLauncher {
             time_limit: job.alternative.duration.seconds(),
             grace: self.inner.config.grace.as_secs().max(1),
         })?;
-        let script_path = job.dir.join(script::SCRIPT);
+        let script_path = job.dir.join(SCRIPT);
         connector.write_file(&script_path, &body)?;
         connector.set_executable(&script_path)?;
         let tracked = Arc::new(Tracked {
@@ -355,10 +344,7 @@ impl Inner {
             *lock(&tracked.status) = Local::Running;
             if let Err(e) = Inner::start(this, &tracked, &devices) {
                 let state = JobState::Failed(FailReason::Other(format!("cannot start: {e}")));
-                let dir = JobDir {
-                    connector: Arc::clone(&this.connector),
-                    dir: tracked.job.dir.clone(),
-                };
+                let dir = JobDir::new(Arc::clone(&this.connector), &tracked.job.dir);
                 let _ = dir.write_state(&state);
                 Inner::finished(this, &tracked, &devices, state);
             }
@@ -374,7 +360,7 @@ impl Inner {
     ) -> Result<(), DirectError> {
         let job = &tracked.job;
         let host = lock(&this.sched).capacity.host().clone();
-        let script_path = job.dir.join(script::SCRIPT);
+        let script_path = job.dir.join(SCRIPT);
         let mut spec = ProcessSpec::new("sh")
             .args([script_path.into_os_string()])
             .cwd(&job.dir)
@@ -382,7 +368,7 @@ impl Inner {
                 StdioSpec::Null,
                 StdioSpec::Null,
                 // The supervisor's own complaints, before the command's.
-                StdioSpec::File(job.dir.join(script::STDERR)),
+                StdioSpec::File(job.dir.join(STDERR)),
             )
             .detached(job.detach);
         // The devices granted to this run, in the supervisor's environment
@@ -411,8 +397,8 @@ impl Inner {
             // A detached job outlives its submitter: return once its
             // directory says who runs it, so that no one ever takes it for
             // a job whose submitter vanished before it started.
-            let pid = job.dir.join(script::PID);
-            let state = job.dir.join(script::STATE);
+            let pid = job.dir.join(PID);
+            let state = job.dir.join(STATE);
             let since = Instant::now();
             while since.elapsed() < Duration::from_secs(10)
                 && process.try_wait()?.is_none()
@@ -429,10 +415,7 @@ impl Inner {
             .name("launch-direct-job".into())
             .spawn(move || {
                 let exit = process.wait();
-                let dir = JobDir {
-                    connector: Arc::clone(&this.connector),
-                    dir: tracked.job.dir.clone(),
-                };
+                let dir = JobDir::new(Arc::clone(&this.connector), &tracked.job.dir);
                 let state = match exit
                     .map_err(DirectError::from)
                     .and_then(|_| dir.after_supervisor())
@@ -526,10 +509,7 @@ pub struct DirectJob {
 
 impl DirectJob {
     fn jobdir(&self) -> JobDir {
-        JobDir {
-            connector: Arc::clone(&self.inner.connector),
-            dir: self.tracked.job.dir.clone(),
-        }
+        JobDir::new(Arc::clone(&self.inner.connector), &self.tracked.job.dir)
     }
 
     fn wait_for(&self, timeout: Option<Duration>) -> Option<JobState> {
@@ -598,7 +578,9 @@ impl JobHandle for DirectJob {
             .remove_where(|t| Arc::ptr_eq(t, &self.tracked));
         if removed.is_some() {
             let state = JobState::Failed(FailReason::Cancelled);
-            self.jobdir().write_state(&state)?;
+            self.jobdir()
+                .write_state(&state)
+                .map_err(DirectError::from)?;
             *lock(&self.tracked.status) = Local::Ended(state);
             self.tracked.cond.notify_all();
             return Ok(());
@@ -621,10 +603,7 @@ pub struct RecoveredJob {
 
 /// A handle on the direct launcher's job in `dir`, on `connector`'s machine.
 pub fn recover(connector: Arc<dyn Connector>, dir: &Path) -> Result<RecoveredJob, DirectError> {
-    let dir = JobDir {
-        connector,
-        dir: dir.to_path_buf(),
-    };
+    let dir = JobDir::new(connector, dir);
     dir.meta()?;
     Ok(RecoveredJob {
         dir,

@@ -92,7 +92,7 @@ impl From<DynamicError> for JobError {
     fn from(e: DynamicError) -> JobError {
         JobError::Launcher {
             launcher: "dynamic",
-            error: Box::new(e),
+            source: Box::new(e),
         }
     }
 }
@@ -428,7 +428,7 @@ impl Launcher for DynamicLauncher {
         for member in self.launchers() {
             match member.launcher.recover(dir) {
                 Ok(handle) => return Ok(handle),
-                Err(e) => errors.push(e.to_string()),
+                Err(e) => errors.push(core_types::job::report(&e)),
             }
         }
         Err(DynamicError::NotRecovered {

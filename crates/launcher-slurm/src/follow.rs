@@ -10,7 +10,7 @@ use core_types::job::{FailReason, JobState};
 
 use crate::SlurmError;
 use crate::cluster::{Cluster, Query};
-use crate::jobdir::JobDir;
+use crate::slurm_dir::JobDir;
 use crate::state::{self, Phase};
 
 /// What one round of queries says of a job.

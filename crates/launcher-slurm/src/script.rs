@@ -1,6 +1,6 @@
 //! The job scripts handed to `sbatch`: `#SBATCH` lines, a short Slurm
-//! part, then the direct launcher's exit-code-recording wrapper
-//! ([`launcher_direct::script::job_script`]). Pure functions.
+//! part, then the exit-code-recording job script every launcher runs
+//! ([`jobdir::job_script`]). Pure functions.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -13,8 +13,8 @@ use crate::options::{SlurmOptions, sbatch_line_value};
 /// The file the job writes its Slurm job id to when it starts (`123`, or
 /// `13_2` for an array task).
 pub const SLURM_JOB_FILE: &str = "slurm-job";
-/// The final state as the launcher decided it (the `state` line format of
-/// the direct launcher); it outranks `state`.
+/// The final state as the launcher decided it (the `state` line format,
+/// [`jobdir::state_line`]); it outranks `state`.
 pub const SLURM_STATE_FILE: &str = "slurm-state";
 /// The batch step's own output (Slurm's messages, such as a time limit).
 pub const SLURM_OUTPUT: &str = "slurm.out";
@@ -144,7 +144,7 @@ pub fn array_script(
          case \"${SLURM_ARRAY_TASK_ID:-}\" in\n",
     );
     for (i, dir) in dirs.iter().enumerate() {
-        let script = quoted(&dir.join(launcher_direct::script::SCRIPT))?;
+        let script = quoted(&dir.join(jobdir::SCRIPT))?;
         let output = quoted(&dir.join(SLURM_OUTPUT))?;
         let _ = writeln!(s, "{i}) exec /bin/sh {script} >> {output} 2>&1 ;;");
     }

@@ -13,7 +13,7 @@ use core_types::job::{FailReason, JobState};
 use crate::SlurmError;
 use crate::cluster::{Cluster, ClusterKey};
 use crate::follow::{self, Verdict};
-use crate::jobdir::JobDir;
+use crate::slurm_dir::JobDir;
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)

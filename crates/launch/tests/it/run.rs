@@ -401,3 +401,56 @@ fn bad_input_and_no_match() {
         text(&out.stderr)
     );
 }
+
+/// `status` and `cancel` follow the launcher `job.json` names: a Slurm job
+/// whose submission never reached Slurm (no job id) and whose submitter is
+/// gone is lost, said without a cluster; a kind this version does not know
+/// is an error that names it.
+#[test]
+fn status_and_cancel_follow_the_recorded_launcher() {
+    let home = tempfile::tempdir().unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let slurm = home.path().join("slurm");
+    std::fs::create_dir(&slurm).unwrap();
+    // The submitter: this process's pid, but a start time it never had.
+    let meta = format!(
+        r#"{{"format": 1, "launcher": "slurm", "slurm": {{"job_id": null}}, "submitter": {{"host": "{}", "pid": {}, "start": {}}}}}"#,
+        host.trim(),
+        std::process::id(),
+        u64::MAX
+    );
+    std::fs::write(slurm.join("job.json"), meta).unwrap();
+    let status = status_json(home.path(), &slurm);
+    assert_eq!(status["launcher"], "slurm");
+    assert_eq!(
+        (status["state"].as_str(), status["reason"].as_str()),
+        (Some("failed"), Some("lost"))
+    );
+    let out = output(home.path(), [OsString::from("cancel"), slurm.into()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("already ended: failed (lost)"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let unknown = home.path().join("pbs");
+    std::fs::create_dir(&unknown).unwrap();
+    std::fs::write(
+        unknown.join("job.json"),
+        r#"{"format": 1, "launcher": "pbs"}"#,
+    )
+    .unwrap();
+    for command in ["status", "cancel"] {
+        let out = output(
+            home.path(),
+            [OsString::from(command), unknown.clone().into()],
+        );
+        assert_eq!(out.status.code(), Some(2), "{command}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("`pbs` launcher") && stderr.contains(dir_str(&unknown)),
+            "{command}: {stderr}"
+        );
+    }
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connector_local::LocalConnector;
-use core_types::job::{Connector, FailReason, Job, JobHandle, JobState, Launcher};
+use core_types::job::{Connector, FailReason, Job, JobHandle, JobState, Launcher, report};
 use core_types::{
     AcceleratorKind, AcceleratorRequest, AcceleratorSpec, Alternative, HostSpec, MemSize, Walltime,
 };
@@ -470,10 +470,8 @@ fn jobs_without_accelerators_see_none() {
 fn bad_input_is_refused_with_a_clear_error() {
     let work = tempfile::tempdir().unwrap();
     let l = launcher(2, 1);
-    let err = l
-        .submit(Job::new("relative/dir", ["true"]))
-        .unwrap_err()
-        .to_string();
+    let err = l.submit(Job::new("relative/dir", ["true"])).unwrap_err();
+    let err = report(&err);
     assert!(
         err.contains("relative/dir") && err.contains("absolute"),
         "{err}"
@@ -494,35 +492,32 @@ fn bad_input_is_refused_with_a_clear_error() {
                 .name("big-one")
                 .alternative(big),
         )
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
+    let err = report(&err);
     assert!(
         err.contains("big-one") && err.contains("accelerator"),
         "{err}"
     );
     let dir = work.path().join("once");
     l.submit(Job::new(&dir, ["true"])).unwrap().wait().unwrap();
-    let err = l.submit(Job::new(&dir, ["true"])).unwrap_err().to_string();
+    let err = report(&l.submit(Job::new(&dir, ["true"])).unwrap_err());
     assert!(err.contains("already holds a job"), "{err}");
     let err = l
         .submit(Job::new(work.path().join("e"), ["true"]).env("NOT-A-NAME", "x"))
-        .unwrap_err()
-        .to_string();
+        .unwrap_err();
+    let err = report(&err);
     assert!(err.contains("NOT-A-NAME"), "{err}");
-    let err = recover(LocalConnector::shared(), work.path())
-        .unwrap_err()
-        .to_string();
+    let err = recover(LocalConnector::shared(), work.path()).unwrap_err();
+    let err = report(&err);
     assert!(
         err.contains("job.json") && err.contains(work.path().to_str().unwrap()),
         "{err}"
     );
-    let err = recover(LocalConnector::shared(), &work.path().join("nope"))
-        .unwrap_err()
-        .to_string();
+    let err = recover(LocalConnector::shared(), &work.path().join("nope")).unwrap_err();
+    let err = report(&err);
     assert!(err.contains("does not exist"), "{err}");
-    let err = DirectLauncher::new(LocalConnector::shared(), HostSpec::default())
-        .unwrap_err()
-        .to_string();
+    let err = DirectLauncher::new(LocalConnector::shared(), HostSpec::default()).unwrap_err();
+    let err = report(&err);
     assert!(err.contains("0 cores"), "{err}");
 }
 

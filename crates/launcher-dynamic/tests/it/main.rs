@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use connector_local::LocalConnector;
 use core_types::HostSpec;
-use core_types::job::{Job, JobState, Launcher};
+use core_types::job::{Job, JobState, Launcher, report};
 use launcher_direct::{DirectConfig, DirectLauncher};
 use launcher_dynamic::{DynamicError, DynamicLauncher, Members};
 
@@ -104,7 +104,10 @@ fn errors_for_an_empty_list_and_non_positive_priorities() {
     let err = negative
         .submit(Job::new(work.path().join("j"), ["true"]))
         .unwrap_err();
-    assert!(err.to_string().starts_with("dynamic launcher:"), "{err}");
+    // The message names the launcher; its cause is the error's source.
+    assert_eq!(err.to_string(), "dynamic launcher");
+    let err = report(&err);
+    assert!(err.starts_with("dynamic launcher:"), "{err}");
     // Removing the last launcher makes the next selection fail.
     let only = direct(1.0);
     let d = DynamicLauncher::new(vec![Arc::clone(&only)]).unwrap();
@@ -190,7 +193,7 @@ fn jobs_run_on_the_chosen_launcher_and_are_recovered() {
     );
     let recovered = d.recover(&dir).unwrap();
     assert_eq!(recovered.state().unwrap(), handle.state().unwrap());
-    let err = d.recover(work.path()).unwrap_err().to_string();
+    let err = report(&d.recover(work.path()).unwrap_err());
     assert!(
         err.contains("no launcher") && err.contains("job.json"),
         "{err}"

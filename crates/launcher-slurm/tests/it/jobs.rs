@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 
-use core_types::job::{FailReason, Job, JobHandle, JobState, Launcher};
+use core_types::job::{FailReason, Job, JobHandle, JobState, Launcher, report};
 use core_types::{AcceleratorKind, AcceleratorRequest, Alternative, MemSize, Walltime};
 use launcher_slurm::{SlurmError, SlurmOptions};
 
@@ -309,10 +309,11 @@ fn sbatch_errors_carry_slurms_message() {
     };
     let work = support::workdir("refused");
     let launcher = support::launcher(&cluster).options(SlurmOptions::default().partition("nosuch"));
-    let err = launcher
-        .submit(Job::new(work.join("j"), ["true"]))
-        .unwrap_err()
-        .to_string();
+    let err = report(
+        &launcher
+            .submit(Job::new(work.join("j"), ["true"]))
+            .unwrap_err(),
+    );
     let first = err.lines().take(2).collect::<Vec<_>>().join("\n");
     insta::assert_snapshot!(first, @r"
     slurm launcher: sbatch refused the job: sbatch: error: invalid partition specified: nosuch

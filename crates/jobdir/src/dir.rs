@@ -1,0 +1,158 @@
+//! A job directory on a connector's machine: its files, read and written
+//! through the connector.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use core_types::job::{Connector, ConnectorError, JobState};
+
+use crate::{
+    JobDirError, JobMeta, META, PID, PidFile, STATE, is_alive, parse_pid_file, parse_state,
+    state_line,
+};
+
+/// Reads a file; `None` when it does not exist (or is the `/proc` entry of
+/// a process that just went: `ESRCH` mid-read).
+fn read_opt(connector: &dyn Connector, path: &Path) -> Result<Option<Vec<u8>>, ConnectorError> {
+    match connector.read_file(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e)
+            if e.is_not_found()
+                || matches!(&e, ConnectorError::Io { source, .. } if source.raw_os_error() == Some(3)) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Reads the `job.json` of `dir` on `connector`'s machine: an error naming
+/// the directory when it does not exist, holds none, or holds one that
+/// names no launcher this version knows.
+pub fn read_meta(connector: &dyn Connector, dir: &Path) -> Result<JobMeta, JobDirError> {
+    let Some(bytes) = read_opt(connector, &dir.join(META))? else {
+        let reason = if connector.exists(dir)? {
+            format!("it has no `{META}`")
+        } else {
+            "it does not exist".into()
+        };
+        return Err(JobDirError::NotAJobDir {
+            dir: dir.to_path_buf(),
+            reason,
+        });
+    };
+    JobMeta::parse(&bytes, dir)
+}
+
+/// A job directory on a connector's machine.
+#[derive(Debug, Clone)]
+pub struct JobDir {
+    /// The connector to its machine.
+    pub connector: Arc<dyn Connector>,
+    /// The directory.
+    pub dir: PathBuf,
+}
+
+impl JobDir {
+    /// The job directory `dir` on `connector`'s machine.
+    pub fn new(connector: Arc<dyn Connector>, dir: impl Into<PathBuf>) -> Self {
+        JobDir {
+            connector,
+            dir: dir.into(),
+        }
+    }
+
+    /// The path of one of its files.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    /// Reads one of its files; `None` when it does not exist.
+    pub fn read(&self, name: &str) -> Result<Option<Vec<u8>>, JobDirError> {
+        Ok(read_opt(self.connector.as_ref(), &self.path(name))?)
+    }
+
+    /// Reads any file of its machine; `None` when it does not exist.
+    pub fn read_abs(&self, path: &Path) -> Result<Option<Vec<u8>>, JobDirError> {
+        Ok(read_opt(self.connector.as_ref(), path)?)
+    }
+
+    /// Whether one of its files exists.
+    pub fn exists(&self, name: &str) -> Result<bool, JobDirError> {
+        Ok(self.connector.exists(&self.path(name))?)
+    }
+
+    /// Writes one of its files whole (write, then rename).
+    pub fn write(&self, name: &str, contents: &[u8]) -> Result<(), JobDirError> {
+        Ok(self.connector.write_file(&self.path(name), contents)?)
+    }
+
+    /// Its description ([`read_meta`]).
+    pub fn meta(&self) -> Result<JobMeta, JobDirError> {
+        read_meta(self.connector.as_ref(), &self.dir)
+    }
+
+    /// Writes its description.
+    pub fn write_meta(&self, meta: &JobMeta) -> Result<(), JobDirError> {
+        self.write(META, &meta.to_bytes())
+    }
+
+    /// The state in a file of the `state` format (`name`), when it is
+    /// there; an error when it holds something else.
+    pub fn state_file(&self, name: &str) -> Result<Option<JobState>, JobDirError> {
+        self.read(name)?
+            .map(|bytes| parse_state(&bytes, &self.path(name)))
+            .transpose()
+    }
+
+    /// The final state the script (or the launcher) wrote, when it did.
+    pub fn final_state(&self) -> Result<Option<JobState>, JobDirError> {
+        self.state_file(STATE)
+    }
+
+    /// Writes a state to a file of the `state` format (`name`).
+    pub fn write_state_file(&self, name: &str, state: &JobState) -> Result<(), JobDirError> {
+        self.write(name, state_line(state).as_bytes())
+    }
+
+    /// Writes the final state.
+    pub fn write_state(&self, state: &JobState) -> Result<(), JobDirError> {
+        self.write_state_file(STATE, state)
+    }
+
+    /// The `pid` file, once its first part is complete.
+    pub fn pid_file(&self) -> Result<Option<PidFile>, JobDirError> {
+        Ok(self.read(PID)?.as_deref().and_then(parse_pid_file))
+    }
+
+    /// Whether a process the `pid` file records is still that process
+    /// ([`is_alive`] on the connector's machine); not when its start time
+    /// is unknown.
+    pub fn process_alive(
+        &self,
+        pid: u32,
+        start: Option<u64>,
+        boot: &str,
+    ) -> Result<bool, JobDirError> {
+        let Some(start) = start else {
+            return Ok(false);
+        };
+        Ok(is_alive(
+            |path| read_opt(self.connector.as_ref(), path),
+            pid,
+            start,
+            boot,
+        )?)
+    }
+
+    /// Which processes the `pid` file records are alive: (supervisor,
+    /// command).
+    pub fn liveness(&self, pid: &PidFile) -> Result<(bool, bool), JobDirError> {
+        let supervisor = self.process_alive(pid.supervisor, pid.supervisor_start, &pid.boot)?;
+        let command = match pid.command {
+            Some(command) => self.process_alive(command, pid.command_start, &pid.boot)?,
+            None => false,
+        };
+        Ok((supervisor, command))
+    }
+}

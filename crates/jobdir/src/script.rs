@@ -1,0 +1,165 @@
+//! The job script: the POSIX `sh` script that runs a job's command and
+//! records its pids, start times and exit code in its job directory.
+
+use std::ffi::{OsStr, OsString};
+use std::path::Path;
+
+use core_types::job::shell_quote;
+
+use crate::JobDirError;
+
+/// What goes into a job script.
+#[derive(Debug)]
+pub struct ScriptSpec<'a> {
+    /// The job directory (absolute).
+    pub dir: &'a Path,
+    /// Where the command runs.
+    pub cwd: &'a Path,
+    /// The command, program first.
+    pub command: &'a [OsString],
+    /// Variables exported to the command.
+    pub env: &'a [(OsString, OsString)],
+    /// The time limit in seconds (0: none).
+    pub time_limit: u64,
+    /// Seconds between TERM and KILL when the time limit fires.
+    pub grace: u64,
+}
+
+fn push_quoted(out: &mut Vec<u8>, word: &OsStr) -> Result<(), JobDirError> {
+    out.extend_from_slice(&shell_quote(word)?);
+    Ok(())
+}
+
+/// The job script. Every word of the command, every environment value and
+/// every path is single-quoted (`'` as `'\''`), so its bytes reach the
+/// command verbatim, whatever they are; nothing is re-parsed by a shell.
+///
+/// The script leads the job's process group (the launcher starts it so),
+/// runs the command in it, so that the whole tree can be signalled at once,
+/// records its own and the command's pid and start time, enforces the time
+/// limit with a watchdog (TERM to the group, KILL after the grace period),
+/// and when the command ends writes its exit code to `state` through a
+/// rename, whoever is watching. When the group is killed, the script goes
+/// with it; the `cancel` and `timeout` markers then tell the end.
+///
+/// Every launcher runs jobs with it: the direct launcher as it is, the
+/// Slurm launcher with its `#SBATCH` lines and its own part in front.
+pub fn job_script(spec: &ScriptSpec<'_>) -> Result<Vec<u8>, JobDirError> {
+    let mut s = Vec::with_capacity(2048);
+    s.extend_from_slice(
+        b"#!/bin/sh\n\
+# Job script of launch's direct launcher (format 1). It runs the command\n\
+# below in its process group (this shell leads it), records pids and start\n\
+# times in `pid`, stops the group past the time limit (TERM, then KILL after\n\
+# the grace period), and writes the exit code to `state` (write, then\n\
+# rename) when the command ends.\n\
+# Run it again by hand with: sh job.sh\n\
+d=",
+    );
+    push_quoted(&mut s, spec.dir.as_os_str())?;
+    s.extend_from_slice(format!("\nlimit={}\ngrace={}\n", spec.time_limit, spec.grace).as_bytes());
+    s.extend_from_slice(b"set --");
+    for word in spec.command {
+        s.push(b' ');
+        push_quoted(&mut s, word)?;
+    }
+    s.push(b'\n');
+    for (name, value) in spec.env {
+        // Names were checked (Job::validate): letters, digits, `_`.
+        s.extend_from_slice(b"export ");
+        s.extend_from_slice(name.as_encoded_bytes());
+        s.push(b'=');
+        push_quoted(&mut s, value)?;
+        s.push(b'\n');
+    }
+    s.extend_from_slice(b"cwd=");
+    push_quoted(&mut s, spec.cwd.as_os_str())?;
+    s.extend_from_slice(
+        br#"
+exec 2>> "$d/stderr"
+finish() {
+	printf '%s\n' "$1" > "$d/state.tmp.$$" && LC_ALL=C exec mv -f "$d/state.tmp.$$" "$d/state"
+	exit "${2:-0}"
+}
+[ -e "$d/cancel" ] && finish 'cancelled' 1
+{ read -r self < "/proc/$$/stat"; } 2> /dev/null || self=
+{ read -r boot < /proc/sys/kernel/random/boot_id; } 2> /dev/null || boot=
+printf 'pid %s\nboot %s\nstat %s\nend\n' "$$" "$boot" "$self" > "$d/pid"
+cd "$cwd" 2> /dev/null || {
+	printf 'launch: cannot change directory to %s\n' "$cwd" >> "$d/stderr"
+	finish 'exited 126' 126
+}
+trap 'sig=1' TERM INT HUP
+"$@" < /dev/null > "$d/stdout" 2>> "$d/stderr" &
+pid=$!
+{ read -r cstat < "/proc/$pid/stat"; } 2> /dev/null || cstat=
+printf 'cmd %s\ncstat %s\ncend\n' "$pid" "$cstat" >> "$d/pid"
+dog=
+if [ "$limit" -gt 0 ]; then
+	(
+		trap '' TERM
+		trap 'kill -KILL "$s" 2> /dev/null; exit 0' USR1
+		sleep "$limit" & s=$!
+		wait "$s"
+		: > "$d/timeout"
+		kill -TERM -$$ 2> /dev/null
+		sleep "$grace" & s=$!
+		wait "$s"
+		kill -KILL -$$ 2> /dev/null
+	) < /dev/null > /dev/null 2>&1 &
+	dog=$!
+fi
+while :; do
+	sig=
+	wait "$pid" 2> /dev/null
+	code=$?
+	[ -z "$sig" ] && break
+done
+[ -n "$dog" ] && kill -USR1 "$dog" 2> /dev/null
+if [ -e "$d/cancel" ]; then
+	finish "cancelled $code" "$code"
+elif [ -e "$d/timeout" ]; then
+	finish "timeout $code" "$code"
+fi
+finish "exited $code" "$code"
+"#,
+    );
+    Ok(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::ffi::OsStringExt;
+    use std::path::PathBuf;
+
+    #[test]
+    fn script_quotes_every_word() {
+        let command = vec![
+            OsString::from("printf"),
+            OsString::from("it's"),
+            OsString::from_vec(b"\xff$(x)".to_vec()),
+        ];
+        let env = vec![(OsString::from("A_B"), OsString::from("v 'q'"))];
+        let dir = PathBuf::from("/tmp/a dir");
+        let script = job_script(&ScriptSpec {
+            dir: &dir,
+            cwd: &dir,
+            command: &command,
+            env: &env,
+            time_limit: 5,
+            grace: 2,
+        })
+        .unwrap();
+        let text = String::from_utf8_lossy(&script);
+        assert!(
+            text.contains("d='/tmp/a dir'\nlimit=5\ngrace=2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("set -- 'printf' 'it'\\''s' '\u{fffd}$(x)'\n"),
+            "{text}"
+        );
+        assert!(text.contains("export A_B='v '\\''q'\\'''\n"), "{text}");
+    }
+}

@@ -1,0 +1,78 @@
+//! The `state` file: a job's end, one line.
+
+use std::path::Path;
+
+use core_types::job::{FailReason, JobState};
+
+use crate::JobDirError;
+
+/// Reads a `state` file.
+pub fn parse_state(text: &[u8], path: &Path) -> Result<JobState, JobDirError> {
+    let text = String::from_utf8_lossy(text);
+    let line = text.lines().next().unwrap_or("").trim();
+    let (word, rest) = line.split_once(' ').unwrap_or((line, ""));
+    let corrupt = || JobDirError::Corrupt {
+        path: path.to_path_buf(),
+        reason: format!(
+            "unknown state `{line}` (expected `exited N`, `timeout`, `cancelled`, `lost` or `error ...`)"
+        ),
+    };
+    Ok(match word {
+        "exited" => match rest.trim().parse::<i32>() {
+            Ok(0) => JobState::Done,
+            Ok(code) => JobState::Failed(FailReason::ExitCode(code)),
+            Err(_) => return Err(corrupt()),
+        },
+        "timeout" => JobState::Failed(FailReason::Timeout),
+        "cancelled" => JobState::Failed(FailReason::Cancelled),
+        "lost" => JobState::Failed(FailReason::Lost),
+        "error" => JobState::Failed(FailReason::Other(rest.trim().to_owned())),
+        _ => return Err(corrupt()),
+    })
+}
+
+/// The `state` line the launcher writes itself (a job cancelled before it
+/// started, or one that could not start).
+pub fn state_line(state: &JobState) -> String {
+    match state {
+        JobState::Failed(FailReason::Cancelled) => "cancelled\n".into(),
+        JobState::Failed(FailReason::Timeout) => "timeout\n".into(),
+        JobState::Failed(FailReason::ExitCode(code)) => format!("exited {code}\n"),
+        JobState::Failed(FailReason::Other(text)) => {
+            format!("error {}\n", text.replace('\n', " "))
+        }
+        JobState::Done => "exited 0\n".into(),
+        JobState::Failed(FailReason::Lost) | JobState::Scheduled | JobState::Running => {
+            "lost\n".into()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states_round_trip() {
+        let path = Path::new("state");
+        for state in [
+            JobState::Done,
+            JobState::Failed(FailReason::ExitCode(3)),
+            JobState::Failed(FailReason::Cancelled),
+            JobState::Failed(FailReason::Timeout),
+            JobState::Failed(FailReason::Lost),
+            JobState::Failed(FailReason::Other("cannot start: x".into())),
+        ] {
+            assert_eq!(
+                parse_state(state_line(&state).as_bytes(), path).unwrap(),
+                state
+            );
+        }
+        assert_eq!(
+            parse_state(b"timeout 143\n", path).unwrap(),
+            JobState::Failed(FailReason::Timeout)
+        );
+        let err = parse_state(b"bogus", path).unwrap_err().to_string();
+        assert!(err.contains("bogus") && err.contains("state"), "{err}");
+    }
+}

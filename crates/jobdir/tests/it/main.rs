@@ -1,0 +1,151 @@
+//! The job directory as the launchers of today and of the previous version
+//! write it.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use core_types::job::{Connector, FailReason, Job, JobState};
+use jobdir::{
+    ArrayMeta, Identity, JobDir, JobDirError, JobMeta, LauncherKind, LauncherMeta, SlurmMeta,
+    read_meta,
+};
+
+fn data(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/data")
+            .join(name),
+    )
+    .unwrap()
+}
+
+fn local() -> Arc<dyn Connector> {
+    connector_local::LocalConnector::shared()
+}
+
+/// `job.json` of the direct launcher, as the version before this crate
+/// wrote it (untyped, `json!`).
+#[test]
+fn reads_the_direct_launchers_files_of_before() {
+    let meta = JobMeta::parse(&data("direct-job.json"), Path::new("/tmp/cap/out/direct")).unwrap();
+    assert_eq!(meta.kind(), LauncherKind::Direct);
+    assert_eq!(meta.format, 1);
+    assert_eq!(meta.launcher, LauncherMeta::Direct { detach: false });
+    assert_eq!(meta.name, "hello");
+    assert_eq!(meta.command, ["sh", "-c", "echo hi"]);
+    assert_eq!(meta.requirement, "duration=0s");
+    assert_eq!(meta.connector, "local");
+    assert_eq!(
+        meta.submitter,
+        Some(Identity {
+            host: "vm".into(),
+            boot: "ac1e4cba-bae6-430e-8d3a-bea131ce981c".into(),
+            pid: 19509,
+            start: 53617,
+        })
+    );
+}
+
+#[test]
+fn reads_the_slurm_launchers_files_of_before() {
+    let meta = JobMeta::parse(&data("slurm-job.json"), Path::new("/tmp/cap/out/slurm")).unwrap();
+    assert_eq!(meta.kind(), LauncherKind::Slurm);
+    let LauncherMeta::Slurm { slurm } = &meta.launcher else {
+        panic!("{meta:?}");
+    };
+    assert_eq!(slurm.job_id.as_deref(), Some("4242"));
+    assert_eq!(slurm.bin.as_deref(), Some("/tmp/cap/bin"));
+    assert_eq!(
+        slurm.env,
+        [("SLURM_CONF".to_owned(), "/etc/slurm/x.conf".to_owned())]
+    );
+    assert_eq!(slurm.array, None);
+    assert_eq!(slurm.sbatch_args[0], "--job-name=python");
+    assert_eq!(meta.time_limit_s, 3600);
+    assert_eq!(meta.alternative.duration.seconds(), 3600);
+    assert_eq!(
+        meta.requirement,
+        "duration=1h & cpu(mem=4G, cores=2) & cuda(mem=8G)"
+    );
+    // The Slurm launcher recorded no boot id.
+    let submitter = meta.submitter.unwrap();
+    assert_eq!((submitter.pid, submitter.boot.as_str()), (19509, ""));
+
+    let task = JobMeta::parse(&data("slurm-array-task-job.json"), Path::new("/x")).unwrap();
+    let LauncherMeta::Slurm { slurm } = &task.launcher else {
+        panic!("{task:?}");
+    };
+    assert_eq!(slurm.job_id, None);
+    assert_eq!(
+        slurm.array,
+        Some(ArrayMeta {
+            index: 1,
+            size: 2,
+            first_dir: "/tmp/cap/out/a0".into(),
+        })
+    );
+    assert_eq!(task.command, ["echo", "it's"]);
+}
+
+/// What is written now reads back the same, and as the reader of before
+/// read it (the same keys, with the same meaning).
+#[test]
+fn writes_what_the_readers_of_before_read() {
+    for file in [
+        "direct-job.json",
+        "slurm-job.json",
+        "slurm-array-task-job.json",
+    ] {
+        let meta = JobMeta::parse(&data(file), Path::new("/x")).unwrap();
+        let old: serde_json::Value = serde_json::from_slice(&data(file)).unwrap();
+        let new: serde_json::Value = serde_json::from_slice(&meta.to_bytes()).unwrap();
+        assert_eq!(new, old, "{file}");
+    }
+}
+
+#[test]
+fn a_job_directory_through_a_connector() {
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("missing");
+    let err = read_meta(local().as_ref(), &missing).unwrap_err();
+    assert!(err.to_string().ends_with("it does not exist"), "{err}");
+    let err = read_meta(local().as_ref(), tmp.path()).unwrap_err();
+    assert!(
+        matches!(&err, JobDirError::NotAJobDir { reason, .. } if reason == "it has no `job.json`"),
+        "{err}"
+    );
+
+    let dir = JobDir::new(local(), tmp.path());
+    let job = Job::new(tmp.path(), ["true"]);
+    let meta = JobMeta::of(
+        &job,
+        LauncherMeta::Slurm {
+            slurm: SlurmMeta {
+                job_id: Some("7".into()),
+                ..SlurmMeta::default()
+            },
+        },
+        "local",
+    );
+    dir.write_meta(&meta).unwrap();
+    assert_eq!(dir.meta().unwrap(), meta);
+    let me = meta.submitter.clone().unwrap();
+    assert_eq!(me.pid, std::process::id());
+    assert_eq!(me.alive_here(), Some(true));
+
+    assert_eq!(dir.final_state().unwrap(), None);
+    let cancelled = JobState::Failed(FailReason::Cancelled);
+    dir.write_state(&cancelled).unwrap();
+    assert_eq!(dir.final_state().unwrap(), Some(cancelled));
+    dir.write(jobdir::STATE, b"nonsense\n").unwrap();
+    assert!(dir.final_state().is_err());
+
+    // This process, through the connector: alive; another start time: not.
+    assert!(dir.process_alive(me.pid, Some(me.start), &me.boot).unwrap());
+    assert!(
+        !dir.process_alive(me.pid, Some(me.start + 1), &me.boot)
+            .unwrap()
+    );
+    assert!(!dir.process_alive(me.pid, None, &me.boot).unwrap());
+    assert!(!dir.process_alive(me.pid, Some(me.start), "other").unwrap());
+}

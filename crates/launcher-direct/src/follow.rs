@@ -1,0 +1,194 @@
+//! Following a direct launcher's job from its directory alone: the state
+//! of a job whose submitter may be gone, and cancelling it.
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use core_types::job::{Connector, FailReason, JobState, Signal, SignalTarget};
+use jobdir::{CANCEL, JobDirError, LauncherKind, STDERR, TIMEOUT};
+
+use crate::DirectError;
+
+/// A direct launcher's job directory on a connector's machine.
+#[derive(Debug, Clone)]
+pub(crate) struct JobDir(pub jobdir::JobDir);
+
+impl Deref for JobDir {
+    type Target = jobdir::JobDir;
+    fn deref(&self) -> &jobdir::JobDir {
+        &self.0
+    }
+}
+
+/// How often a job directory is looked at while waiting: from `FIRST`,
+/// doubling up to `LAST`.
+const FIRST_POLL: Duration = Duration::from_millis(2);
+const LAST_POLL: Duration = Duration::from_millis(250);
+/// How long a supervisor may take to write its pid file once started.
+const STARTING_GRACE: Duration = Duration::from_millis(200);
+
+impl JobDir {
+    /// The job directory `dir` on `connector`'s machine.
+    pub(crate) fn new(connector: Arc<dyn Connector>, dir: impl Into<std::path::PathBuf>) -> Self {
+        JobDir(jobdir::JobDir::new(connector, dir))
+    }
+
+    /// The job's description; an error naming the directory when there is
+    /// none or it is not ours.
+    pub(crate) fn meta(&self) -> Result<jobdir::JobMeta, DirectError> {
+        let not_a_job = |reason: String| DirectError::NotAJobDir {
+            dir: self.dir.clone(),
+            reason,
+        };
+        let other = |kind: &str| {
+            not_a_job(format!(
+                "it holds a job of the `{kind}` launcher, not the direct one"
+            ))
+        };
+        match self.0.meta() {
+            Ok(meta) if meta.kind() == LauncherKind::Direct => Ok(meta),
+            Ok(meta) => Err(other(meta.kind().name())),
+            Err(JobDirError::NotAJobDir { reason, .. }) => Err(not_a_job(reason)),
+            Err(JobDirError::UnknownLauncher { kind, .. }) => Err(other(&kind)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The job's state, from its directory alone.
+    pub(crate) fn observed_state(&self) -> Result<JobState, DirectError> {
+        if let Some(state) = self.final_state()? {
+            return Ok(state);
+        }
+        if let Some(pid) = self.pid_file()? {
+            let (supervisor, command) = self.liveness(&pid)?;
+            if supervisor || command {
+                return Ok(JobState::Running);
+            }
+        } else {
+            let meta = self.meta()?;
+            if meta.submitter.and_then(|s| s.alive_here()) != Some(false) {
+                // Queued (or starting) in a process that is still there.
+                return Ok(JobState::Scheduled);
+            }
+            // The launcher creates `stderr` when it starts the supervisor.
+            if self.exists(STDERR)? {
+                // Handed to its supervisor just before the submitter went:
+                // the supervisor writes its pid first thing.
+                std::thread::sleep(STARTING_GRACE);
+                if self.pid_file()?.is_some() {
+                    return self.observed_state();
+                }
+            }
+        }
+        self.unsupervised_end()
+    }
+
+    /// The state once the supervisor has ended. When it ended without a
+    /// word (killed), the job lasts as long as its command: the directory
+    /// is followed until the command is gone too.
+    pub(crate) fn after_supervisor(&self) -> Result<JobState, DirectError> {
+        if let Some(state) = self.final_state()? {
+            return Ok(state);
+        }
+        if self.pid_file()?.is_none() {
+            return self.unsupervised_end();
+        }
+        Ok(self
+            .poll_until_final(None)?
+            .expect("waiting without a timeout ends with a state"))
+    }
+
+    /// The end of a job whose supervisor is gone: its state when it wrote
+    /// one (meanwhile); else what the markers say (the watchdog stopped it
+    /// for its time limit, or someone cancelled it); else lost.
+    pub(crate) fn unsupervised_end(&self) -> Result<JobState, DirectError> {
+        if let Some(state) = self.final_state()? {
+            return Ok(state);
+        }
+        Ok(JobState::Failed(if self.exists(CANCEL)? {
+            FailReason::Cancelled
+        } else if self.exists(TIMEOUT)? {
+            FailReason::Timeout
+        } else {
+            FailReason::Lost
+        }))
+    }
+
+    /// Polls until the job ends or `timeout` passes.
+    pub(crate) fn poll_until_final(
+        &self,
+        timeout: Option<Duration>,
+    ) -> Result<Option<JobState>, DirectError> {
+        let start = Instant::now();
+        let mut pause = FIRST_POLL;
+        loop {
+            let state = self.observed_state()?;
+            if state.is_final() {
+                return Ok(Some(state));
+            }
+            let mut nap = pause;
+            if let Some(limit) = timeout {
+                let left = limit.saturating_sub(start.elapsed());
+                if left.is_zero() {
+                    return Ok(None);
+                }
+                nap = nap.min(left);
+            }
+            std::thread::sleep(nap);
+            pause = (pause * 2).min(LAST_POLL);
+        }
+    }
+
+    /// Asks the job to stop: the marker first (so that the job's end is
+    /// recorded as a cancellation), then TERM to the command's process
+    /// group, KILL after `grace`. `ended` tells (and may wait up to the
+    /// given time) whether the job has ended. When neither the supervisor
+    /// nor the command is left and no state was written, the state is
+    /// written here.
+    pub(crate) fn cancel(
+        &self,
+        grace: Duration,
+        ended: &dyn Fn(Duration) -> Result<bool, DirectError>,
+    ) -> Result<(), DirectError> {
+        if ended(Duration::ZERO)? {
+            return Ok(());
+        }
+        self.write(CANCEL, b"")?;
+        let mut termed: Option<Instant> = None;
+        let mut killed = false;
+        let mut pause = FIRST_POLL;
+        loop {
+            if ended(pause)? {
+                return Ok(());
+            }
+            pause = (pause * 2).min(LAST_POLL);
+            let Some(pid) = self.pid_file()? else {
+                // Not started: the script sees the marker when it starts.
+                continue;
+            };
+            let (supervisor, command) = self.liveness(&pid)?;
+            // The supervisor leads the job's process group.
+            let group = SignalTarget::Group(pid.supervisor);
+            match termed {
+                None => {
+                    if command || supervisor {
+                        self.connector.signal(group, Signal::Term)?;
+                    }
+                    termed = Some(Instant::now());
+                }
+                Some(at) if !killed && at.elapsed() >= grace => {
+                    if command || supervisor {
+                        self.connector.signal(group, Signal::Kill)?;
+                    }
+                    killed = true;
+                }
+                _ => {}
+            }
+            if !supervisor && !command && self.final_state()?.is_none() {
+                // Nobody is left to record the end: do it here.
+                self.write_state(&JobState::Failed(FailReason::Cancelled))?;
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Submitting many jobs as job arrays.
+
+use std::path::PathBuf;
+
+use core_types::job::Job;
+
+use crate::options::SlurmOptions;
+use crate::slurm_dir::{self, ArrayRef, JobDir};
+use crate::{SlurmError, SlurmJob, SlurmLauncher, script};
+
+impl SlurmLauncher {
+    /// Submits jobs as job arrays: jobs whose options are the same (this
+    /// launcher's, and those their requirements derive) go out as one
+    /// `sbatch --array` submission, each task with its own job directory
+    /// and handle; the throttle ([`array_throttle`](Self::array_throttle))
+    /// applies to each array. The handles come in the order of `jobs`.
+    pub fn submit_array(&self, jobs: &[Job]) -> Result<Vec<SlurmJob>, SlurmError> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut seen_dirs = std::collections::HashSet::new();
+        for job in jobs {
+            if !seen_dirs.insert(job.dir.clone()) {
+                return Err(SlurmError::InvalidArray(format!(
+                    "two jobs share the directory `{}`",
+                    job.dir.display()
+                )));
+            }
+        }
+        // Group by the options the jobs share (their names aside).
+        let mut groups: Vec<(SlurmOptions, Vec<usize>)> = Vec::new();
+        for (i, job) in jobs.iter().enumerate() {
+            let shared = slurm_options::derive(&self.config.options, &job.alternative);
+            match groups.iter_mut().find(|(o, _)| *o == shared) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((shared, vec![i])),
+            }
+        }
+        let mut handles: Vec<Option<SlurmJob>> = jobs.iter().map(|_| None).collect();
+        for (shared, members) in groups {
+            let group: Vec<&Job> = members.iter().map(|&i| &jobs[i]).collect();
+            for (handle_index, handle) in members.iter().zip(self.submit_group(&shared, &group)?) {
+                handles[*handle_index] = Some(handle);
+            }
+        }
+        Ok(handles.into_iter().flatten().collect())
+    }
+
+    fn submit_group(
+        &self,
+        shared: &SlurmOptions,
+        jobs: &[&Job],
+    ) -> Result<Vec<SlurmJob>, SlurmError> {
+        let size = jobs.len();
+        let first = jobs[0].dir.clone();
+        // Each task's directory, script and description, written by a few
+        // threads at once (each write is a round trip on a remote machine).
+        let prepare = |index: usize| -> Result<JobDir, SlurmError> {
+            let job = jobs[index];
+            let dir = self.prepare(job)?;
+            let options = self.options_for(job);
+            let array = ArrayRef {
+                index,
+                size,
+                first: first.clone(),
+            };
+            self.write_job(job, &options, Some(array))?;
+            Ok(dir)
+        };
+        let workers = size.div_ceil(16).clamp(1, 8);
+        let mut prepared: Vec<Option<Result<JobDir, SlurmError>>> =
+            (0..size).map(|_| None).collect();
+        std::thread::scope(|scope| {
+            let prepare = &prepare;
+            let chunks: Vec<_> = prepared
+                .chunks_mut(size.div_ceil(workers))
+                .enumerate()
+                .map(|(chunk, slots)| {
+                    scope.spawn(move || {
+                        let start = chunk * size.div_ceil(workers);
+                        for (offset, slot) in slots.iter_mut().enumerate() {
+                            *slot = Some(prepare(start + offset));
+                        }
+                    })
+                })
+                .collect();
+            for handle in chunks {
+                let _ = handle.join();
+            }
+        });
+        let mut dirs = Vec::with_capacity(size);
+        for slot in prepared {
+            match slot {
+                Some(result) => dirs.push(result?),
+                None => {
+                    return Err(SlurmError::InvalidArray(
+                        "a thread preparing the job directories failed".into(),
+                    ));
+                }
+            }
+        }
+        let mut array_options = shared.clone();
+        if !array_options.contains("job-name") {
+            array_options.insert("job-name", jobs[0].name.replace(['\n', '\r'], " "));
+        }
+        let paths: Vec<PathBuf> = jobs.iter().map(|j| j.dir.clone()).collect();
+        let text = script::array_script(&paths, &array_options, self.config.array_throttle)?;
+        let path = first.join(script::ARRAY_SCRIPT);
+        self.connector().write_file(&path, &text)?;
+        let base = self.cluster().sbatch(&path, &first, &self.config.retry)?;
+        // One file says every task's id (`BASE_INDEX`).
+        self.connector().write_file(
+            &first.join(slurm_dir::ARRAY_ID_FILE),
+            format!("{base}\n").as_bytes(),
+        )?;
+        Ok(dirs
+            .into_iter()
+            .enumerate()
+            .map(|(index, dir)| self.follow(format!("{base}_{index}"), dir))
+            .collect())
+    }
+}

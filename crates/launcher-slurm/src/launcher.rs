@@ -1,0 +1,246 @@
+//! The launcher: its settings, its builders, and the `Launcher` trait.
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use core_types::job::{Connector, Job, JobError, JobHandle, Launcher};
+
+use crate::cluster::{Cluster, RetryPolicy};
+use crate::options::SlurmOptions;
+use crate::recover;
+use crate::watcher::{self, Rules, Watcher};
+
+/// Settings of a Slurm launcher.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) options: SlurmOptions,
+    pub(crate) priority: f64,
+    pub(crate) poll_interval: Duration,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) array_throttle: Option<u32>,
+    pub(crate) unavailable_nodes_fatal: bool,
+    pub(crate) node_grace: Duration,
+    pub(crate) settle: Duration,
+    pub(crate) grace: Duration,
+    pub(crate) cancel_timeout: Duration,
+}
+
+/// Submits jobs to a Slurm cluster and follows them.
+#[derive(Clone)]
+pub struct SlurmLauncher {
+    pub(crate) watcher: Arc<Watcher>,
+    pub(crate) config: Config,
+}
+
+impl fmt::Debug for SlurmLauncher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SlurmLauncher")
+            .field("cluster", &self.watcher.cluster)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl SlurmLauncher {
+    /// A launcher on the cluster `connector` reaches, with no option set,
+    /// the commands found in `PATH`, a poll interval of 5 s.
+    pub fn new(connector: Arc<dyn Connector>) -> Self {
+        Self::with_cluster(
+            &Cluster::new(connector, None, Vec::new()),
+            Self::default_config(),
+        )
+    }
+
+    pub(crate) fn default_config() -> Config {
+        Config {
+            options: SlurmOptions::default(),
+            priority: 0.0,
+            poll_interval: Duration::from_secs(5),
+            retry: RetryPolicy::default(),
+            array_throttle: None,
+            unavailable_nodes_fatal: true,
+            node_grace: Duration::from_secs(120),
+            settle: Duration::from_secs(30),
+            grace: Duration::from_secs(5),
+            cancel_timeout: Duration::from_secs(300),
+        }
+    }
+
+    fn with_cluster(cluster: &Cluster, config: Config) -> Self {
+        SlurmLauncher {
+            watcher: watcher::watcher_for(cluster),
+            config,
+        }
+    }
+
+    fn rebuild(&self, bin: Option<PathBuf>, env: Vec<(OsString, OsString)>) -> Self {
+        let cluster = Cluster::new(Arc::clone(&self.watcher.cluster.connector), bin, env);
+        Self::with_cluster(&cluster, self.config.clone())
+    }
+
+    /// Sets the options (replacing them).
+    #[must_use]
+    pub fn options(mut self, options: SlurmOptions) -> Self {
+        self.config.options = options;
+        self
+    }
+
+    /// Sets the priority a dynamic launcher prefers it by.
+    #[must_use]
+    pub fn priority(mut self, priority: f64) -> Self {
+        self.config.priority = if priority.is_finite() { priority } else { 0.0 };
+        self
+    }
+
+    /// Sets the directory of the Slurm commands (`sbatch`, `squeue`, ...).
+    #[must_use]
+    pub fn bin(self, dir: impl Into<PathBuf>) -> Self {
+        let env = self.watcher.cluster.env.clone();
+        self.rebuild(Some(dir.into()), env)
+    }
+
+    /// Adds a variable to the environment of the Slurm commands (and, as
+    /// `sbatch` exports its environment, of the jobs): `SLURM_CONF`, ...
+    #[must_use]
+    pub fn env(self, name: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        let bin = self.watcher.cluster.bin.clone();
+        let mut env = self.watcher.cluster.env.clone();
+        env.push((name.into(), value.into()));
+        self.rebuild(bin, env)
+    }
+
+    /// Sets how often the watcher polls (the shortest of its launchers').
+    #[must_use]
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.config.poll_interval = interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// Sets how `sbatch` is retried while Slurm is busy.
+    #[must_use]
+    pub fn retry(mut self, retry: RetryPolicy) -> Self {
+        self.config.retry = retry;
+        self
+    }
+
+    /// Sets how many tasks of an array may run at once (`--array=...%N`).
+    #[must_use]
+    pub fn array_throttle(mut self, throttle: Option<u32>) -> Self {
+        self.config.array_throttle = throttle.filter(|&t| t > 0);
+        self
+    }
+
+    /// Whether a job pending on `ReqNodeNotAvail` with unavailable nodes
+    /// named is cancelled and failed once that lasted `grace` (default:
+    /// yes, after two minutes; such nodes usually need an administrator,
+    /// but a node also looks unavailable for a moment when it stops
+    /// answering or the controller restarts).
+    #[must_use]
+    pub fn fail_on_unavailable_nodes(mut self, fatal: bool, grace: Duration) -> Self {
+        self.config.unavailable_nodes_fatal = fatal;
+        self.config.node_grace = grace;
+        self
+    }
+
+    /// How long a job may stay preempted (or on a failed node) before that
+    /// is its end, when Slurm does not requeue it (default 30 s).
+    #[must_use]
+    pub fn settle(mut self, settle: Duration) -> Self {
+        self.config.settle = settle;
+        self
+    }
+
+    /// A launcher with `options` merged over this one's (what `options`
+    /// sets wins, nothing else is reset), and the same priority,
+    /// connector, commands, environment and settings.
+    #[must_use]
+    pub fn config(&self, options: &SlurmOptions) -> SlurmLauncher {
+        let mut derived = self.clone();
+        derived.config.options.merge(options);
+        derived
+    }
+
+    /// The options.
+    pub fn slurm_options(&self) -> &SlurmOptions {
+        &self.config.options
+    }
+
+    /// The connector.
+    pub fn connector(&self) -> &Arc<dyn Connector> {
+        &self.watcher.cluster.connector
+    }
+
+    /// The directory of the Slurm commands (`None`: `PATH`).
+    pub fn bin_dir(&self) -> Option<&Path> {
+        self.watcher.cluster.bin.as_deref()
+    }
+
+    /// The environment of the Slurm commands.
+    pub fn command_env(&self) -> &[(OsString, OsString)] {
+        &self.watcher.cluster.env
+    }
+
+    /// How many rounds the watcher of this launcher's cluster has run.
+    pub fn watcher_rounds(&self) -> u64 {
+        self.watcher.rounds()
+    }
+
+    pub(crate) fn rules(&self) -> Rules {
+        Rules {
+            unavailable_nodes_fatal: self.config.unavailable_nodes_fatal,
+            settle: self.config.settle,
+            node_grace: self.config.node_grace,
+        }
+    }
+
+    pub(crate) fn cluster(&self) -> &Cluster {
+        &self.watcher.cluster
+    }
+
+    /// The options for `job`: this launcher's, the job's name when none is
+    /// set, then what its requirement asks where nothing says it already.
+    pub fn options_for(&self, job: &Job) -> SlurmOptions {
+        let mut options = slurm_options::derive(&self.config.options, &job.alternative);
+        if !options.contains("job-name") && !job.name.is_empty() {
+            options.insert("job-name", job.name.replace(['\n', '\r'], " "));
+        }
+        options
+    }
+}
+
+impl Launcher for SlurmLauncher {
+    fn kind(&self) -> &'static str {
+        "slurm"
+    }
+
+    fn describe(&self) -> String {
+        let args = self.config.options.to_args();
+        format!(
+            "slurm on {}{}",
+            self.connector().name(),
+            if args.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", args.join(" "))
+            }
+        )
+    }
+
+    fn priority(&self) -> f64 {
+        self.config.priority
+    }
+
+    fn submit(&self, job: Job) -> Result<Box<dyn JobHandle>, JobError> {
+        Ok(Box::new(self.submit_job(&job)?))
+    }
+
+    fn recover(&self, dir: &Path) -> Result<Box<dyn JobHandle>, JobError> {
+        let mut job = recover(Arc::clone(self.connector()), dir)?;
+        job.interval = self.config.poll_interval;
+        job.rules = self.rules();
+        Ok(Box::new(job))
+    }
+}

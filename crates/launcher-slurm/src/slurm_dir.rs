@@ -1,0 +1,200 @@
+//! A Slurm job's directory: the shared job directory ([`jobdir`]), whose
+//! `job.json` says `"launcher": "slurm"` and holds Slurm's part (the job
+//! id, the commands' directory and environment), plus the files of the
+//! Slurm launcher.
+//!
+//! | file | written by | holds |
+//! |---|---|---|
+//! | `job.json` | launcher, before and after `sbatch` (an array task's: before) | name, command, requirement, Slurm job id, binaries, environment, array index |
+//! | `array.sh`, `array-id` | launcher, in an array's first directory | the array script; the array's job id (task N is `ID_N`) |
+//! | `job.sh` | launcher | the sbatch script (`#SBATCH` lines, Slurm's part, the job script of [`jobdir`]) |
+//! | `slurm-job` | job, when it starts | its Slurm job id |
+//! | `slurm.out` | Slurm | the batch step's output (Slurm's own messages) |
+//! | `stdout`, `stderr`, `pid`, `state`, `cancel`, `timeout` | the job script | as for every launcher |
+//! | `slurm-state` | launcher | the final state it decided (outranks `state`) |
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use core_types::job::{Connector, Job, JobState};
+use jobdir::{
+    ArrayMeta, CANCEL, Identity, JobDirError, JobMeta, LauncherKind, LauncherMeta, META, STATE,
+    SlurmMeta, parse_state,
+};
+
+use crate::SlurmError;
+use crate::script::{SLURM_JOB_FILE, SLURM_STATE_FILE};
+
+/// The launcher's name in `job.json`.
+pub const LAUNCHER: &str = LauncherKind::Slurm.name();
+
+/// What `job.json` says of a Slurm job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Meta {
+    /// The Slurm job id (`123`, `13_2`), once `sbatch` answered.
+    pub job_id: Option<String>,
+    /// The directory of the Slurm commands (`PATH` when `None`).
+    pub bin: Option<PathBuf>,
+    /// The environment the commands run with.
+    pub env: Vec<(OsString, OsString)>,
+    /// The process that submitted it.
+    pub submitter: Option<Identity>,
+    /// The job array it is a task of, when it is one.
+    pub array: Option<ArrayRef>,
+}
+
+/// A task of a job array: its index, the array's size, and the first
+/// task's directory, which holds the array script and, once `sbatch`
+/// answered, the array's job id ([`ARRAY_ID_FILE`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ArrayRef {
+    pub index: usize,
+    pub size: usize,
+    pub first: PathBuf,
+}
+
+/// The file, in an array's first directory, that holds the array's job id.
+pub(crate) const ARRAY_ID_FILE: &str = "array-id";
+
+/// `job.json`'s contents.
+pub(crate) fn job_meta(
+    job: &Job,
+    meta: &Meta,
+    connector: &dyn Connector,
+    args: &[String],
+) -> JobMeta {
+    let lossy = |s: &std::ffi::OsStr| s.to_string_lossy().into_owned();
+    let slurm = SlurmMeta {
+        job_id: meta.job_id.clone(),
+        bin: meta.bin.as_deref().map(|b| lossy(b.as_os_str())),
+        env: meta.env.iter().map(|(k, v)| (lossy(k), lossy(v))).collect(),
+        sbatch_args: args.to_vec(),
+        array: meta.array.as_ref().map(|a| ArrayMeta {
+            index: a.index,
+            size: a.size,
+            first_dir: lossy(a.first.as_os_str()),
+        }),
+    };
+    let mut out = JobMeta::of(job, LauncherMeta::Slurm { slurm }, connector.name());
+    out.submitter.clone_from(&meta.submitter);
+    out
+}
+
+/// Reads `job.json`; an error naming the directory when there is none or
+/// it holds another launcher's job.
+pub(crate) fn read_meta(connector: &dyn Connector, dir: &Path) -> Result<Meta, SlurmError> {
+    let not_a_job = |reason: String| SlurmError::NotAJobDir {
+        dir: dir.to_path_buf(),
+        reason,
+    };
+    let other = |kind: &str| {
+        not_a_job(format!(
+            "it holds a job of the `{kind}` launcher, not the Slurm one"
+        ))
+    };
+    let meta = match jobdir::read_meta(connector, dir) {
+        Ok(meta) => meta,
+        Err(JobDirError::NotAJobDir { reason, .. }) => return Err(not_a_job(reason)),
+        Err(JobDirError::UnknownLauncher { kind, .. }) => return Err(other(&kind)),
+        Err(e) => return Err(e.into()),
+    };
+    let LauncherMeta::Slurm { slurm } = meta.launcher else {
+        return Err(other(meta.kind().name()));
+    };
+    Ok(Meta {
+        job_id: slurm.job_id,
+        bin: slurm.bin.map(PathBuf::from),
+        env: slurm
+            .env
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect(),
+        submitter: meta.submitter,
+        array: slurm.array.map(|a| ArrayRef {
+            index: a.index,
+            size: a.size,
+            first: a.first_dir.into(),
+        }),
+    })
+}
+
+/// The files of one job directory.
+#[derive(Debug, Clone)]
+pub(crate) struct JobDir {
+    pub files: jobdir::JobDir,
+}
+
+impl JobDir {
+    pub(crate) fn new(connector: Arc<dyn Connector>, dir: &Path) -> Self {
+        JobDir {
+            files: jobdir::JobDir::new(connector, dir),
+        }
+    }
+
+    /// The directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.files.dir
+    }
+
+    /// The final state the launcher recorded, when it did.
+    pub(crate) fn decided(&self) -> Result<Option<JobState>, SlurmError> {
+        self.state_file(SLURM_STATE_FILE)
+    }
+
+    /// The state the job script wrote when the command ended, when it did.
+    pub(crate) fn wrapper_state(&self) -> Result<Option<JobState>, SlurmError> {
+        self.state_file(STATE)
+    }
+
+    fn state_file(&self, name: &str) -> Result<Option<JobState>, SlurmError> {
+        let Some(bytes) = self.files.read(name)? else {
+            return Ok(None);
+        };
+        match parse_state(&bytes, &self.files.path(name)) {
+            Ok(state) => Ok(Some(state)),
+            // Being written by a non-atomic copy: not there yet.
+            Err(_) if bytes.is_empty() => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Records the final state (best effort for callers: a read-only job
+    /// directory does not change the state).
+    pub(crate) fn record(&self, state: &JobState) -> Result<(), SlurmError> {
+        Ok(self.files.write_state_file(SLURM_STATE_FILE, state)?)
+    }
+
+    /// The Slurm job id the job wrote when it started.
+    pub(crate) fn started_id(&self) -> Result<Option<String>, SlurmError> {
+        Ok(self.files.read(SLURM_JOB_FILE)?.and_then(|b| {
+            let id = String::from_utf8_lossy(&b).trim().to_owned();
+            (!id.is_empty()).then_some(id)
+        }))
+    }
+
+    /// The job id of a task of an array, from the array's id file.
+    pub(crate) fn array_task_id(&self, array: &ArrayRef) -> Result<Option<String>, SlurmError> {
+        let base = self
+            .files
+            .read_abs(&array.first.join(ARRAY_ID_FILE))?
+            .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+            .filter(|b| !b.is_empty() && b.bytes().all(|c| c.is_ascii_digit()));
+        Ok(base.map(|base| format!("{base}_{}", array.index)))
+    }
+
+    /// Writes the cancellation marker the job script reads.
+    pub(crate) fn mark_cancelled(&self) -> Result<(), SlurmError> {
+        Ok(self.files.write(CANCEL, b"")?)
+    }
+
+    /// Whether it already holds a job.
+    pub(crate) fn holds_a_job(&self) -> Result<bool, SlurmError> {
+        Ok(self.files.exists(META)?)
+    }
+
+    /// Writes `job.json`.
+    pub(crate) fn write_meta(&self, meta: &JobMeta) -> Result<(), SlurmError> {
+        Ok(self.files.write_meta(meta)?)
+    }
+}

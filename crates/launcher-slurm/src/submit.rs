@@ -1,0 +1,107 @@
+//! Submitting one job: its directory, script and description, `sbatch`.
+
+use std::sync::Arc;
+
+use core_types::job::{Job, JobState};
+
+use jobdir::{META, SCRIPT};
+
+use crate::options::SlurmOptions;
+use crate::slurm_dir::{self, ArrayRef, JobDir, Meta};
+use crate::watcher::Tracked;
+use crate::{JOB_DIR_VAR, SlurmError, SlurmJob, SlurmLauncher, script};
+
+impl SlurmLauncher {
+    /// Checks a job and prepares its directory: absolute, no job in it yet.
+    pub(crate) fn prepare(&self, job: &Job) -> Result<JobDir, SlurmError> {
+        job.validate()?;
+        if !job.dir.is_absolute() {
+            return Err(SlurmError::BadJobDir {
+                dir: job.dir.clone(),
+                reason: "it must be an absolute path".into(),
+            });
+        }
+        let connector = self.connector();
+        connector.create_dir_all(&job.dir)?;
+        let dir = JobDir::new(Arc::clone(connector), &job.dir);
+        if dir.holds_a_job()? {
+            return Err(SlurmError::BadJobDir {
+                dir: job.dir.clone(),
+                reason: format!("it already holds a job (`{META}` exists)"),
+            });
+        }
+        Ok(dir)
+    }
+
+    /// Writes a job's script (and its description, with no id yet).
+    pub(crate) fn write_job(
+        &self,
+        job: &Job,
+        options: &SlurmOptions,
+        array: Option<ArrayRef>,
+    ) -> Result<Meta, SlurmError> {
+        let connector = self.connector();
+        let mut env = job.env.clone();
+        env.push((JOB_DIR_VAR.into(), job.dir.clone().into_os_string()));
+        let wrapper = jobdir::job_script(&jobdir::ScriptSpec {
+            dir: &job.dir,
+            cwd: job.cwd.as_deref().unwrap_or(&job.dir),
+            command: &job.command,
+            env: &env,
+            time_limit: job.alternative.duration.seconds(),
+            grace: self.config.grace.as_secs().max(1),
+        })?;
+        let script = script::job_script(&job.dir, options, &wrapper)?;
+        let path = job.dir.join(SCRIPT);
+        connector.write_file(&path, &script)?;
+        if array.is_none() {
+            // An array task's script is run by the array's (`sh job.sh`).
+            connector.set_executable(&path)?;
+        }
+        let meta = Meta {
+            job_id: None,
+            bin: self.cluster().bin.clone(),
+            env: self.cluster().env.clone(),
+            submitter: jobdir::this_process().cloned(),
+            array,
+        };
+        self.write_meta(job, &meta, options)?;
+        Ok(meta)
+    }
+
+    fn write_meta(&self, job: &Job, meta: &Meta, options: &SlurmOptions) -> Result<(), SlurmError> {
+        let json = slurm_dir::job_meta(job, meta, self.connector().as_ref(), &options.to_args());
+        JobDir::new(Arc::clone(self.connector()), &job.dir).write_meta(&json)
+    }
+
+    pub(crate) fn follow(&self, id: String, dir: JobDir) -> SlurmJob {
+        let tracked = Arc::new(Tracked::new(id, dir, Some(JobState::Scheduled)));
+        let tracked = self
+            .watcher
+            .track(tracked, self.config.poll_interval, self.rules());
+        SlurmJob {
+            tracked,
+            watcher: Arc::clone(&self.watcher),
+            interval: self.config.poll_interval,
+            rules: self.rules(),
+            retry: self.config.retry,
+            cancel_timeout: self.config.cancel_timeout,
+            followed: true,
+        }
+    }
+
+    /// Submits one job: writes its script and description to its
+    /// directory, runs `sbatch`, follows it.
+    pub fn submit_job(&self, job: &Job) -> Result<SlurmJob, SlurmError> {
+        let dir = self.prepare(job)?;
+        let options = self.options_for(job);
+        let mut meta = self.write_job(job, &options, None)?;
+        let script = job.dir.join(SCRIPT);
+        let id = self
+            .cluster()
+            .sbatch(&script, &job.dir, &self.config.retry)?;
+        meta.job_id = Some(id.clone());
+        self.write_meta(job, &meta, &options)?;
+        Ok(self.follow(id, dir))
+    }
+}

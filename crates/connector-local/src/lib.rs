@@ -32,7 +32,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use core_types::job::{
@@ -244,27 +243,30 @@ impl Connector for LocalConnector {
     }
 
     fn write_file(&self, path: &Path, contents: &[u8]) -> Result<(), ConnectorError> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let name = path.file_name().ok_or_else(|| {
-            ConnectorError::Invalid(format!("`{}` names no file", path.display()))
+        // Written beside the target, then renamed over it: readers see the
+        // old file or the new one, never a part (tempfile's persist).
+        if path.file_name().is_none() {
+            return Err(ConnectorError::Invalid(format!(
+                "`{}` names no file",
+                path.display()
+            )));
+        }
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => Path::new("."),
+        };
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".launch-write.")
+            .tempfile_in(dir)
+            .map_err(io_error("write", path))?;
+        tmp.write_all(contents)
+            .map_err(io_error("write", tmp.path()))?;
+        tmp.persist(path).map_err(|e| ConnectorError::Io {
+            op: "rename into",
+            path: path.to_path_buf(),
+            source: e.error,
         })?;
-        let mut tmp_name = std::ffi::OsString::from(".");
-        tmp_name.push(name);
-        tmp_name.push(format!(
-            ".tmp.{}.{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let tmp = path.with_file_name(tmp_name);
-        fs::write(&tmp, contents).map_err(io_error("write", &tmp))?;
-        fs::rename(&tmp, path).map_err(|source| {
-            let _ = fs::remove_file(&tmp);
-            ConnectorError::Io {
-                op: "rename into",
-                path: path.to_path_buf(),
-                source,
-            }
-        })
+        Ok(())
     }
 
     fn set_executable(&self, path: &Path) -> Result<(), ConnectorError> {

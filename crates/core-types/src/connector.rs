@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
     /// A file operation failed.
-    #[error("cannot {op} `{}`: {source}", path.display())]
+    #[error("cannot {op} `{}`", path.display())]
     Io {
         /// What was attempted (`read`, `write`, `create directory`, ...).
         op: &'static str,
@@ -26,7 +26,7 @@ pub enum ConnectorError {
         source: std::io::Error,
     },
     /// A process could not be started.
-    #[error("cannot start `{program}`: {source}")]
+    #[error("cannot start `{program}`")]
     Spawn {
         /// The program, as given.
         program: String,

@@ -270,8 +270,8 @@ pub enum JobError {
     },
 }
 
-/// An error and its causes for people, `: `-joined, leaving out a cause
-/// whose text is already said (an error that quotes its source).
+/// An error and its causes for people, `: `-joined (no error of the
+/// workspace repeats its cause's text, so each is said once).
 ///
 /// ```
 /// use core_types::job::{JobError, report};
@@ -285,13 +285,10 @@ pub fn report(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = String::new();
     let mut cause = Some(err);
     while let Some(e) = cause {
-        let part = e.to_string();
-        if !text.contains(&part) {
-            if !text.is_empty() {
-                text.push_str(": ");
-            }
-            text.push_str(&part);
+        if !text.is_empty() {
+            text.push_str(": ");
         }
+        text.push_str(&e.to_string());
         cause = e.source();
     }
     text

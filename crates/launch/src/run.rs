@@ -42,10 +42,7 @@ pub(crate) struct Args {
 
 /// Where fresh job directories go.
 fn jobs_home() -> PathBuf {
-    std::env::var_os("XDG_STATE_HOME")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".local/state")))
+    core_types::paths::xdg_dir("XDG_STATE_HOME", ".local/state")
         .unwrap_or_else(std::env::temp_dir)
         .join("launch/jobs")
 }

@@ -1,6 +1,7 @@
 //! Following a direct launcher's job from its directory alone: the state
 //! of a job whose submitter may be gone, and cancelling it.
 
+use core_types::backoff::Backoff;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -121,13 +122,13 @@ impl JobDir {
         timeout: Option<Duration>,
     ) -> Result<Option<JobState>, DirectError> {
         let start = Instant::now();
-        let mut pause = FIRST_POLL;
+        let mut pause = Backoff::new(FIRST_POLL, LAST_POLL);
         loop {
             let state = self.observed_state()?;
             if state.is_final() {
                 return Ok(Some(state));
             }
-            let mut nap = pause;
+            let mut nap = pause.pause();
             if let Some(limit) = timeout {
                 let left = limit.saturating_sub(start.elapsed());
                 if left.is_zero() {
@@ -136,7 +137,7 @@ impl JobDir {
                 nap = nap.min(left);
             }
             std::thread::sleep(nap);
-            pause = (pause * 2).min(LAST_POLL);
+            pause.grow();
         }
     }
 
@@ -157,12 +158,12 @@ impl JobDir {
         self.write(CANCEL, b"")?;
         let mut termed: Option<Instant> = None;
         let mut killed = false;
-        let mut pause = FIRST_POLL;
+        let mut pause = Backoff::new(FIRST_POLL, LAST_POLL);
         loop {
-            if ended(pause)? {
+            if ended(pause.pause())? {
                 return Ok(());
             }
-            pause = (pause * 2).min(LAST_POLL);
+            pause.grow();
             let Some(pid) = self.pid_file()? else {
                 // Not started: the script sees the marker when it starts.
                 continue;

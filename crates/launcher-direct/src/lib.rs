@@ -43,7 +43,9 @@ mod sched;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use core_types::job::{
@@ -181,10 +183,6 @@ enum Local {
     Ended(JobState),
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl fmt::Debug for Inner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DirectLauncher")
@@ -246,7 +244,7 @@ impl DirectLauncher {
 
     /// The host whose capacity bounds the jobs.
     pub fn host(&self) -> HostSpec {
-        lock(&self.inner.sched).capacity.host().clone()
+        self.inner.sched.lock().capacity.host().clone()
     }
 
     /// The connector.
@@ -256,7 +254,7 @@ impl DirectLauncher {
 
     /// How many jobs run now, and how many wait.
     pub fn load(&self) -> (usize, usize) {
-        let sched = lock(&self.inner.sched);
+        let sched = self.inner.sched.lock();
         (sched.running, sched.queue.waiting.len())
     }
 
@@ -271,7 +269,7 @@ impl DirectLauncher {
             });
         }
         let need = Need::of(&job.alternative);
-        if let Some(reason) = lock(&self.inner.sched).capacity.never_fits(&need) {
+        if let Some(reason) = self.inner.sched.lock().capacity.never_fits(&need) {
             return Err(DirectError::DoesNotFit {
                 job: job.name.clone(),
                 reason,
@@ -316,7 +314,9 @@ impl DirectLauncher {
             status: Mutex::new(Local::Queued),
             cond: Condvar::new(),
         });
-        lock(&self.inner.sched)
+        self.inner
+            .sched
+            .lock()
             .queue
             .push(need, Arc::clone(&tracked));
         Inner::dispatch(&self.inner);
@@ -331,7 +331,7 @@ impl Inner {
     /// Starts what fits. Called after each submission and each job's end.
     fn dispatch(this: &Arc<Inner>) {
         let started = {
-            let mut sched = lock(&this.sched);
+            let mut sched = this.sched.lock();
             let Sched {
                 capacity, queue, ..
             } = &mut *sched;
@@ -341,7 +341,7 @@ impl Inner {
         };
         for (waiting, devices) in started {
             let tracked = waiting.item;
-            *lock(&tracked.status) = Local::Running;
+            *tracked.status.lock() = Local::Running;
             if let Err(e) = Inner::start(this, &tracked, &devices) {
                 let state = JobState::Failed(FailReason::Other(format!("cannot start: {e}")));
                 let dir = JobDir::new(Arc::clone(&this.connector), &tracked.job.dir);
@@ -359,7 +359,7 @@ impl Inner {
         devices: &[Device],
     ) -> Result<(), DirectError> {
         let job = &tracked.job;
-        let host = lock(&this.sched).capacity.host().clone();
+        let host = this.sched.lock().capacity.host().clone();
         let script_path = job.dir.join(SCRIPT);
         let mut spec = ProcessSpec::new("sh")
             .args([script_path.into_os_string()])
@@ -439,11 +439,11 @@ impl Inner {
     /// Records a job's end, gives back what it held and starts what now fits.
     fn finished(this: &Arc<Inner>, tracked: &Tracked, devices: &[Device], state: JobState) {
         {
-            let mut sched = lock(&this.sched);
+            let mut sched = this.sched.lock();
             sched.capacity.give_back(&tracked.need, devices);
             sched.running -= 1;
         }
-        *lock(&tracked.status) = Local::Ended(state);
+        *tracked.status.lock() = Local::Ended(state);
         tracked.cond.notify_all();
         Inner::dispatch(this);
     }
@@ -514,30 +514,21 @@ impl DirectJob {
 
     fn wait_for(&self, timeout: Option<Duration>) -> Option<JobState> {
         let start = Instant::now();
-        let mut status = lock(&self.tracked.status);
+        let mut status = self.tracked.status.lock();
         loop {
             if let Local::Ended(state) = &*status {
                 return Some(state.clone());
             }
             match timeout {
                 None => {
-                    status = self
-                        .tracked
-                        .cond
-                        .wait(status)
-                        .unwrap_or_else(PoisonError::into_inner);
+                    self.tracked.cond.wait(&mut status);
                 }
                 Some(limit) => {
                     let left = limit.saturating_sub(start.elapsed());
                     if left.is_zero() {
                         return None;
                     }
-                    status = self
-                        .tracked
-                        .cond
-                        .wait_timeout(status, left)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
+                    self.tracked.cond.wait_for(&mut status, left);
                 }
             }
         }
@@ -554,7 +545,7 @@ impl JobHandle for DirectJob {
     }
 
     fn state(&self) -> Result<JobState, JobError> {
-        Ok(match &*lock(&self.tracked.status) {
+        Ok(match &*self.tracked.status.lock() {
             Local::Queued => JobState::Scheduled,
             Local::Running => JobState::Running,
             Local::Ended(state) => state.clone(),
@@ -573,7 +564,10 @@ impl JobHandle for DirectJob {
 
     fn cancel(&self) -> Result<(), JobError> {
         // Still queued: it never starts.
-        let removed = lock(&self.inner.sched)
+        let removed = self
+            .inner
+            .sched
+            .lock()
             .queue
             .remove_where(|t| Arc::ptr_eq(t, &self.tracked));
         if removed.is_some() {
@@ -581,7 +575,7 @@ impl JobHandle for DirectJob {
             self.jobdir()
                 .write_state(&state)
                 .map_err(DirectError::from)?;
-            *lock(&self.tracked.status) = Local::Ended(state);
+            *self.tracked.status.lock() = Local::Ended(state);
             self.tracked.cond.notify_all();
             return Ok(());
         }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use core_types::job::{FailReason, JobError, JobHandle, JobState};
 
 use crate::cluster::{RetryPolicy, is_transient};
-use crate::watcher::{self, Rules, Tracked, Watcher, lock};
+use crate::watcher::{self, Rules, Tracked, Watcher};
 use crate::{SlurmError, follow};
 
 /// A Slurm job: submitted by this process, or recovered from its job
@@ -48,7 +48,7 @@ impl SlurmJob {
     /// The last thing that went wrong following the job (Slurm
     /// unreachable, ...), when something did.
     pub fn last_error(&self) -> Option<String> {
-        lock(&self.tracked.status).last_error.clone()
+        self.tracked.status.lock().last_error.clone()
     }
 
     /// Makes sure the shared watcher follows the job.
@@ -66,7 +66,7 @@ impl SlurmJob {
             return Ok(state);
         }
         if self.tracked.id.is_empty() {
-            return Ok(lock(&self.tracked.status).state.clone());
+            return Ok(self.tracked.status.lock().state.clone());
         }
         let cluster = &self.watcher.cluster;
         let seen = follow::observe(cluster, std::slice::from_ref(&self.tracked.id));
@@ -100,7 +100,7 @@ impl SlurmJob {
             other => other,
         };
         watcher::apply(cluster, &self.tracked, Ok(verdict), self.rules);
-        Ok(lock(&self.tracked.status).state.clone())
+        Ok(self.tracked.status.lock().state.clone())
     }
 }
 
@@ -115,7 +115,7 @@ impl JobHandle for SlurmJob {
 
     fn state(&self) -> Result<JobState, JobError> {
         let (known, state) = {
-            let status = lock(&self.tracked.status);
+            let status = self.tracked.status.lock();
             (status.known, status.state.clone())
         };
         if state.is_final() || (known && self.followed) {

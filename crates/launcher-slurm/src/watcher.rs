@@ -5,7 +5,9 @@
 //! follows jobs.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use core_types::job::{FailReason, JobState};
@@ -14,10 +16,6 @@ use crate::SlurmError;
 use crate::cluster::{Cluster, ClusterKey};
 use crate::follow::{self, Verdict};
 use crate::slurm_dir::JobDir;
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
 
 /// How a followed job stands.
 #[derive(Debug)]
@@ -67,7 +65,7 @@ impl Tracked {
 
     /// Its final state, when it has one.
     pub(crate) fn final_state(&self) -> Option<JobState> {
-        let status = lock(&self.status);
+        let status = self.status.lock();
         status.state.is_final().then(|| status.state.clone())
     }
 
@@ -75,7 +73,7 @@ impl Tracked {
     /// wakes the waiters.
     pub(crate) fn finish(&self, state: &JobState) {
         {
-            let mut status = lock(&self.status);
+            let mut status = self.status.lock();
             if status.state.is_final() {
                 return;
             }
@@ -83,7 +81,7 @@ impl Tracked {
             status.known = true;
         }
         if let Err(e) = self.dir.record(state) {
-            lock(&self.status).last_error = Some(format!("cannot record the final state: {e}"));
+            self.status.lock().last_error = Some(format!("cannot record the final state: {e}"));
         }
         self.cond.notify_all();
     }
@@ -91,28 +89,21 @@ impl Tracked {
     /// Waits until the job has a final state, at most `timeout`.
     pub(crate) fn wait(&self, timeout: Option<Duration>) -> Option<JobState> {
         let start = Instant::now();
-        let mut status = lock(&self.status);
+        let mut status = self.status.lock();
         loop {
             if status.state.is_final() {
                 return Some(status.state.clone());
             }
             match timeout {
                 None => {
-                    status = self
-                        .cond
-                        .wait(status)
-                        .unwrap_or_else(PoisonError::into_inner);
+                    self.cond.wait(&mut status);
                 }
                 Some(limit) => {
                     let left = limit.saturating_sub(start.elapsed());
                     if left.is_zero() {
                         return None;
                     }
-                    status = self
-                        .cond
-                        .wait_timeout(status, left)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0;
+                    self.cond.wait_for(&mut status, left);
                 }
             }
         }
@@ -138,11 +129,11 @@ pub(crate) fn apply(
     let verdict = match verdict {
         Ok(v) => v,
         Err(e) => {
-            lock(&tracked.status).last_error = Some(e.to_string());
+            tracked.status.lock().last_error = Some(e.to_string());
             return false;
         }
     };
-    let fatal = lock(&tracked.status).fatal.clone();
+    let fatal = tracked.status.lock().fatal.clone();
     let to_finish = match verdict {
         Verdict::State(state) => {
             if let Some(reason) = fatal.filter(|_| state.is_final()) {
@@ -151,7 +142,7 @@ pub(crate) fn apply(
             } else if state.is_final() {
                 Some(state)
             } else {
-                let mut status = lock(&tracked.status);
+                let mut status = tracked.status.lock();
                 status.state = state;
                 status.known = true;
                 status.interrupted = None;
@@ -166,7 +157,7 @@ pub(crate) fn apply(
         }
         Verdict::Unavailable(reason) => {
             let since = {
-                let mut status = lock(&tracked.status);
+                let mut status = tracked.status.lock();
                 status.known = true;
                 status.state = JobState::Scheduled;
                 let since = match &status.unavailable {
@@ -182,7 +173,7 @@ pub(crate) fn apply(
             None
         }
         Verdict::Interrupted(name) => {
-            let mut status = lock(&tracked.status);
+            let mut status = tracked.status.lock();
             status.known = true;
             let since = match &status.interrupted {
                 Some((n, at)) if *n == name => *at,
@@ -198,7 +189,7 @@ pub(crate) fn apply(
             }
         }
         Verdict::Vanished => {
-            let mut status = lock(&tracked.status);
+            let mut status = tracked.status.lock();
             status.vanished_rounds += 1;
             if let Some((name, _)) = status.interrupted.clone() {
                 drop(status);
@@ -214,7 +205,7 @@ pub(crate) fn apply(
             }
         }
         Verdict::Nothing(message) => {
-            lock(&tracked.status).last_error = Some(message);
+            tracked.status.lock().last_error = Some(message);
             None
         }
     };
@@ -231,12 +222,12 @@ pub(crate) fn apply(
 /// confirms (`scancel` again each round until then).
 fn cancel_fatal(cluster: &Cluster, tracked: &Tracked, reason: String) {
     {
-        let mut status = lock(&tracked.status);
+        let mut status = tracked.status.lock();
         status.known = true;
         status.fatal.get_or_insert(reason);
     }
     if let Err(e) = cluster.scancel(&tracked.id) {
-        lock(&tracked.status).last_error = Some(e.to_string());
+        tracked.status.lock().last_error = Some(e.to_string());
     }
 }
 
@@ -259,7 +250,7 @@ struct Inner {
 /// The watcher of `cluster`, shared by every launcher of the same cluster.
 pub(crate) fn watcher_for(cluster: &Cluster) -> Arc<Watcher> {
     static WATCHERS: OnceLock<Mutex<HashMap<ClusterKey, Arc<Watcher>>>> = OnceLock::new();
-    let mut all = lock(WATCHERS.get_or_init(|| Mutex::new(HashMap::new())));
+    let mut all = WATCHERS.get_or_init(|| Mutex::new(HashMap::new())).lock();
     Arc::clone(all.entry(cluster.key()).or_insert_with(|| {
         Arc::new(Watcher {
             cluster: Arc::new(Cluster::new(
@@ -291,7 +282,7 @@ impl Watcher {
         interval: Duration,
         rules: Rules,
     ) -> Arc<Tracked> {
-        let mut inner = lock(&self.inner);
+        let mut inner = self.inner.lock();
         if inner.jobs.is_empty() || interval < inner.interval {
             inner.interval = interval;
         }
@@ -305,7 +296,7 @@ impl Watcher {
                 .spawn(move || this.run());
             if spawned.is_err() {
                 inner.running = false;
-                lock(&tracked.status).last_error = Some("cannot start the watcher thread".into());
+                tracked.status.lock().last_error = Some("cannot start the watcher thread".into());
             }
         }
         tracked
@@ -313,21 +304,21 @@ impl Watcher {
 
     /// The job followed under `id`, when there is one.
     pub(crate) fn get(&self, id: &str) -> Option<Arc<Tracked>> {
-        lock(&self.inner).jobs.get(id).cloned()
+        self.inner.lock().jobs.get(id).cloned()
     }
 
     /// How many rounds ran since the process started.
     pub(crate) fn rounds(&self) -> u64 {
-        lock(&self.inner).rounds
+        self.inner.lock().rounds
     }
 
     /// The thread: rounds until no job is left.
     fn run(self: Arc<Self>) {
-        let mut pause = lock(&self.inner).interval;
+        let mut pause = self.inner.lock().interval;
         loop {
             std::thread::sleep(pause);
             let (jobs, interval, rules) = {
-                let mut inner = lock(&self.inner);
+                let mut inner = self.inner.lock();
                 inner.jobs.retain(|_, t| t.final_state().is_none());
                 if inner.jobs.is_empty() {
                     inner.running = false;

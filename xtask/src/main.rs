@@ -9,6 +9,8 @@
 //!   lines with a release build.
 //! - `cargo xtask slurm up|down|status|env`: the hermetic Slurm test cluster;
 //!   `cargo xtask bench-slurm` measures submission and polling on it.
+//! - `cargo xtask fuzz [TARGET] [--seconds N]`: every fuzz target (or one)
+//!   for N seconds (default 30) with debug assertions on; fails on a crash.
 //! - `cargo xtask sshd up|down`: the SSH connector's test server;
 //!   `cargo xtask bench-ssh` runs the SSH bench against it.
 
@@ -16,6 +18,7 @@ mod arch;
 mod bench_cli;
 mod bench_slurm;
 mod codegen;
+mod fuzz;
 mod slurm;
 mod slurm_options;
 mod sshd;
@@ -32,12 +35,13 @@ fn main() -> Result<()> {
         ["codegen", "--check"] => codegen::run(codegen::Mode::Check),
         ["test", rest @ ..] => test::run(rest),
         ["bench-cli"] => bench_cli::run(),
+        ["fuzz", rest @ ..] => fuzz::run(rest),
         ["slurm", rest @ ..] => slurm::main(rest),
         ["bench-slurm"] => bench_slurm::run(),
         ["sshd", rest @ ..] => sshd::run(rest),
         ["bench-ssh"] => sshd::bench(),
         _ => bail!(
-            "usage: cargo xtask arch | cargo xtask codegen [--check] | cargo xtask test [-- CARGO TEST ARGS] | cargo xtask bench-cli | cargo xtask slurm up|down|status|env | cargo xtask bench-slurm | cargo xtask sshd up|down | cargo xtask bench-ssh"
+            "usage: cargo xtask arch | cargo xtask codegen [--check] | cargo xtask test [-- CARGO TEST ARGS] | cargo xtask bench-cli | cargo xtask fuzz [TARGET] [--seconds N] | cargo xtask slurm up|down|status|env | cargo xtask bench-slurm | cargo xtask sshd up|down | cargo xtask bench-ssh"
         ),
     }
 }

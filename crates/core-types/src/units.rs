@@ -289,29 +289,41 @@ fn split_number<'a>(
     Ok((int, frac, rest.trim_start()))
 }
 
-/// `int.frac * factor`, rounded down, exactly (no floating point).
+/// `int.frac * factor`, rounded down to a whole unit (byte or second),
+/// exactly: every digit of the fraction counts, however many there are (no
+/// floating point, no truncation), and `None` only when the result does not
+/// fit in 64 bits.
+///
+/// The fraction `0.d1…dn` contributes `floor(d1…dn * factor / 10^n)`,
+/// computed from the last digit to the first: `acc = (acc + dk * factor) /
+/// 10`. Nested floor divisions equal one floor division of the whole
+/// (`floor((floor(a / m) + b) / n) == floor((a + b * m) / (m * n))`), and
+/// `acc` stays below `factor`, so `acc + 9 * factor` cannot overflow: the
+/// work is linear in the number of digits and every step is bounded.
 fn scaled(int: &str, frac: &str, factor: u64) -> Option<u64> {
     let mut whole: u64 = 0;
     for b in int.bytes() {
         whole = whole.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
     }
-    let mut value = whole.checked_mul(factor)?;
-    // Fraction: sum of digit * factor / 10^k, computed in u128 to stay exact.
-    let mut numerator: u128 = 0;
-    let mut denominator: u128 = 1;
-    for b in frac.bytes().take(30) {
-        numerator = numerator * 10 + u128::from(b - b'0');
-        denominator *= 10;
+    let value = whole.checked_mul(factor)?;
+    let factor = u128::from(factor);
+    let mut extra: u128 = 0;
+    for b in frac.bytes().rev() {
+        // extra < factor <= u64::MAX, so extra + 9 * factor < 10 * 2^64.
+        extra = (extra + u128::from(b - b'0') * factor) / 10;
     }
-    let extra = numerator * u128::from(factor) / denominator;
-    value = value.checked_add(u64::try_from(extra).ok()?)?;
-    Some(value)
+    // extra < factor <= u64::MAX: the conversion cannot fail.
+    value.checked_add(u64::try_from(extra).ok()?)
 }
 
 impl FromStr for MemSize {
     type Err = ValueError;
 
     /// Parses `32GiB`, `4 G`, `1.5TiB` or a plain number of bytes (`1024`).
+    ///
+    /// A fraction is exact whatever its number of digits, then rounded down
+    /// to a whole byte: `1.999999999999999999999999999999999999TiB` is
+    /// 2199023255551 bytes (one byte under `2TiB`).
     fn from_str(input: &str) -> Result<Self, Self::Err> {
         let (int, frac, unit) = split_number(input, "size")?;
         let factor = if unit.is_empty() {
@@ -465,6 +477,10 @@ impl FromStr for Walltime {
     type Err = ValueError;
 
     /// Parses `40h`, `4 days`, `90m`, `1.5h` or a plain number of seconds.
+    ///
+    /// A fraction is exact whatever its number of digits, then rounded down
+    /// to a whole second (`0.99999999999999999999999999999999999w` is
+    /// 604799 seconds).
     fn from_str(input: &str) -> Result<Self, Self::Err> {
         let (int, frac, unit) = split_number(input, "duration")?;
         let factor = if unit.is_empty() {
@@ -723,6 +739,76 @@ mod tests {
         assert_eq!(serde_json::to_string(&d).unwrap(), "864000");
     }
 
+    /// `floor(int.frac * factor)` by schoolbook decimal multiplication: an
+    /// independent reference for [`scaled`].
+    fn reference_scaled(int: &str, frac: &str, factor: u64) -> Option<u64> {
+        // The digits of int·frac as one integer, little-endian, times factor.
+        let mut digits: Vec<u128> = format!("{int}{frac}")
+            .bytes()
+            .rev()
+            .map(|b| u128::from(b - b'0'))
+            .collect();
+        let mut carry = 0u128;
+        for d in &mut digits {
+            let v = *d * u128::from(factor) + carry;
+            *d = v % 10;
+            carry = v / 10;
+        }
+        while carry > 0 {
+            digits.push(carry % 10);
+            carry /= 10;
+        }
+        // Drop the fraction's digits (floor), read the rest.
+        let mut value: u64 = 0;
+        for &d in digits.iter().skip(frac.len()).rev() {
+            value = value.checked_mul(10)?.checked_add(d as u64)?;
+        }
+        Some(value)
+    }
+
+    #[test]
+    fn long_fractions_are_exact_not_wrapped() {
+        // Once `attempt to multiply with overflow` (debug) or 1099570928030
+        // bytes, about 1TiB (release): the u128 fraction arithmetic wrapped.
+        let size: MemSize = "1.999999999999999999999999999999999999TiB".parse().unwrap();
+        assert_eq!(size.bytes(), (2 << 40) - 1);
+        for nines in 1..80 {
+            let text = format!("1.{}TiB", "9".repeat(nines));
+            let got = text.parse::<MemSize>().unwrap().bytes();
+            // 2TiB - 2^40 / 10^nines, rounded down.
+            let under = if nines >= 13 {
+                1
+            } else {
+                (1u64 << 40).div_ceil(10u64.pow(nines as u32))
+            };
+            assert_eq!(got, (2 << 40) - under, "{text}");
+        }
+        let week: Walltime = "0.99999999999999999999999999999999999w".parse().unwrap();
+        assert_eq!(week.seconds(), 604_799);
+        let exact: Walltime = "0.5000000000000000000000000000000000000000m"
+            .parse()
+            .unwrap();
+        assert_eq!(exact.seconds(), 30);
+        // A fraction never carries a size past the maximum unnoticed.
+        assert_eq!(
+            "18446744073709551615.99999999999999999999999999999999999B"
+                .parse::<MemSize>()
+                .unwrap(),
+            MemSize::MAX
+        );
+        assert!(matches!(
+            "16777215.99999999999999999999999999999999999999TiB".parse::<MemSize>(),
+            Ok(MemSize::MAX)
+        ));
+        assert!(matches!(
+            "16777216.0000000000000000000000000000000000001TiB".parse::<MemSize>(),
+            Err(ValueError::Overflow { .. })
+        ));
+        let digits = "7".repeat(100_000);
+        let long: MemSize = format!("0.{digits}TiB").parse().unwrap();
+        assert_eq!(long.bytes(), (7u64 << 40) / 9);
+    }
+
     proptest! {
         #[test]
         fn size_display_round_trips(bytes in any::<u64>()) {
@@ -752,6 +838,32 @@ mod tests {
             let got = d.checked_mul_f64(f64::from(factor) / 8.0).unwrap().seconds();
             let exact = (u128::from(seconds) * u128::from(factor)).div_ceil(8);
             prop_assert_eq!(u128::from(got), exact);
+        }
+
+        #[test]
+        fn fractions_match_decimal_arithmetic(
+            int in "[0-9]{0,21}",
+            frac in "[0-9]{0,60}",
+            unit in proptest::sample::select(SIZE_UNITS.iter().map(|&(u, _)| u).collect::<Vec<_>>()),
+        ) {
+            prop_assume!(!(int.is_empty() && frac.is_empty()));
+            let factor = size_unit(unit).unwrap();
+            let text = format!("{int}.{frac}{unit}");
+            let expected = reference_scaled(&int, &frac, factor);
+            prop_assert_eq!(text.parse::<MemSize>().ok().map(MemSize::bytes), expected);
+        }
+
+        #[test]
+        fn duration_fractions_match_decimal_arithmetic(
+            int in "[0-9]{0,21}",
+            frac in "[0-9]{0,60}",
+            unit in proptest::sample::select(DURATION_UNITS.iter().map(|&(u, _)| u).collect::<Vec<_>>()),
+        ) {
+            prop_assume!(!(int.is_empty() && frac.is_empty()));
+            let factor = duration_unit(unit).unwrap();
+            let text = format!("{int}.{frac}{unit}");
+            let expected = reference_scaled(&int, &frac, factor);
+            prop_assert_eq!(text.parse::<Walltime>().ok().map(Walltime::seconds), expected);
         }
 
         #[test]

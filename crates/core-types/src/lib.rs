@@ -59,6 +59,17 @@ pub fn fuzz_check_units(data: &[u8]) {
 
     if let Ok(size) = text.parse::<MemSize>() {
         assert_eq!(size.to_string().parse::<MemSize>(), Ok(size), "{text:?}");
+        // One more fraction digit never lowers the value (a wrapped
+        // product once read 1.999…TiB as about 1 TiB).
+        if let Some(dot) = text.find('.') {
+            let end = text[dot + 1..]
+                .find(|c: char| !c.is_ascii_digit())
+                .map_or(text.len(), |i| dot + 1 + i);
+            let longer = format!("{}9{}", &text[..end], &text[end..]);
+            if let Ok(more) = longer.parse::<MemSize>() {
+                assert!(more >= size, "{longer:?} < {text:?}");
+            }
+        }
     }
     if let Ok(d) = text.parse::<Walltime>() {
         assert_eq!(d.to_string().parse::<Walltime>(), Ok(d), "{text:?}");

@@ -30,111 +30,38 @@ const fn opt(name: &'static str, kind: Kind, help: &'static str) -> Opt {
 }
 
 /// The options, in the order they are written to a job script.
+#[rustfmt::skip]
 const OPTIONS: &[Opt] = &[
     opt("job-name", Kind::Text, "The job's name in the queue."),
-    opt(
-        "partition",
-        Kind::Text,
-        "The partition (or comma-separated partitions) to run in.",
-    ),
+    opt("partition", Kind::Text, "The partition (or comma-separated partitions) to run in."),
     opt("qos", Kind::Text, "The quality of service."),
     opt("account", Kind::Text, "The account charged for the job."),
     opt("reservation", Kind::Text, "The reservation to run in."),
-    opt(
-        "time",
-        Kind::Time,
-        "The time limit (`minutes`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`).",
-    ),
+    opt("time", Kind::Time, "The time limit (`minutes`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`)."),
     opt("nodes", Kind::Text, "How many nodes (`N` or `MIN-MAX`)."),
-    opt(
-        "ntasks",
-        Kind::Count,
-        "How many tasks (the job script runs once, as task 0).",
-    ),
-    opt(
-        "ntasks-per-node",
-        Kind::Count,
-        "How many tasks on each node.",
-    ),
+    opt("ntasks", Kind::Count, "How many tasks (the job script runs once, as task 0)."),
+    opt("ntasks-per-node", Kind::Count, "How many tasks on each node."),
     opt("cpus-per-task", Kind::Count, "CPUs for each task."),
     opt("cpus-per-gpu", Kind::Count, "CPUs for each allocated GPU."),
-    opt(
-        "mem",
-        Kind::Memory,
-        "Memory per node (`4096`, `4G`; megabytes without a unit; `0`: all of it).",
-    ),
+    opt("mem", Kind::Memory, "Memory per node (`4096`, `4G`; megabytes without a unit; `0`: all of it)."),
     opt("mem-per-cpu", Kind::Memory, "Memory per allocated CPU."),
     opt("mem-per-gpu", Kind::Memory, "Memory per allocated GPU."),
     opt("gpus", Kind::Text, "GPUs for the whole job (`[type:]N`)."),
-    opt(
-        "gpus-per-node",
-        Kind::Text,
-        "GPUs on each node (`[type:]N`).",
-    ),
-    opt(
-        "gpus-per-task",
-        Kind::Text,
-        "GPUs for each task (`[type:]N`).",
-    ),
-    opt(
-        "gres",
-        Kind::Text,
-        "Generic resources on each node (`gpu:a100:2,shard:1`).",
-    ),
-    opt(
-        "constraint",
-        Kind::Text,
-        "Node features the job needs (`a100&nvlink`, `v100|a100`).",
-    ),
+    opt("gpus-per-node", Kind::Text, "GPUs on each node (`[type:]N`)."),
+    opt("gpus-per-task", Kind::Text, "GPUs for each task (`[type:]N`)."),
+    opt("gres", Kind::Text, "Generic resources on each node (`gpu:a100:2,shard:1`)."),
+    opt("constraint", Kind::Text, "Node features the job needs (`a100&nvlink`, `v100|a100`)."),
     opt("exclude", Kind::Text, "Nodes the job must not run on."),
-    opt(
-        "nodelist",
-        Kind::Text,
-        "Nodes the job must run on (all of them).",
-    ),
-    opt(
-        "exclusive",
-        Kind::Flag { negation: None },
-        "Nodes not shared with other jobs.",
-    ),
-    opt(
-        "requeue",
-        Kind::Flag {
-            negation: Some("no-requeue"),
-        },
-        "Whether Slurm may requeue the job (false: `--no-requeue`).",
-    ),
-    opt(
-        "signal",
-        Kind::Text,
-        "A signal sent before the time limit (`[{R|B}:]SIG[@SECONDS]`).",
-    ),
-    opt(
-        "array",
-        Kind::Text,
-        "Job array indices (`0-15%4`); set by array submissions.",
-    ),
-    opt(
-        "dependency",
-        Kind::Text,
-        "Dependencies on other jobs (`afterok:123`).",
-    ),
-    opt(
-        "begin",
-        Kind::Text,
-        "Do not start before this time (`now+1hour`, `2030-01-01T10:00`).",
-    ),
+    opt("nodelist", Kind::Text, "Nodes the job must run on (all of them)."),
+    opt("exclusive", Kind::Flag { negation: None }, "Nodes not shared with other jobs."),
+    opt("requeue", Kind::Flag { negation: Some("no-requeue") }, "Whether Slurm may requeue the job (false: `--no-requeue`)."),
+    opt("signal", Kind::Text, "A signal sent before the time limit (`[{R|B}:]SIG[@SECONDS]`)."),
+    opt("array", Kind::Text, "Job array indices (`0-15%4`); set by array submissions."),
+    opt("dependency", Kind::Text, "Dependencies on other jobs (`afterok:123`)."),
+    opt("begin", Kind::Text, "Do not start before this time (`now+1hour`, `2030-01-01T10:00`)."),
     opt("comment", Kind::Text, "A comment stored with the job."),
-    opt(
-        "licenses",
-        Kind::Text,
-        "Licenses the job needs (`matlab:1`).",
-    ),
-    opt(
-        "mail-type",
-        Kind::Text,
-        "Events that send mail (`END,FAIL`).",
-    ),
+    opt("licenses", Kind::Text, "Licenses the job needs (`matlab:1`)."),
+    opt("mail-type", Kind::Text, "Events that send mail (`END,FAIL`)."),
     opt("mail-user", Kind::Text, "Who gets the mail."),
 ];
 
@@ -169,7 +96,7 @@ pub(crate) fn generate(mark: &str) -> String {
     for o in OPTIONS {
         let _ = writeln!(
             out,
-            "    OptionInfo {{\n        name: {:?},\n        kind: {},\n        help: {:?},\n    }},",
+            "    OptionInfo {{ name: {:?}, kind: {}, help: {:?} }},",
             o.name,
             kind_expr(o.kind),
             o.help
@@ -183,11 +110,12 @@ pub(crate) fn generate(mark: &str) -> String {
             Kind::Flag { .. } => ("bool", "SlurmValue::Flag(value)"),
             _ => ("impl Into<String>", "SlurmValue::Text(value.into())"),
         };
+        // One line a setter: the table's rows, not code to read twice.
         let _ = writeln!(
             out,
-            "    /// Sets `--{name}`: {help}\n    #[must_use]\n    pub fn {field}(mut self, value: {arg}) -> Self {{\n        self.insert({name:?}, {conv});\n        self\n    }}\n",
+            "    #[doc = {doc:?}] #[must_use] pub fn {field}(mut self, value: {arg}) -> Self {{ self.insert({name:?}, {conv}); self }}",
+            doc = format!("Sets `--{}`: {}", o.name, o.help),
             name = o.name,
-            help = o.help,
         );
     }
     let trimmed = out.trim_end().to_owned();

@@ -67,55 +67,51 @@ pub enum ExperimentError {
     },
 }
 
-/// A task: a command to run as a job of an experiment.
+/// A task: a command to run as a job of an experiment. It is a [`Job`]
+/// without a directory yet: the experiment gives it `WORKDIR/jobs/NAME`
+/// when it is submitted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Task {
     /// Its name, which names its job directory (`WORKDIR/jobs/NAME`).
     pub name: String,
-    /// The program and its arguments, verbatim.
-    pub command: Vec<OsString>,
-    /// Variables added to its environment.
-    pub env: Vec<(OsString, OsString)>,
-    /// Its working directory (its job directory when `None`).
-    pub cwd: Option<PathBuf>,
-    /// What it needs (cores, memory, accelerators, duration).
-    pub alternative: Alternative,
+    /// The job: its command, environment, working directory and
+    /// requirement (its `dir` is set at submission).
+    pub job: Job,
 }
 
 impl Task {
     /// A task running `command` (program first).
-    pub fn new<I, S>(name: impl Into<String>, command: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<OsString>,
-    {
+    pub fn new(
+        name: impl Into<String>,
+        command: impl IntoIterator<Item = impl Into<OsString>>,
+    ) -> Self {
+        let job = Job::new(PathBuf::new(), command);
         Task {
             name: name.into(),
-            command: command.into_iter().map(Into::into).collect(),
-            env: Vec::new(),
-            cwd: None,
-            alternative: Alternative::default(),
+            job,
         }
     }
 
     /// Sets what it needs.
     #[must_use]
-    pub fn alternative(mut self, alternative: Alternative) -> Self {
-        self.alternative = alternative;
-        self
+    pub fn alternative(self, alternative: Alternative) -> Self {
+        self.with(|job| job.alternative(alternative))
     }
 
     /// Adds an environment variable.
     #[must_use]
-    pub fn env(mut self, name: impl Into<OsString>, value: impl Into<OsString>) -> Self {
-        self.env.push((name.into(), value.into()));
-        self
+    pub fn env(self, name: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.with(|job| job.env(name, value))
     }
 
     /// Sets the working directory.
     #[must_use]
-    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.cwd = Some(dir.into());
+    pub fn cwd(self, dir: impl Into<PathBuf>) -> Self {
+        self.with(|job| job.cwd(dir))
+    }
+
+    fn with(mut self, change: impl FnOnce(Job) -> Job) -> Self {
+        self.job = change(self.job);
         self
     }
 }
@@ -246,11 +242,8 @@ impl Experiment {
             return Err(ExperimentError::DuplicateName(task.name));
         }
         let name = task.name.clone();
-        let mut job = Job::new(self.job_dir(&name), task.command)
-            .name(&name)
-            .alternative(task.alternative);
-        job.env = task.env;
-        job.cwd = task.cwd;
+        let mut job = task.job.name(&name);
+        job.dir = self.job_dir(&name);
         let handle: Arc<dyn JobHandle> = match launcher.submit(job) {
             Ok(handle) => Arc::from(handle),
             Err(source) => {

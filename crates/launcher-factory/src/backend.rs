@@ -26,7 +26,9 @@ pub struct SlurmRequest<'a> {
 }
 
 /// Makes connectors and Slurm launchers; direct and dynamic launchers are
-/// made by [`Launchers`](crate::Launchers) itself.
+/// made by [`Launchers`](crate::Launchers) itself. What a backend does not
+/// override is this machine's alone: the `local` connector, and a clear
+/// refusal of the rest.
 pub trait Backend: Send + Sync {
     /// The connector `name` of the file, configured as `config` (called
     /// once per name; the result is shared).
@@ -34,10 +36,24 @@ pub trait Backend: Send + Sync {
         &self,
         name: &str,
         config: &ConnectorConfig,
-    ) -> Result<Arc<dyn Connector>, BuildError>;
+    ) -> Result<Arc<dyn Connector>, BuildError> {
+        match config {
+            ConnectorConfig::Local => Ok(connector_local::LocalConnector::shared()),
+            other @ ConnectorConfig::Ssh(_) => Err(BuildError::NotAvailable(format!(
+                "connector `{name}`: {} connectors are not available in this program ({})",
+                other.type_name(),
+                other.describe()
+            ))),
+        }
+    }
 
     /// A Slurm launcher for one match.
-    fn slurm(&self, request: SlurmRequest<'_>) -> Result<Arc<dyn Launcher>, BuildError>;
+    fn slurm(&self, request: SlurmRequest<'_>) -> Result<Arc<dyn Launcher>, BuildError> {
+        let _ = request;
+        Err(BuildError::NotAvailable(
+            "Slurm launchers are not available in this program".into(),
+        ))
+    }
 }
 
 /// Every kind of connector and launcher this build has: `local`; SSH
@@ -54,7 +70,6 @@ impl Backend for StandardBackend {
         config: &ConnectorConfig,
     ) -> Result<Arc<dyn Connector>, BuildError> {
         match config {
-            ConnectorConfig::Local => Ok(connector_local::LocalConnector::shared()),
             #[cfg(feature = "ssh")]
             ConnectorConfig::Ssh(ssh) => connector_ssh::SshConnector::new(ssh.clone())
                 .map(|c| Arc::new(c) as Arc<dyn Connector>)
@@ -62,8 +77,8 @@ impl Backend for StandardBackend {
                     name: name.to_owned(),
                     source: Box::new(e),
                 }),
-            #[cfg(not(feature = "ssh"))]
-            ConnectorConfig::Ssh(_) => LocalBackend.connector(name, config),
+            // This machine (and SSH when compiled out): what LocalBackend makes.
+            _ => LocalBackend.connector(name, config),
         }
     }
 
@@ -79,11 +94,6 @@ impl Backend for StandardBackend {
         }
         Ok(Arc::new(launcher))
     }
-
-    #[cfg(not(feature = "slurm"))]
-    fn slurm(&self, request: SlurmRequest<'_>) -> Result<Arc<dyn Launcher>, BuildError> {
-        LocalBackend.slurm(request)
-    }
 }
 
 /// The backend of a program that runs jobs only on this machine: the
@@ -92,26 +102,4 @@ impl Backend for StandardBackend {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LocalBackend;
 
-impl Backend for LocalBackend {
-    fn connector(
-        &self,
-        name: &str,
-        config: &ConnectorConfig,
-    ) -> Result<Arc<dyn Connector>, BuildError> {
-        match config {
-            ConnectorConfig::Local => Ok(connector_local::LocalConnector::shared()),
-            other @ ConnectorConfig::Ssh(_) => Err(BuildError::NotAvailable(format!(
-                "connector `{name}`: {} connectors are not available in this program ({})",
-                other.type_name(),
-                other.describe()
-            ))),
-        }
-    }
-
-    fn slurm(&self, request: SlurmRequest<'_>) -> Result<Arc<dyn Launcher>, BuildError> {
-        let _ = request;
-        Err(BuildError::NotAvailable(
-            "Slurm launchers are not available in this program".into(),
-        ))
-    }
-}
+impl Backend for LocalBackend {}

@@ -6,379 +6,70 @@ use crate::value::SlurmValue;
 
 /// The options with a known type, in the order of `sbatch --help`'s groups.
 pub const OPTIONS: &[OptionInfo] = &[
-    OptionInfo {
-        name: "job-name",
-        kind: OptionKind::Text,
-        help: "The job's name in the queue.",
-    },
-    OptionInfo {
-        name: "partition",
-        kind: OptionKind::Text,
-        help: "The partition (or comma-separated partitions) to run in.",
-    },
-    OptionInfo {
-        name: "qos",
-        kind: OptionKind::Text,
-        help: "The quality of service.",
-    },
-    OptionInfo {
-        name: "account",
-        kind: OptionKind::Text,
-        help: "The account charged for the job.",
-    },
-    OptionInfo {
-        name: "reservation",
-        kind: OptionKind::Text,
-        help: "The reservation to run in.",
-    },
-    OptionInfo {
-        name: "time",
-        kind: OptionKind::Time,
-        help: "The time limit (`minutes`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`).",
-    },
-    OptionInfo {
-        name: "nodes",
-        kind: OptionKind::Text,
-        help: "How many nodes (`N` or `MIN-MAX`).",
-    },
-    OptionInfo {
-        name: "ntasks",
-        kind: OptionKind::Count,
-        help: "How many tasks (the job script runs once, as task 0).",
-    },
-    OptionInfo {
-        name: "ntasks-per-node",
-        kind: OptionKind::Count,
-        help: "How many tasks on each node.",
-    },
-    OptionInfo {
-        name: "cpus-per-task",
-        kind: OptionKind::Count,
-        help: "CPUs for each task.",
-    },
-    OptionInfo {
-        name: "cpus-per-gpu",
-        kind: OptionKind::Count,
-        help: "CPUs for each allocated GPU.",
-    },
-    OptionInfo {
-        name: "mem",
-        kind: OptionKind::Memory,
-        help: "Memory per node (`4096`, `4G`; megabytes without a unit; `0`: all of it).",
-    },
-    OptionInfo {
-        name: "mem-per-cpu",
-        kind: OptionKind::Memory,
-        help: "Memory per allocated CPU.",
-    },
-    OptionInfo {
-        name: "mem-per-gpu",
-        kind: OptionKind::Memory,
-        help: "Memory per allocated GPU.",
-    },
-    OptionInfo {
-        name: "gpus",
-        kind: OptionKind::Text,
-        help: "GPUs for the whole job (`[type:]N`).",
-    },
-    OptionInfo {
-        name: "gpus-per-node",
-        kind: OptionKind::Text,
-        help: "GPUs on each node (`[type:]N`).",
-    },
-    OptionInfo {
-        name: "gpus-per-task",
-        kind: OptionKind::Text,
-        help: "GPUs for each task (`[type:]N`).",
-    },
-    OptionInfo {
-        name: "gres",
-        kind: OptionKind::Text,
-        help: "Generic resources on each node (`gpu:a100:2,shard:1`).",
-    },
-    OptionInfo {
-        name: "constraint",
-        kind: OptionKind::Text,
-        help: "Node features the job needs (`a100&nvlink`, `v100|a100`).",
-    },
-    OptionInfo {
-        name: "exclude",
-        kind: OptionKind::Text,
-        help: "Nodes the job must not run on.",
-    },
-    OptionInfo {
-        name: "nodelist",
-        kind: OptionKind::Text,
-        help: "Nodes the job must run on (all of them).",
-    },
-    OptionInfo {
-        name: "exclusive",
-        kind: OptionKind::Flag { negation: None },
-        help: "Nodes not shared with other jobs.",
-    },
-    OptionInfo {
-        name: "requeue",
-        kind: OptionKind::Flag { negation: Some("no-requeue") },
-        help: "Whether Slurm may requeue the job (false: `--no-requeue`).",
-    },
-    OptionInfo {
-        name: "signal",
-        kind: OptionKind::Text,
-        help: "A signal sent before the time limit (`[{R|B}:]SIG[@SECONDS]`).",
-    },
-    OptionInfo {
-        name: "array",
-        kind: OptionKind::Text,
-        help: "Job array indices (`0-15%4`); set by array submissions.",
-    },
-    OptionInfo {
-        name: "dependency",
-        kind: OptionKind::Text,
-        help: "Dependencies on other jobs (`afterok:123`).",
-    },
-    OptionInfo {
-        name: "begin",
-        kind: OptionKind::Text,
-        help: "Do not start before this time (`now+1hour`, `2030-01-01T10:00`).",
-    },
-    OptionInfo {
-        name: "comment",
-        kind: OptionKind::Text,
-        help: "A comment stored with the job.",
-    },
-    OptionInfo {
-        name: "licenses",
-        kind: OptionKind::Text,
-        help: "Licenses the job needs (`matlab:1`).",
-    },
-    OptionInfo {
-        name: "mail-type",
-        kind: OptionKind::Text,
-        help: "Events that send mail (`END,FAIL`).",
-    },
-    OptionInfo {
-        name: "mail-user",
-        kind: OptionKind::Text,
-        help: "Who gets the mail.",
-    },
+    OptionInfo { name: "job-name", kind: OptionKind::Text, help: "The job's name in the queue." },
+    OptionInfo { name: "partition", kind: OptionKind::Text, help: "The partition (or comma-separated partitions) to run in." },
+    OptionInfo { name: "qos", kind: OptionKind::Text, help: "The quality of service." },
+    OptionInfo { name: "account", kind: OptionKind::Text, help: "The account charged for the job." },
+    OptionInfo { name: "reservation", kind: OptionKind::Text, help: "The reservation to run in." },
+    OptionInfo { name: "time", kind: OptionKind::Time, help: "The time limit (`minutes`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`)." },
+    OptionInfo { name: "nodes", kind: OptionKind::Text, help: "How many nodes (`N` or `MIN-MAX`)." },
+    OptionInfo { name: "ntasks", kind: OptionKind::Count, help: "How many tasks (the job script runs once, as task 0)." },
+    OptionInfo { name: "ntasks-per-node", kind: OptionKind::Count, help: "How many tasks on each node." },
+    OptionInfo { name: "cpus-per-task", kind: OptionKind::Count, help: "CPUs for each task." },
+    OptionInfo { name: "cpus-per-gpu", kind: OptionKind::Count, help: "CPUs for each allocated GPU." },
+    OptionInfo { name: "mem", kind: OptionKind::Memory, help: "Memory per node (`4096`, `4G`; megabytes without a unit; `0`: all of it)." },
+    OptionInfo { name: "mem-per-cpu", kind: OptionKind::Memory, help: "Memory per allocated CPU." },
+    OptionInfo { name: "mem-per-gpu", kind: OptionKind::Memory, help: "Memory per allocated GPU." },
+    OptionInfo { name: "gpus", kind: OptionKind::Text, help: "GPUs for the whole job (`[type:]N`)." },
+    OptionInfo { name: "gpus-per-node", kind: OptionKind::Text, help: "GPUs on each node (`[type:]N`)." },
+    OptionInfo { name: "gpus-per-task", kind: OptionKind::Text, help: "GPUs for each task (`[type:]N`)." },
+    OptionInfo { name: "gres", kind: OptionKind::Text, help: "Generic resources on each node (`gpu:a100:2,shard:1`)." },
+    OptionInfo { name: "constraint", kind: OptionKind::Text, help: "Node features the job needs (`a100&nvlink`, `v100|a100`)." },
+    OptionInfo { name: "exclude", kind: OptionKind::Text, help: "Nodes the job must not run on." },
+    OptionInfo { name: "nodelist", kind: OptionKind::Text, help: "Nodes the job must run on (all of them)." },
+    OptionInfo { name: "exclusive", kind: OptionKind::Flag { negation: None }, help: "Nodes not shared with other jobs." },
+    OptionInfo { name: "requeue", kind: OptionKind::Flag { negation: Some("no-requeue") }, help: "Whether Slurm may requeue the job (false: `--no-requeue`)." },
+    OptionInfo { name: "signal", kind: OptionKind::Text, help: "A signal sent before the time limit (`[{R|B}:]SIG[@SECONDS]`)." },
+    OptionInfo { name: "array", kind: OptionKind::Text, help: "Job array indices (`0-15%4`); set by array submissions." },
+    OptionInfo { name: "dependency", kind: OptionKind::Text, help: "Dependencies on other jobs (`afterok:123`)." },
+    OptionInfo { name: "begin", kind: OptionKind::Text, help: "Do not start before this time (`now+1hour`, `2030-01-01T10:00`)." },
+    OptionInfo { name: "comment", kind: OptionKind::Text, help: "A comment stored with the job." },
+    OptionInfo { name: "licenses", kind: OptionKind::Text, help: "Licenses the job needs (`matlab:1`)." },
+    OptionInfo { name: "mail-type", kind: OptionKind::Text, help: "Events that send mail (`END,FAIL`)." },
+    OptionInfo { name: "mail-user", kind: OptionKind::Text, help: "Who gets the mail." },
 ];
 
 /// Typed setters, one per option of [`OPTIONS`] (unchecked: [`SlurmOptions::validate`] checks).
 impl SlurmOptions {
-    /// Sets `--job-name`: The job's name in the queue.
-    #[must_use]
-    pub fn job_name(mut self, value: impl Into<String>) -> Self {
-        self.insert("job-name", SlurmValue::Text(value.into()));
-        self
-    }
-
-    /// Sets `--partition`: The partition (or comma-separated partitions) to run in.
-    #[must_use]
-    pub fn partition(mut self, value: impl Into<String>) -> Self {
-        self.insert("partition", SlurmValue::Text(value.into()));
-        self
-    }
-
-    /// Sets `--qos`: The quality of service.
-    #[must_use]
-    pub fn qos(mut self, value: impl Into<String>) -> Self {
-        self.insert("qos", SlurmValue::Text(value.into()));
-        self
-    }
-
-    /// Sets `--account`: The account charged for the job.
-    #[must_use]
-    pub fn account(mut self, value: impl Into<String>) -> Self {
-        self.insert("account", SlurmValue::Text(value.into()));
-        self
-    }
-
-    /// Sets `--reservation`: The reservation to run in.
-    #[must_use]
-    pub fn reservation(mut self, value: impl Into<String>) -> Self {
-        self.insert("reservation", SlurmValue::Text(value.into()));
-        self
-    }
-
-    /// Sets `--time`: The time limit (`minutes`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`).
-    #[must_use]
-    pub fn time(mut self, value: impl Into<String>) -> Self {
-        self.insert("time", SlurmValue::Text(value.into()));
-        self
-    }
-
-    /// Sets `--nodes`: How many nodes (`N` or `MIN-MAX`).
-    #[must_use]
-    pub fn nodes(mut self, value: impl Into<String>) -> Self {
-        self.insert("nodes", SlurmValue::Text(value.into()));
-        self
-    }
-
-    /// Sets `--ntasks`: How many tasks (the job script runs once, as task 0).
-    #[must_use]
-    pub fn ntasks(mut self, value: u32) -> Self {
-        self.insert("ntasks", SlurmValue::Integer(i64::from(value)));
-        self
-    }
-
-    /// Sets `--ntasks-per-node`: How many tasks on each node.
-    #[must_use]
-    pub fn ntasks_per_node(mut self, value: u32) -> Self {
-        self.insert("ntasks-per-node", SlurmValue::Integer(i64::from(value)));
-        self
-    }
-
-    /// Sets `--cpus-per-task`: CPUs for each task.
-    #[must_use]
-    pub fn cpus_per_task(mut self, value: u32) -> Self {
-        self.insert("cpus-per-task", SlurmValue::Integer(i64::from(value)));
-        self
-    }
-
-    /// Sets `--cpus-per-gpu`: CPUs for each allocated GPU.
-    #[must_use]
-    pub fn cpus_per_gpu(mut self, value: u32) -> Self {
-        self.insert("cpus-per-gpu", SlurmValue::Integer(i64::from(value)));
-        self
-    }
-
-    /// Sets `--mem`: Memory per node (`4096`, `4G`; megabytes without a unit; `0`: all of it).
-    #[must_use]
-    pub fn mem(mut self, value: impl Into<String>) -> Self {
-        self.insert("mem", SlurmValue::Text(value.into()));
-        self
-    }
-
-    /// Sets `--mem-per-cpu`: Memory per allocated CPU.
-    #[must_use]
-    pub fn mem_per_cpu(mut self, value: impl Into<String>) -> Self {
-        self.insert("mem-per-cpu", SlurmValue::Text(value.into()));
-        self
-    }
-
-    /// Sets `--mem-per-gpu`: Memory per allocated GPU.
-    #[must_use]
-    pub fn mem_per_gpu(mut self, value: impl Into<String>) -> Self {
-        self.insert("mem-per-gpu", SlurmValue::Text(value.into()));
-        self
-    }
-
-    /// Sets `--gpus`: GPUs for the whole job (`[type:]N`).
-    #[must_use]
-    pub fn gpus(mut self, value: impl Into<String>) -> Self {
-        self.insert("gpus", SlurmValue::Text(value.into()));
-        self
-    }
-
-    /// Sets `--gpus-per-node`: GPUs on each node (`[type:]N`).
-    #[must_use]
-    pub fn gpus_per_node(mut self, value: impl Into<String>) -> Self {
-        self.insert("gpus-per-node", SlurmValue::Text(value.into()));
-        self
-    }
-
-    /// Sets `--gpus-per-task`: GPUs for each task (`[type:]N`).
-    #[must_use]
-    pub fn gpus_per_task(mut self, value: impl Into<String>) -> Self {
-        self.insert("gpus-per-task", SlurmValue::Text(value.into()));
-        self
-    }
-
-    /// Sets `--gres`: Generic resources on each node (`gpu:a100:2,shard:1`).
-    #[must_use]
-    pub fn gres(mut self, value: impl Into<String>) -> Self {
-        self.insert("gres", SlurmValue::Text(value.into()));
-        self
-    }
-
-    /// Sets `--constraint`: Node features the job needs (`a100&nvlink`, `v100|a100`).
-    #[must_use]
-    pub fn constraint(mut self, value: impl Into<String>) -> Self {
-        self.insert("constraint", SlurmValue::Text(value.into()));
-        self
-    }
-
-    /// Sets `--exclude`: Nodes the job must not run on.
-    #[must_use]
-    pub fn exclude(mut self, value: impl Into<String>) -> Self {
-        self.insert("exclude", SlurmValue::Text(value.into()));
-        self
-    }
-
-    /// Sets `--nodelist`: Nodes the job must run on (all of them).
-    #[must_use]
-    pub fn nodelist(mut self, value: impl Into<String>) -> Self {
-        self.insert("nodelist", SlurmValue::Text(value.into()));
-        self
-    }
-
-    /// Sets `--exclusive`: Nodes not shared with other jobs.
-    #[must_use]
-    pub fn exclusive(mut self, value: bool) -> Self {
-        self.insert("exclusive", SlurmValue::Flag(value));
-        self
-    }
-
-    /// Sets `--requeue`: Whether Slurm may requeue the job (false: `--no-requeue`).
-    #[must_use]
-    pub fn requeue(mut self, value: bool) -> Self {
-        self.insert("requeue", SlurmValue::Flag(value));
-        self
-    }
-
-    /// Sets `--signal`: A signal sent before the time limit (`[{R|B}:]SIG[@SECONDS]`).
-    #[must_use]
-    pub fn signal(mut self, value: impl Into<String>) -> Self {
-        self.insert("signal", SlurmValue::Text(value.into()));
-        self
-    }
-
-    /// Sets `--array`: Job array indices (`0-15%4`); set by array submissions.
-    #[must_use]
-    pub fn array(mut self, value: impl Into<String>) -> Self {
-        self.insert("array", SlurmValue::Text(value.into()));
-        self
-    }
-
-    /// Sets `--dependency`: Dependencies on other jobs (`afterok:123`).
-    #[must_use]
-    pub fn dependency(mut self, value: impl Into<String>) -> Self {
-        self.insert("dependency", SlurmValue::Text(value.into()));
-        self
-    }
-
-    /// Sets `--begin`: Do not start before this time (`now+1hour`, `2030-01-01T10:00`).
-    #[must_use]
-    pub fn begin(mut self, value: impl Into<String>) -> Self {
-        self.insert("begin", SlurmValue::Text(value.into()));
-        self
-    }
-
-    /// Sets `--comment`: A comment stored with the job.
-    #[must_use]
-    pub fn comment(mut self, value: impl Into<String>) -> Self {
-        self.insert("comment", SlurmValue::Text(value.into()));
-        self
-    }
-
-    /// Sets `--licenses`: Licenses the job needs (`matlab:1`).
-    #[must_use]
-    pub fn licenses(mut self, value: impl Into<String>) -> Self {
-        self.insert("licenses", SlurmValue::Text(value.into()));
-        self
-    }
-
-    /// Sets `--mail-type`: Events that send mail (`END,FAIL`).
-    #[must_use]
-    pub fn mail_type(mut self, value: impl Into<String>) -> Self {
-        self.insert("mail-type", SlurmValue::Text(value.into()));
-        self
-    }
-
-    /// Sets `--mail-user`: Who gets the mail.
-    #[must_use]
-    pub fn mail_user(mut self, value: impl Into<String>) -> Self {
-        self.insert("mail-user", SlurmValue::Text(value.into()));
-        self
-    }
+    #[doc = "Sets `--job-name`: The job's name in the queue."] #[must_use] pub fn job_name(mut self, value: impl Into<String>) -> Self { self.insert("job-name", SlurmValue::Text(value.into())); self }
+    #[doc = "Sets `--partition`: The partition (or comma-separated partitions) to run in."] #[must_use] pub fn partition(mut self, value: impl Into<String>) -> Self { self.insert("partition", SlurmValue::Text(value.into())); self }
+    #[doc = "Sets `--qos`: The quality of service."] #[must_use] pub fn qos(mut self, value: impl Into<String>) -> Self { self.insert("qos", SlurmValue::Text(value.into())); self }
+    #[doc = "Sets `--account`: The account charged for the job."] #[must_use] pub fn account(mut self, value: impl Into<String>) -> Self { self.insert("account", SlurmValue::Text(value.into())); self }
+    #[doc = "Sets `--reservation`: The reservation to run in."] #[must_use] pub fn reservation(mut self, value: impl Into<String>) -> Self { self.insert("reservation", SlurmValue::Text(value.into())); self }
+    #[doc = "Sets `--time`: The time limit (`minutes`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`)."] #[must_use] pub fn time(mut self, value: impl Into<String>) -> Self { self.insert("time", SlurmValue::Text(value.into())); self }
+    #[doc = "Sets `--nodes`: How many nodes (`N` or `MIN-MAX`)."] #[must_use] pub fn nodes(mut self, value: impl Into<String>) -> Self { self.insert("nodes", SlurmValue::Text(value.into())); self }
+    #[doc = "Sets `--ntasks`: How many tasks (the job script runs once, as task 0)."] #[must_use] pub fn ntasks(mut self, value: u32) -> Self { self.insert("ntasks", SlurmValue::Integer(i64::from(value))); self }
+    #[doc = "Sets `--ntasks-per-node`: How many tasks on each node."] #[must_use] pub fn ntasks_per_node(mut self, value: u32) -> Self { self.insert("ntasks-per-node", SlurmValue::Integer(i64::from(value))); self }
+    #[doc = "Sets `--cpus-per-task`: CPUs for each task."] #[must_use] pub fn cpus_per_task(mut self, value: u32) -> Self { self.insert("cpus-per-task", SlurmValue::Integer(i64::from(value))); self }
+    #[doc = "Sets `--cpus-per-gpu`: CPUs for each allocated GPU."] #[must_use] pub fn cpus_per_gpu(mut self, value: u32) -> Self { self.insert("cpus-per-gpu", SlurmValue::Integer(i64::from(value))); self }
+    #[doc = "Sets `--mem`: Memory per node (`4096`, `4G`; megabytes without a unit; `0`: all of it)."] #[must_use] pub fn mem(mut self, value: impl Into<String>) -> Self { self.insert("mem", SlurmValue::Text(value.into())); self }
+    #[doc = "Sets `--mem-per-cpu`: Memory per allocated CPU."] #[must_use] pub fn mem_per_cpu(mut self, value: impl Into<String>) -> Self { self.insert("mem-per-cpu", SlurmValue::Text(value.into())); self }
+    #[doc = "Sets `--mem-per-gpu`: Memory per allocated GPU."] #[must_use] pub fn mem_per_gpu(mut self, value: impl Into<String>) -> Self { self.insert("mem-per-gpu", SlurmValue::Text(value.into())); self }
+    #[doc = "Sets `--gpus`: GPUs for the whole job (`[type:]N`)."] #[must_use] pub fn gpus(mut self, value: impl Into<String>) -> Self { self.insert("gpus", SlurmValue::Text(value.into())); self }
+    #[doc = "Sets `--gpus-per-node`: GPUs on each node (`[type:]N`)."] #[must_use] pub fn gpus_per_node(mut self, value: impl Into<String>) -> Self { self.insert("gpus-per-node", SlurmValue::Text(value.into())); self }
+    #[doc = "Sets `--gpus-per-task`: GPUs for each task (`[type:]N`)."] #[must_use] pub fn gpus_per_task(mut self, value: impl Into<String>) -> Self { self.insert("gpus-per-task", SlurmValue::Text(value.into())); self }
+    #[doc = "Sets `--gres`: Generic resources on each node (`gpu:a100:2,shard:1`)."] #[must_use] pub fn gres(mut self, value: impl Into<String>) -> Self { self.insert("gres", SlurmValue::Text(value.into())); self }
+    #[doc = "Sets `--constraint`: Node features the job needs (`a100&nvlink`, `v100|a100`)."] #[must_use] pub fn constraint(mut self, value: impl Into<String>) -> Self { self.insert("constraint", SlurmValue::Text(value.into())); self }
+    #[doc = "Sets `--exclude`: Nodes the job must not run on."] #[must_use] pub fn exclude(mut self, value: impl Into<String>) -> Self { self.insert("exclude", SlurmValue::Text(value.into())); self }
+    #[doc = "Sets `--nodelist`: Nodes the job must run on (all of them)."] #[must_use] pub fn nodelist(mut self, value: impl Into<String>) -> Self { self.insert("nodelist", SlurmValue::Text(value.into())); self }
+    #[doc = "Sets `--exclusive`: Nodes not shared with other jobs."] #[must_use] pub fn exclusive(mut self, value: bool) -> Self { self.insert("exclusive", SlurmValue::Flag(value)); self }
+    #[doc = "Sets `--requeue`: Whether Slurm may requeue the job (false: `--no-requeue`)."] #[must_use] pub fn requeue(mut self, value: bool) -> Self { self.insert("requeue", SlurmValue::Flag(value)); self }
+    #[doc = "Sets `--signal`: A signal sent before the time limit (`[{R|B}:]SIG[@SECONDS]`)."] #[must_use] pub fn signal(mut self, value: impl Into<String>) -> Self { self.insert("signal", SlurmValue::Text(value.into())); self }
+    #[doc = "Sets `--array`: Job array indices (`0-15%4`); set by array submissions."] #[must_use] pub fn array(mut self, value: impl Into<String>) -> Self { self.insert("array", SlurmValue::Text(value.into())); self }
+    #[doc = "Sets `--dependency`: Dependencies on other jobs (`afterok:123`)."] #[must_use] pub fn dependency(mut self, value: impl Into<String>) -> Self { self.insert("dependency", SlurmValue::Text(value.into())); self }
+    #[doc = "Sets `--begin`: Do not start before this time (`now+1hour`, `2030-01-01T10:00`)."] #[must_use] pub fn begin(mut self, value: impl Into<String>) -> Self { self.insert("begin", SlurmValue::Text(value.into())); self }
+    #[doc = "Sets `--comment`: A comment stored with the job."] #[must_use] pub fn comment(mut self, value: impl Into<String>) -> Self { self.insert("comment", SlurmValue::Text(value.into())); self }
+    #[doc = "Sets `--licenses`: Licenses the job needs (`matlab:1`)."] #[must_use] pub fn licenses(mut self, value: impl Into<String>) -> Self { self.insert("licenses", SlurmValue::Text(value.into())); self }
+    #[doc = "Sets `--mail-type`: Events that send mail (`END,FAIL`)."] #[must_use] pub fn mail_type(mut self, value: impl Into<String>) -> Self { self.insert("mail-type", SlurmValue::Text(value.into())); self }
+    #[doc = "Sets `--mail-user`: Who gets the mail."] #[must_use] pub fn mail_user(mut self, value: impl Into<String>) -> Self { self.insert("mail-user", SlurmValue::Text(value.into())); self }
 }

@@ -11,6 +11,9 @@
 use std::error::Error;
 use std::fmt;
 
+use core_types::AcceleratorKind;
+use proptest::prelude::*;
+
 /// An error and its causes, `: `-joined, as the `launch` binary prints
 /// them.
 pub fn chain(error: &dyn Error) -> String {
@@ -39,4 +42,14 @@ impl<E: Error + 'static> Error for Wrapped<E> {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         Some(&self.1)
     }
+}
+
+/// Every accelerator kind, for property tests.
+pub fn accelerator_kind() -> impl Strategy<Value = AcceleratorKind> {
+    prop_oneof![
+        Just(AcceleratorKind::Cuda),
+        Just(AcceleratorKind::Mps),
+        Just(AcceleratorKind::Rocm),
+        Just(AcceleratorKind::Generic),
+    ]
 }

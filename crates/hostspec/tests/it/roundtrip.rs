@@ -1,6 +1,6 @@
 //! `to_toml_string` writes what `from_toml_str` reads back.
 
-use core_types::{AcceleratorKind, AcceleratorSpec, HostSpec, MemSize, Walltime};
+use core_types::{AcceleratorSpec, HostSpec, MemSize, Walltime};
 use proptest::prelude::*;
 
 #[test]
@@ -35,14 +35,7 @@ fn unlimited_and_empty() {
     assert_eq!(hostspec::from_toml_str(&text, "t.toml").unwrap(), host);
 }
 
-fn kind() -> impl Strategy<Value = AcceleratorKind> {
-    prop_oneof![
-        Just(AcceleratorKind::Cuda),
-        Just(AcceleratorKind::Mps),
-        Just(AcceleratorKind::Rocm),
-        Just(AcceleratorKind::Generic),
-    ]
-}
+use test_support::accelerator_kind as kind;
 
 fn accelerator() -> impl Strategy<Value = AcceleratorSpec> {
     (

@@ -2,21 +2,14 @@
 //! with a brute-force search for the accelerator assignment.
 
 use core_types::{
-    AcceleratorKind, AcceleratorRequest, AcceleratorSpec, Alternative, CpuRequest, HostSpec,
-    MemSize, Requirement, Walltime,
+    AcceleratorRequest, AcceleratorSpec, Alternative, CpuRequest, HostSpec, MemSize, Requirement,
+    Walltime,
 };
 use proptest::prelude::*;
 
 const GIB: u64 = 1 << 30;
 
-fn kind() -> impl Strategy<Value = AcceleratorKind> {
-    prop_oneof![
-        Just(AcceleratorKind::Cuda),
-        Just(AcceleratorKind::Mps),
-        Just(AcceleratorKind::Rocm),
-        Just(AcceleratorKind::Generic),
-    ]
-}
+use test_support::accelerator_kind as kind;
 
 fn gib(values: &'static [u64]) -> impl Strategy<Value = MemSize> {
     proptest::sample::select(values).prop_map(|g| MemSize::from_bytes(g * GIB))

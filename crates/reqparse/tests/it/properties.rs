@@ -1,8 +1,6 @@
 //! Property tests: the canonical form round-trips; nothing panics.
 
-use core_types::{
-    AcceleratorKind, AcceleratorRequest, Alternative, CpuRequest, MemSize, Requirement, Walltime,
-};
+use core_types::{AcceleratorRequest, Alternative, CpuRequest, MemSize, Requirement, Walltime};
 use proptest::prelude::*;
 
 fn size() -> impl Strategy<Value = MemSize> {
@@ -14,14 +12,7 @@ fn size() -> impl Strategy<Value = MemSize> {
         .prop_map(|(n, unit)| MemSize::from_bytes(n.saturating_mul(unit)))
 }
 
-fn kind() -> impl Strategy<Value = AcceleratorKind> {
-    prop_oneof![
-        Just(AcceleratorKind::Cuda),
-        Just(AcceleratorKind::Mps),
-        Just(AcceleratorKind::Rocm),
-        Just(AcceleratorKind::Generic),
-    ]
-}
+use test_support::accelerator_kind as kind;
 
 fn alternative() -> impl Strategy<Value = Alternative> {
     (

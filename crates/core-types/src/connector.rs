@@ -11,6 +11,27 @@ use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+/// The `env` and `cwd` setters of a builder with `env: Vec<(OsString,
+/// OsString)>` and `cwd: Option<PathBuf>` fields (a process, a job).
+macro_rules! env_and_cwd_setters {
+    () => {
+        /// Adds an environment variable.
+        #[must_use]
+        pub fn env(mut self, name: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+            self.env.push((name.into(), value.into()));
+            self
+        }
+
+        /// Sets the working directory.
+        #[must_use]
+        pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
+            self.cwd = Some(dir.into());
+            self
+        }
+    };
+}
+pub(crate) use env_and_cwd_setters;
+
 /// Why a connector operation failed. Every variant names what it was working on.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorError {
@@ -130,19 +151,7 @@ impl ProcessSpec {
         self
     }
 
-    /// Adds an environment variable.
-    #[must_use]
-    pub fn env(mut self, name: impl Into<OsString>, value: impl Into<OsString>) -> Self {
-        self.env.push((name.into(), value.into()));
-        self
-    }
-
-    /// Sets the working directory.
-    #[must_use]
-    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.cwd = Some(dir.into());
-        self
-    }
+    env_and_cwd_setters!();
 
     /// Sets the three standard streams.
     #[must_use]

@@ -86,19 +86,7 @@ impl Job {
         self
     }
 
-    /// Adds an environment variable.
-    #[must_use]
-    pub fn env(mut self, name: impl Into<OsString>, value: impl Into<OsString>) -> Self {
-        self.env.push((name.into(), value.into()));
-        self
-    }
-
-    /// Sets the working directory.
-    #[must_use]
-    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.cwd = Some(dir.into());
-        self
-    }
+    crate::connector::env_and_cwd_setters!();
 
     /// Detaches (or attaches) the job.
     #[must_use]

@@ -11,6 +11,9 @@ use slurm_options::SlurmOptions;
 
 use crate::error::BuildError;
 
+/// What a backend makes: a shared connector or launcher.
+pub type Made<T> = Result<Arc<T>, BuildError>;
+
 /// What a Slurm launcher is made from.
 #[derive(Debug)]
 pub struct SlurmRequest<'a> {
@@ -32,11 +35,7 @@ pub struct SlurmRequest<'a> {
 pub trait Backend: Send + Sync {
     /// The connector `name` of the file, configured as `config` (called
     /// once per name; the result is shared).
-    fn connector(
-        &self,
-        name: &str,
-        config: &ConnectorConfig,
-    ) -> Result<Arc<dyn Connector>, BuildError> {
+    fn connector(&self, name: &str, config: &ConnectorConfig) -> Made<dyn Connector> {
         match config {
             ConnectorConfig::Local => Ok(connector_local::LocalConnector::shared()),
             other @ ConnectorConfig::Ssh(_) => Err(BuildError::NotAvailable(format!(
@@ -48,7 +47,7 @@ pub trait Backend: Send + Sync {
     }
 
     /// A Slurm launcher for one match.
-    fn slurm(&self, request: SlurmRequest<'_>) -> Result<Arc<dyn Launcher>, BuildError> {
+    fn slurm(&self, request: SlurmRequest<'_>) -> Made<dyn Launcher> {
         let _ = request;
         Err(BuildError::NotAvailable(
             "Slurm launchers are not available in this program".into(),
@@ -64,11 +63,7 @@ pub trait Backend: Send + Sync {
 pub struct StandardBackend;
 
 impl Backend for StandardBackend {
-    fn connector(
-        &self,
-        name: &str,
-        config: &ConnectorConfig,
-    ) -> Result<Arc<dyn Connector>, BuildError> {
+    fn connector(&self, name: &str, config: &ConnectorConfig) -> Made<dyn Connector> {
         match config {
             #[cfg(feature = "ssh")]
             ConnectorConfig::Ssh(ssh) => connector_ssh::SshConnector::new(ssh.clone())
@@ -83,7 +78,7 @@ impl Backend for StandardBackend {
     }
 
     #[cfg(feature = "slurm")]
-    fn slurm(&self, request: SlurmRequest<'_>) -> Result<Arc<dyn Launcher>, BuildError> {
+    fn slurm(&self, request: SlurmRequest<'_>) -> Made<dyn Launcher> {
         let mut launcher = launcher_slurm::SlurmLauncher::new(Arc::clone(&request.connector))
             .options(request.options)
             .priority(request.entry.priority)

@@ -39,6 +39,6 @@ mod backend;
 mod error;
 mod launchers;
 
-pub use backend::{Backend, LocalBackend, SlurmRequest, StandardBackend};
+pub use backend::{Backend, LocalBackend, Made, SlurmRequest, StandardBackend};
 pub use error::BuildError;
 pub use launchers::{Choice, FindError, LauncherFinder, LauncherFinderExt, Launchers, Or};

@@ -288,23 +288,7 @@ mod tests {
     use super::*;
     use core_types::{AcceleratorKind, CpuRequest};
 
-    const GIB: u64 = 1 << 30;
-
-    fn spec(kind: AcceleratorKind, gib: u64, min: u64) -> AcceleratorSpec {
-        AcceleratorSpec {
-            kind,
-            memory: MemSize::from_bytes(gib * GIB),
-            min_memory: MemSize::from_bytes(min * GIB),
-            model: None,
-        }
-    }
-
-    fn req(kind: AcceleratorKind, gib: u64) -> AcceleratorRequest {
-        AcceleratorRequest {
-            kind,
-            memory: MemSize::from_bytes(gib * GIB),
-        }
-    }
+    use crate::fixtures::{GIB, device as spec, request as req};
 
     fn host() -> HostSpec {
         HostSpec {

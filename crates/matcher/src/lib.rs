@@ -55,6 +55,32 @@
 //! assert_eq!((best.host, best.alternative), (1, 1));
 //! ```
 
+#[cfg(test)]
+mod fixtures {
+    //! Devices and requests for the unit tests.
+    use core_types::{AcceleratorKind, AcceleratorRequest, AcceleratorSpec, MemSize};
+
+    pub(crate) const GIB: u64 = 1 << 30;
+
+    /// A device of `gib` GiB that serves requests of at least `min_gib`.
+    pub(crate) fn device(kind: AcceleratorKind, gib: u64, min_gib: u64) -> AcceleratorSpec {
+        AcceleratorSpec {
+            kind,
+            memory: MemSize::from_bytes(gib * GIB),
+            min_memory: MemSize::from_bytes(min_gib * GIB),
+            model: None,
+        }
+    }
+
+    /// A request for `gib` GiB.
+    pub(crate) fn request(kind: AcceleratorKind, gib: u64) -> AcceleratorRequest {
+        AcceleratorRequest {
+            kind,
+            memory: MemSize::from_bytes(gib * GIB),
+        }
+    }
+}
+
 mod assignment;
 mod bipartite;
 mod explain;

@@ -352,23 +352,7 @@ mod tests {
     use super::*;
     use core_types::{AcceleratorSpec, CpuRequest, MemSize, Walltime};
 
-    const GIB: u64 = 1 << 30;
-
-    fn device(kind: AcceleratorKind, gib: u64, min_gib: u64) -> AcceleratorSpec {
-        AcceleratorSpec {
-            kind,
-            memory: MemSize::from_bytes(gib * GIB),
-            min_memory: MemSize::from_bytes(min_gib * GIB),
-            model: None,
-        }
-    }
-
-    fn request(kind: AcceleratorKind, gib: u64) -> AcceleratorRequest {
-        AcceleratorRequest {
-            kind,
-            memory: MemSize::from_bytes(gib * GIB),
-        }
-    }
+    use crate::fixtures::{GIB, device, request};
 
     fn host(accelerators: Vec<AcceleratorSpec>) -> HostSpec {
         HostSpec {

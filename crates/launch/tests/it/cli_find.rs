@@ -25,32 +25,7 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-const FILE: &str = r#"
-[connector.cluster]
-type = "ssh"
-host = "login.example.org"
-
-[[launcher]]
-name = "gpu-fast"
-type = "slurm"
-connector = "cluster"
-priority = 10
-tags = ["gpu"]
-host = { cores = 32, memory = "128GiB", max_duration = "100h",
-         accelerators = [{ kind = "cuda", memory = "24GiB", count = 8, model = "A5000" }] }
-slurm = { partition = "fast" }
-
-[[launcher]]
-name = "workstation"
-type = "direct"
-host = { cores = 16, memory = "64GiB", accelerators = [{ kind = "cuda", memory = "12GiB", count = 2 }] }
-
-[[launcher]]
-name = "any-gpu"
-type = "dynamic"
-tags = ["any"]
-members = ["gpu-fast", "workstation"]
-"#;
+const FILE: &str = include_str!("../data/find.toml");
 
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let path = dir.join(name);
@@ -61,7 +36,7 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
 
 fn find_json(home: &Path, args: &[&str], env: &[(&str, &Path)]) -> serde_json::Value {
     let out = launch_in(home, args, env);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    crate::support::assert_ok(&out);
     serde_json::from_slice(&out.stdout).expect("one JSON object")
 }
 
@@ -159,7 +134,7 @@ fn find_in_words_and_explained() {
         ],
         &[],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    crate::support::assert_ok(&out);
     let stdout = text(&out.stdout);
     for line in [
         "launcher: workstation (direct on this machine)",
@@ -303,12 +278,7 @@ fn discovery_from_the_command_line() {
         &["find", "cpu()"],
         &[("LAUNCH_CONFIG", &missing)],
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("(named by $LAUNCH_CONFIG)"),
-        "{}",
-        text(&out.stderr)
-    );
+    crate::support::assert_fails(&out, 2, "(named by $LAUNCH_CONFIG)");
 }
 
 #[test]
@@ -320,7 +290,7 @@ fn check_prints_what_a_file_defines() {
         &["check", "--config", file.to_str().unwrap()],
         &[],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    crate::support::assert_ok(&out);
     let stdout = text(&out.stdout);
     for line in [
         "1 connector(s) besides `local`, 3 launcher(s)",

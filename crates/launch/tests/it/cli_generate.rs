@@ -11,7 +11,7 @@ fn text(bytes: &[u8]) -> String {
 fn generate_local_writes_a_file_the_finder_reads() {
     let home = tempfile::tempdir().unwrap();
     let out = launch_in(home.path(), &["generate", "local"], &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    crate::support::assert_ok(&out);
     let printed = text(&out.stdout);
     assert!(printed.starts_with("# Launchers for `launch`"), "{printed}");
     assert!(printed.contains("[launcher.host]"), "{printed}");
@@ -28,11 +28,11 @@ fn generate_local_writes_a_file_the_finder_reads() {
     let file = home.path().join("new/dir/launchers.toml");
     let f = file.to_str().unwrap();
     let out = launch_in(home.path(), &["generate", "local", "-o", f], &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    crate::support::assert_ok(&out);
     assert_eq!(std::fs::read_to_string(&file).unwrap(), printed);
 
     let out = launch_in(home.path(), &["check", "--config", f], &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    crate::support::assert_ok(&out);
     assert!(
         text(&out.stdout).contains("launcher local (line "),
         "{}",
@@ -49,7 +49,7 @@ fn generate_local_writes_a_file_the_finder_reads() {
         ],
         &[],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    crate::support::assert_ok(&out);
     let found: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         (found["launcher"].as_str(), found["type"].as_str()),
@@ -70,15 +70,10 @@ fn generate_refuses_to_overwrite_without_force() {
     std::fs::write(&file, "# mine\n").unwrap();
     let f = file.to_str().unwrap();
     let out = launch_in(home.path(), &["generate", "local", "-o", f], &[]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("pass --force"),
-        "{}",
-        text(&out.stderr)
-    );
+    crate::support::assert_fails(&out, 2, "pass --force");
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "# mine\n");
     let out = launch_in(home.path(), &["generate", "local", "-o", f, "--force"], &[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    crate::support::assert_ok(&out);
     assert!(
         std::fs::read_to_string(&file)
             .unwrap()

@@ -29,7 +29,7 @@ fn match_json_and_exit_codes() {
         path,
         "cuda(mem=100G) | cuda(mem=16GiB) * 3",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    crate::support::assert_ok(&out);
     assert_eq!(
         json(&out),
         serde_json::json!({"matched": true, "alternative": 1, "score": 3})

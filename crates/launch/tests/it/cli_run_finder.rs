@@ -6,42 +6,7 @@ use std::path::Path;
 
 use crate::cli_find::launch_in;
 
-const FILE: &str = r#"
-[connector.cluster]
-type = "ssh"
-host = "login.example.org"
-
-[[launcher]]
-name = "cpu-box"
-type = "direct"
-priority = 1
-host = { cores = 2, memory = "4GiB" }
-
-[[launcher]]
-name = "gpu-box"
-type = "direct"
-host = { cores = 2, memory = "4GiB", accelerators = [{ kind = "cuda", memory = "24GiB", count = 2 }] }
-
-[[launcher]]
-name = "either"
-type = "dynamic"
-tags = ["pool"]
-members = ["cpu-box", "gpu-box"]
-
-[[launcher]]
-name = "batch"
-type = "slurm"
-tags = ["slurm"]
-host = { cores = 64, memory = "256GiB" }
-slurm = { partition = "long" }
-
-[[launcher]]
-name = "remote"
-type = "direct"
-connector = "cluster"
-tags = ["remote"]
-host = { cores = 64, memory = "256GiB" }
-"#;
+const FILE: &str = include_str!("../data/run-finder.toml");
 
 /// Prints the job's CUDA devices, sorted, or `unset`.
 const SHOW_DEVICES: &str =

@@ -142,7 +142,7 @@ fn arguments_reach_the_command_verbatim_and_stdin_is_empty() {
         .args(&args)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    crate::support::assert_ok(&out);
     let mut expected = Vec::new();
     for w in &weird {
         expected.extend_from_slice(w.as_encoded_bytes());
@@ -181,12 +181,7 @@ fn the_duration_is_a_time_limit() {
             "300",
         ],
     );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("timeout"),
-        "{}",
-        text(&out.stderr)
-    );
+    crate::support::assert_fails(&out, 1, "timeout");
     let status = status_json(home.path(), &dir);
     assert_eq!(
         (status["state"].as_str(), status["reason"].as_str()),
@@ -210,7 +205,7 @@ fn detached_jobs_are_followed_and_cancelled_from_their_directory() {
             "sleep 300 & wait",
         ],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    crate::support::assert_ok(&out);
     let dir = PathBuf::from(text(&out.stdout).trim());
     assert!(
         dir.is_absolute() && dir.join("job.json").exists(),
@@ -324,44 +319,24 @@ fn ctrl_c_cancels_the_job_and_says_so() {
 fn bad_input_and_no_match() {
     let home = tempfile::tempdir().unwrap();
     let out = output(home.path(), ["run", "cuda(mem=1", "--", "true"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("cuda(mem=1"),
-        "{}",
-        text(&out.stderr)
-    );
+    crate::support::assert_fails(&out, 2, "cuda(mem=1");
     let out = output(home.path(), ["run", "cpu()"]);
     assert_eq!(out.status.code(), Some(2), "a command is required");
     // More cores than any machine has: no match, exit 1, and why.
     let out = output(home.path(), ["run", "cpu(cores=100000)", "--", "true"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr).contains("100000"),
-        "{}",
-        text(&out.stderr)
-    );
+    crate::support::assert_fails(&out, 1, "100000");
     let not_a_job = home.path().join("empty");
     std::fs::create_dir(&not_a_job).unwrap();
     let out = output(
         home.path(),
         [OsString::from("status"), not_a_job.clone().into()],
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains(dir_str(&not_a_job)),
-        "{}",
-        text(&out.stderr)
-    );
+    crate::support::assert_fails(&out, 2, dir_str(&not_a_job));
     let out = output(
         home.path(),
         [OsString::from("cancel"), home.path().join("missing").into()],
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("does not exist"),
-        "{}",
-        text(&out.stderr)
-    );
+    crate::support::assert_fails(&out, 2, "does not exist");
     // A job directory is never reused.
     let dir = home.path().join("once");
     assert!(
@@ -376,12 +351,7 @@ fn bad_input_and_no_match() {
         home.path(),
         ["run", "--job-dir", dir_str(&dir), "cpu()", "--", "true"],
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("already holds a job"),
-        "{}",
-        text(&out.stderr)
-    );
+    crate::support::assert_fails(&out, 2, "already holds a job");
     // A launcher file is not silently ignored.
     let out = output(
         home.path(),
@@ -394,12 +364,7 @@ fn bad_input_and_no_match() {
             "true",
         ],
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("launchers.toml"),
-        "{}",
-        text(&out.stderr)
-    );
+    crate::support::assert_fails(&out, 2, "launchers.toml");
 }
 
 /// `status` and `cancel` follow the launcher `job.json` names: a Slurm job

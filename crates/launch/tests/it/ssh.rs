@@ -168,10 +168,5 @@ fn jobs_over_ssh_run_and_are_followed_by_new_processes() {
         ],
         &[],
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("127.0.0.1"),
-        "{}",
-        text(&out.stderr)
-    );
+    crate::support::assert_fails(&out, 2, "127.0.0.1");
 }

@@ -42,3 +42,23 @@ pub fn host_file(name: &str, text: &str) -> (tempfile::TempDir, std::path::PathB
     std::fs::write(&path, text).unwrap();
     (dir, path)
 }
+
+/// Asserts that `out` ended with exit code 0 (showing its stderr if not).
+#[track_caller]
+pub fn assert_ok(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Asserts that `out` ended with exit code `code` and that its stderr says
+/// `needle`.
+#[track_caller]
+pub fn assert_fails(out: &Output, code: i32, needle: impl AsRef<str>) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert!(err.contains(needle.as_ref()), "{err}");
+}

@@ -14,43 +14,7 @@ use registry::Registry;
 
 use crate::{chain, req};
 
-const FILE: &str = r#"
-[connector.far]
-type = "ssh"
-host = "far.example.org"
-
-[[launcher]]
-name = "small"
-type = "direct"
-priority = 2
-host = { cores = 1, memory = "1GiB" }
-
-[[launcher]]
-name = "big"
-type = "direct"
-priority = 1
-host = { cores = 8, memory = "16GiB", accelerators = [{ kind = "cuda", memory = "24GiB", count = 2 }] }
-
-[[launcher]]
-name = "either"
-type = "dynamic"
-tags = ["any"]
-members = ["small", "big"]
-
-[[launcher]]
-name = "cluster"
-type = "slurm"
-tags = ["hpc"]
-host = { cores = 64, memory = "256GiB" }
-slurm = { partition = "batch" }
-
-[[launcher]]
-name = "remote"
-type = "direct"
-connector = "far"
-tags = ["remote"]
-host = { cores = 4, memory = "8GiB" }
-"#;
+const FILE: &str = include_str!("../data/running.toml");
 
 fn launchers() -> Launchers<LocalBackend> {
     let registry = Registry::from_toml_str(FILE, "running.toml").unwrap();

@@ -80,7 +80,7 @@ impl Backend for StandardBackend {
     #[cfg(feature = "slurm")]
     fn slurm(&self, request: SlurmRequest<'_>) -> Made<dyn Launcher> {
         let mut launcher = launcher_slurm::SlurmLauncher::new(Arc::clone(&request.connector))
-            .options(request.options)
+            .derived_options(request.options)
             .priority(request.entry.priority)
             // One job followed at a time: a short poll is cheap for the cluster.
             .poll_interval(std::time::Duration::from_secs(1));

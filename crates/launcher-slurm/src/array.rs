@@ -30,7 +30,7 @@ impl SlurmLauncher {
         // Group by the options the jobs share (their names aside).
         let mut groups: Vec<(SlurmOptions, Vec<usize>)> = Vec::new();
         for (i, job) in jobs.iter().enumerate() {
-            let shared = slurm_options::derive(&self.config.options, &job.alternative);
+            let shared = self.derived_for(&job.alternative);
             match groups.iter_mut().find(|(o, _)| *o == shared) {
                 Some((_, members)) => members.push(i),
                 None => groups.push((shared, vec![i])),
@@ -58,7 +58,7 @@ impl SlurmLauncher {
         let prepare = |index: usize| -> Result<JobDir, SlurmError> {
             let job = jobs[index];
             let dir = self.prepare(job)?;
-            let options = self.options_for(job);
+            let options = crate::launcher::named(shared.clone(), job);
             let array = ArrayRef {
                 index,
                 size,

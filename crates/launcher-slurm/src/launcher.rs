@@ -17,6 +17,10 @@ use crate::watcher::{self, Rules, Watcher};
 #[derive(Debug, Clone)]
 pub(crate) struct Config {
     pub(crate) options: SlurmOptions,
+    /// Whether `options` were derived already for the jobs this launcher
+    /// takes (a launcher made for one match of a launcher file): then
+    /// they are not derived again at submission.
+    pub(crate) derived: bool,
     pub(crate) priority: f64,
     pub(crate) poll_interval: Duration,
     pub(crate) retry: RetryPolicy,
@@ -57,6 +61,7 @@ impl SlurmLauncher {
     pub(crate) fn default_config() -> Config {
         Config {
             options: SlurmOptions::default(),
+            derived: false,
             priority: 0.0,
             poll_interval: Duration::from_secs(5),
             retry: RetryPolicy::default(),
@@ -85,6 +90,18 @@ impl SlurmLauncher {
     #[must_use]
     pub fn options(mut self, options: SlurmOptions) -> Self {
         self.config.options = options;
+        self.config.derived = false;
+        self
+    }
+
+    /// Sets options already derived from the requirement alternative of
+    /// the jobs it will take ([`slurm_options::derive`], as a launcher
+    /// file's finder does once per match): submission uses them as they
+    /// are instead of deriving again.
+    #[must_use]
+    pub fn derived_options(mut self, options: SlurmOptions) -> Self {
+        self.config.options = options;
+        self.config.derived = true;
         self
     }
 
@@ -203,11 +220,18 @@ impl SlurmLauncher {
     /// The options for `job`: this launcher's, the job's name when none is
     /// set, then what its requirement asks where nothing says it already.
     pub fn options_for(&self, job: &Job) -> SlurmOptions {
-        let mut options = slurm_options::derive(&self.config.options, &job.alternative);
-        if !options.contains("job-name") && !job.name.is_empty() {
-            options.insert("job-name", job.name.replace(['\n', '\r'], " "));
+        named(self.derived_for(&job.alternative), job)
+    }
+
+    /// This launcher's options with what `alternative` derives (computed
+    /// here once per submission, or not at all when they were derived
+    /// already: see [`derived_options`](Self::derived_options)).
+    pub(crate) fn derived_for(&self, alternative: &core_types::Alternative) -> SlurmOptions {
+        if self.config.derived {
+            self.config.options.clone()
+        } else {
+            slurm_options::derive(&self.config.options, alternative)
         }
-        options
     }
 }
 
@@ -243,4 +267,12 @@ impl Launcher for SlurmLauncher {
         job.rules = self.rules();
         Ok(Box::new(job))
     }
+}
+
+/// `options` with the job's name when none is set.
+pub(crate) fn named(mut options: SlurmOptions, job: &Job) -> SlurmOptions {
+    if !options.contains("job-name") && !job.name.is_empty() {
+        options.insert("job-name", job.name.replace(['\n', '\r'], " "));
+    }
+    options
 }

@@ -53,3 +53,18 @@ pub fn accelerator_kind() -> impl Strategy<Value = AcceleratorKind> {
         Just(AcceleratorKind::Generic),
     ]
 }
+
+/// Waits until `cond` holds, polling every 10 ms, for at most 30 s (then
+/// panics naming `what`): how tests wait for what a job or a server does,
+/// never an assertion about time.
+#[track_caller]
+pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let since = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            since.elapsed() < std::time::Duration::from_secs(30),
+            "never happened: {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}

@@ -102,10 +102,10 @@ fn a_wrong_key_is_refused_with_a_clear_error() {
     // Through the connector's own operations, the same refusal.
     let ssh =
         SshConnector::new(server.config().identity(server.dir.join("other_ed25519"))).unwrap();
-    let err = ssh.run(&ProcessSpec::new("true")).unwrap_err().to_string();
+    let err = support::chain(&ssh.run(&ProcessSpec::new("true")).unwrap_err());
     assert!(err.contains("the server refused the key"), "{err}");
-    let err = ssh.read_file("/etc/hostname".as_ref()).unwrap_err();
-    assert!(err.to_string().contains("cannot log in"), "{err}");
+    let err = support::chain(&ssh.read_file("/etc/hostname".as_ref()).unwrap_err());
+    assert!(err.contains("cannot log in"), "{err}");
 }
 
 #[test]

@@ -230,7 +230,7 @@ fn start_failures_say_what_is_wrong() {
         (ProcessSpec::new("echo").args(["a\0b"]), "NUL"),
     ];
     for (spec, needle) in cases {
-        let spawned = ssh.spawn(&spec).map(|_| ()).unwrap_err().to_string();
+        let spawned = support::chain(&ssh.spawn(&spec).map(|_| ()).unwrap_err());
         assert!(
             spawned.contains(needle),
             "{}: {spawned}",
@@ -238,7 +238,7 @@ fn start_failures_say_what_is_wrong() {
         );
         // `run` captures the output whatever the spec says.
         if !matches!(spec.stdout, StdioSpec::File(_)) {
-            let ran = ssh.run(&spec).unwrap_err().to_string();
+            let ran = support::chain(&ssh.run(&spec).unwrap_err());
             assert!(ran.contains(needle), "{}: {ran}", spec.display_command());
         }
     }

@@ -56,17 +56,7 @@ fn alive(pid: u32) -> bool {
         .is_ok_and(|s| !s[s.rfind(')').unwrap() + 2..].starts_with('Z'))
 }
 
-/// Waits (bounded) until `cond` holds; the tests' only way of waiting for
-/// something the job does, never an assertion about time.
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    for _ in 0..2000 {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("never happened: {what}");
-}
+use test_support::eventually;
 
 #[test]
 fn exit_codes_and_signals() {

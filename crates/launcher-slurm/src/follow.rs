@@ -170,12 +170,11 @@ pub(crate) fn decide(
             Some(state) if state.is_final() => Verdict::State(state),
             _ => Verdict::Vanished,
         }),
-        Seen::Unreachable(message) => Ok(match dir.wrapper_state()? {
-            // The wrapper ends with the job: its word is final, and a
-            // requeue would remove it before running again.
-            Some(state) if state.is_final() => Verdict::State(state),
-            _ => Verdict::Nothing(message.clone()),
-        }),
+        // The wrapper's state file is not final while Slurm cannot be asked:
+        // a requeued job's first run leaves one behind until its next run
+        // starts. Its end is decided when Slurm answers again (or forgets
+        // the job, above).
+        Seen::Unreachable(message) => Ok(Verdict::Nothing(message.clone())),
     }
 }
 

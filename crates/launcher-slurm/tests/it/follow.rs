@@ -159,12 +159,7 @@ fn a_requeued_job_is_not_a_failure() {
     support::slurm(&cluster, "scontrol", &["requeue", &job.id()]);
     // Slurm holds a requeued job back for a while: let it start now.
     for _ in 0..50 {
-        let state = support::slurm(
-            &cluster,
-            "squeue",
-            &["--noheader", "--format=%T", &format!("--jobs={}", job.id())],
-        );
-        if state.trim() == "PENDING" {
+        if support::squeue(&cluster, &job.id(), "%T", None) == "PENDING" {
             break;
         }
         std::thread::sleep(Duration::from_millis(100));

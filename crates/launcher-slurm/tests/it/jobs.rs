@@ -173,17 +173,8 @@ fn cancel_running_and_pending_jobs() {
         JobState::Failed(FailReason::Cancelled)
     );
     for job in [&running, &pending] {
-        let queue = support::slurm(
-            &cluster,
-            "squeue",
-            &[
-                "--noheader",
-                "--format=%T",
-                &format!("--jobs={}", job.id()),
-                "--states=all",
-            ],
-        );
-        assert_eq!(queue.trim(), "CANCELLED", "Slurm confirms");
+        let queue = support::squeue(&cluster, &job.id(), "%T", Some("all"));
+        assert_eq!(queue, "CANCELLED", "Slurm confirms");
     }
     // Cancelling an ended job changes nothing.
     running.cancel().unwrap();
@@ -210,17 +201,8 @@ fn a_job_that_can_never_start_fails_fast() {
         support::wait(job.as_ref()),
         JobState::Failed(FailReason::Other("PartitionTimeLimit".into()))
     );
-    let queued = support::slurm(
-        &cluster,
-        "squeue",
-        &[
-            "--noheader",
-            "--format=%i",
-            &format!("--jobs={}", job.id()),
-            "--states=PENDING,RUNNING",
-        ],
-    );
-    assert_eq!(queued.trim(), "", "no longer in the queue");
+    let queued = support::squeue(&cluster, &job.id(), "%i", Some("PENDING,RUNNING"));
+    assert_eq!(queued, "", "no longer in the queue");
     // A new process sees the same.
     let recovered =
         launcher_slurm::recover(connector_local::LocalConnector::shared(), &work.join("j"))

@@ -241,3 +241,16 @@ impl Connector for Counting {
         self.inner.signal(target, signal)
     }
 }
+
+/// `squeue --noheader --format=FORMAT --jobs=ID [--states=STATES]`: what
+/// Slurm's queue says of one job, trimmed.
+pub fn squeue(cluster: &Cluster, id: &str, format: &str, states: Option<&str>) -> String {
+    let mut args = vec![
+        "--noheader".to_owned(),
+        format!("--format={format}"),
+        format!("--jobs={id}"),
+    ];
+    args.extend(states.map(|s| format!("--states={s}")));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    slurm(cluster, "squeue", &args).trim().to_owned()
+}

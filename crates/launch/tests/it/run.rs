@@ -51,6 +51,13 @@ fn spawn(home: &Path, args: &[&str]) -> Child {
     launch_cmd(home).args(args).spawn().expect("launch starts")
 }
 
+/// `launch run --job-dir DIR ARGS...` with a private home.
+fn run_in(home: &Path, dir: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["run", "--job-dir", dir_str(dir)];
+    all.extend_from_slice(args);
+    output(home, all)
+}
+
 fn dir_str(dir: &Path) -> &str {
     dir.to_str().unwrap()
 }
@@ -59,12 +66,10 @@ fn dir_str(dir: &Path) -> &str {
 fn run_copies_output_and_exits_with_the_jobs_status() {
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().join("job");
-    let out = output(
+    let out = run_in(
         home.path(),
-        [
-            "run",
-            "--job-dir",
-            dir_str(&dir),
+        &dir,
+        &[
             "cpu(cores=1)",
             "--",
             "sh",
@@ -159,18 +164,7 @@ fn arguments_reach_the_command_verbatim_and_stdin_is_empty() {
 fn the_duration_is_a_time_limit() {
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().join("slow");
-    let out = output(
-        home.path(),
-        [
-            "run",
-            "--job-dir",
-            dir_str(&dir),
-            "duration=1s",
-            "--",
-            "sleep",
-            "300",
-        ],
-    );
+    let out = run_in(home.path(), &dir, &["duration=1s", "--", "sleep", "300"]);
     crate::support::assert_fails(&out, 1, "timeout");
     let status = status_json(home.path(), &dir);
     assert_eq!(
@@ -329,18 +323,9 @@ fn bad_input_and_no_match() {
     crate::support::assert_fails(&out, 2, "does not exist");
     // A job directory is never reused.
     let dir = home.path().join("once");
-    assert!(
-        output(
-            home.path(),
-            ["run", "--job-dir", dir_str(&dir), "cpu()", "--", "true"]
-        )
-        .status
-        .success()
-    );
-    let out = output(
-        home.path(),
-        ["run", "--job-dir", dir_str(&dir), "cpu()", "--", "true"],
-    );
+    let again = || run_in(home.path(), &dir, &["cpu()", "--", "true"]);
+    assert!(again().status.success());
+    let out = again();
     crate::support::assert_fails(&out, 2, "already holds a job");
     // A launcher file is not silently ignored.
     let out = output(

@@ -35,8 +35,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, OnceLock};
 
 use core_types::job::{
-    Connector, ConnectorError, Process, ProcessExit, ProcessOutput, ProcessSpec, Signal,
-    SignalTarget, StdioSpec,
+    Connector, ConnectorError, ConnectorResult, Process, ProcessExit, ProcessOutput, ProcessSpec,
+    Signal, SignalTarget, StdioSpec,
 };
 use nix::errno::Errno;
 use nix::sys::signal::{self as nix_signal, Signal as NixSignal};
@@ -278,12 +278,7 @@ impl Connector for LocalConnector {
         fs::read(path).map_err(io_error("read", path))
     }
 
-    fn read_file_from(
-        &self,
-        path: &Path,
-        offset: u64,
-        max: usize,
-    ) -> Result<Vec<u8>, ConnectorError> {
+    fn read_file_from(&self, path: &Path, offset: u64, max: usize) -> ConnectorResult<Vec<u8>> {
         let mut file = File::open(path).map_err(io_error("read", path))?;
         file.seek(SeekFrom::Start(offset))
             .map_err(io_error("seek in", path))?;

@@ -98,7 +98,8 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 #[cfg(doc)]
 use core_types::job::StdioSpec;
 use core_types::job::{
-    Connector, ConnectorError, Process, ProcessOutput, ProcessSpec, Signal, SignalTarget,
+    Connector, ConnectorError, ConnectorResult, Process, ProcessOutput, ProcessSpec, Signal,
+    SignalTarget,
 };
 
 pub use error::SshError;
@@ -200,12 +201,7 @@ impl Connector for SshConnector {
         files::read_file(&self.shared, path)
     }
 
-    fn read_file_from(
-        &self,
-        path: &Path,
-        offset: u64,
-        max: usize,
-    ) -> Result<Vec<u8>, ConnectorError> {
+    fn read_file_from(&self, path: &Path, offset: u64, max: usize) -> ConnectorResult<Vec<u8>> {
         files::read_file_from(&self.shared, path, offset, max)
     }
 

@@ -11,6 +11,9 @@ use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
+/// What a connector's operation gives.
+pub type ConnectorResult<T> = Result<T, ConnectorError>;
+
 /// The `env` and `cwd` setters of a builder with `env: Vec<(OsString,
 /// OsString)>` and `cwd: Option<PathBuf>` fields (a process, a job).
 macro_rules! env_and_cwd_setters {
@@ -352,12 +355,7 @@ pub trait Connector: Send + Sync + fmt::Debug {
 
     /// Reads at most `max` bytes of a file from byte `offset` (fewer at its
     /// end; none past it). For following a growing file.
-    fn read_file_from(
-        &self,
-        path: &Path,
-        offset: u64,
-        max: usize,
-    ) -> Result<Vec<u8>, ConnectorError> {
+    fn read_file_from(&self, path: &Path, offset: u64, max: usize) -> ConnectorResult<Vec<u8>> {
         let all = self.read_file(path)?;
         let start = usize::try_from(offset).unwrap_or(usize::MAX).min(all.len());
         let end = start.saturating_add(max).min(all.len());

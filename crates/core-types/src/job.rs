@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use crate::Alternative;
 pub use crate::connector::{
-    Connector, ConnectorError, Process, ProcessExit, ProcessOutput, ProcessSpec, Signal,
-    SignalTarget, StdioSpec, display_word, shell_quote,
+    Connector, ConnectorError, ConnectorResult, Process, ProcessExit, ProcessOutput, ProcessSpec,
+    Signal, SignalTarget, StdioSpec, display_word, shell_quote,
 };
 
 /// A job: a command to run somewhere, with what it was matched with.

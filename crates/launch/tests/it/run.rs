@@ -58,6 +58,13 @@ fn run_in(home: &Path, dir: &Path, args: &[&str]) -> Output {
     output(home, all)
 }
 
+/// `launch run --job-dir DIR ARGS...`, started.
+fn spawn_in(home: &Path, dir: &Path, args: &[&str]) -> Child {
+    let mut all = vec!["run", "--job-dir", dir_str(dir)];
+    all.extend_from_slice(args);
+    spawn(home, &all)
+}
+
 fn dir_str(dir: &Path) -> &str {
     dir.to_str().unwrap()
 }
@@ -227,19 +234,7 @@ fn a_killed_launch_leaves_the_true_end_state_to_status() {
         "while [ ! -e '{}' ]; do sleep 0.02; done; echo finished; exit 7",
         gate.display()
     );
-    let mut launch = spawn(
-        home.path(),
-        &[
-            "run",
-            "--job-dir",
-            dir_str(&dir),
-            "cpu()",
-            "--",
-            "sh",
-            "-c",
-            &script,
-        ],
-    );
+    let mut launch = spawn_in(home.path(), &dir, &["cpu()", "--", "sh", "-c", &script]);
     eventually("the job runs", || dir.join("pid").exists());
     kill(
         Pid::from_raw(i32::try_from(launch.id()).unwrap()),
@@ -267,18 +262,7 @@ fn a_killed_launch_leaves_the_true_end_state_to_status() {
 fn ctrl_c_cancels_the_job_and_says_so() {
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().join("job");
-    let launch = spawn(
-        home.path(),
-        &[
-            "run",
-            "--job-dir",
-            dir_str(&dir),
-            "cpu()",
-            "--",
-            "sleep",
-            "300",
-        ],
-    );
+    let launch = spawn_in(home.path(), &dir, &["cpu()", "--", "sleep", "300"]);
     eventually("the job runs", || dir.join("pid").exists());
     kill(
         Pid::from_raw(i32::try_from(launch.id()).unwrap()),

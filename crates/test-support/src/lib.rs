@@ -12,6 +12,7 @@ use std::error::Error;
 use std::fmt;
 
 use core_types::AcceleratorKind;
+use core_types::job::{Connector, ProcessSpec, StdioSpec};
 use proptest::prelude::*;
 
 /// An error and its causes, `: `-joined, as the `launch` binary prints
@@ -67,4 +68,39 @@ pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
         );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+}
+
+/// What every connector must do with a process's streams, environment and
+/// directory: stdin from a pipe, stdout into `dir/out file`, stderr through
+/// a pipe, a variable, the working directory `dir` (which the process sees
+/// as `seen_dir`), and its exit code.
+pub fn pipes_files_env_and_cwd(
+    connector: &dyn Connector,
+    dir: &std::path::Path,
+    seen_dir: &std::path::Path,
+) {
+    use std::io::{Read, Write};
+    let out_file = dir.join("out file");
+    let spec = ProcessSpec::new("sh")
+        .args(["-c", "pwd; echo \"$GREETING\"; cat; echo err >&2; exit 4"])
+        .env("GREETING", "hello there")
+        .cwd(dir)
+        .stdio(
+            StdioSpec::Pipe,
+            StdioSpec::File(out_file.clone()),
+            StdioSpec::Pipe,
+        );
+    let mut p = connector.spawn(&spec).unwrap();
+    let mut stdin = p.take_stdin().unwrap();
+    stdin.write_all(b"from stdin\n").unwrap();
+    drop(stdin);
+    let mut err = String::new();
+    p.take_stderr().unwrap().read_to_string(&mut err).unwrap();
+    assert_eq!(p.wait().unwrap().code, Some(4));
+    assert_eq!(err, "err\n");
+    assert!(p.take_stdout().is_none(), "stdout went to a file");
+    assert_eq!(
+        String::from_utf8(connector.read_file(&out_file).unwrap()).unwrap(),
+        format!("{}\nhello there\nfrom stdin\n", seen_dir.display())
+    );
 }

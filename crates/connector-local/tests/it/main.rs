@@ -1,7 +1,6 @@
 //! Integration tests of the local connector: real processes, real files.
 
 use std::ffi::OsString;
-use std::io::Read;
 use std::os::unix::ffi::OsStringExt;
 
 use connector_local::LocalConnector;
@@ -89,35 +88,10 @@ fn detached_processes_lead_their_own_session() {
 #[test]
 fn pipes_files_env_and_cwd() {
     let dir = tempfile::tempdir().unwrap();
-    let local = LocalConnector::new();
-    let out_file = dir.path().join("out");
-    let spec = ProcessSpec::new("sh")
-        .args(["-c", "pwd; echo \"$GREETING\"; cat; echo err >&2"])
-        .env("GREETING", "hello there")
-        .cwd(dir.path())
-        .stdio(
-            StdioSpec::Pipe,
-            StdioSpec::File(out_file.clone()),
-            StdioSpec::Pipe,
-        );
-    let mut p = local.spawn(&spec).unwrap();
-    let mut stdin = p.take_stdin().unwrap();
-    stdin.write_all(b"from stdin\n").unwrap();
-    drop(stdin);
-    let mut err = String::new();
-    p.take_stderr().unwrap().read_to_string(&mut err).unwrap();
-    assert!(p.wait().unwrap().success());
-    assert_eq!(err, "err\n");
-    let out = std::fs::read_to_string(&out_file).unwrap();
     let canonical = dir.path().canonicalize().unwrap();
-    assert_eq!(
-        out,
-        format!("{}\nhello there\nfrom stdin\n", canonical.display())
-    );
-    assert!(p.take_stdout().is_none(), "stdout went to a file");
+    test_support::pipes_files_env_and_cwd(&LocalConnector::new(), dir.path(), &canonical);
 }
 
-use std::io::Write;
 
 #[test]
 fn failures_carry_code_and_output() {

@@ -2,7 +2,7 @@
 //! process groups, signals, one session for everything.
 
 use std::ffi::OsString;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::ffi::OsStringExt;
 
 use core_types::job::{Connector, ConnectorError, ProcessSpec, Signal, SignalTarget, StdioSpec};
@@ -100,29 +100,7 @@ fn pipes_files_env_and_cwd() {
     let Some(server) = server() else { return };
     let dir = support::tempdir();
     let ssh = server.connector();
-    let out_file = dir.path().join("out file");
-    let spec = ProcessSpec::new("sh")
-        .args(["-c", "pwd; echo \"$GREETING\"; cat; echo err >&2; exit 4"])
-        .env("GREETING", "hello there")
-        .cwd(dir.path())
-        .stdio(
-            StdioSpec::Pipe,
-            StdioSpec::File(out_file.clone()),
-            StdioSpec::Pipe,
-        );
-    let mut p = ssh.spawn(&spec).unwrap();
-    let mut stdin = p.take_stdin().unwrap();
-    stdin.write_all(b"from stdin\n").unwrap();
-    drop(stdin);
-    let mut err = String::new();
-    p.take_stderr().unwrap().read_to_string(&mut err).unwrap();
-    assert_eq!(p.wait().unwrap().code, Some(4));
-    assert_eq!(err, "err\n");
-    assert!(p.take_stdout().is_none(), "stdout went to a file");
-    assert_eq!(
-        std::fs::read_to_string(&out_file).unwrap(),
-        format!("{}\nhello there\nfrom stdin\n", dir.path().display())
-    );
+    test_support::pipes_files_env_and_cwd(&ssh, dir.path(), dir.path());
 
     // A lot of output through a pipe, and an exit status after it.
     let mut p = ssh

@@ -97,16 +97,19 @@ pub enum SlurmError {
 
 impl From<SlurmError> for JobError {
     fn from(e: SlurmError) -> JobError {
-        match e {
+        // What every launcher's errors share goes to JobError's own
+        // variants; the rest is this launcher's, kept as the cause.
+        let other = match e {
+            SlurmError::Job(e) => return e,
+            SlurmError::NotAJobDir { dir, reason } => return JobError::NotAJobDir { dir, reason },
             SlurmError::Connector(e) | SlurmError::JobDir(JobDirError::Connector(e)) => {
-                JobError::Connector(e)
+                return JobError::Connector(e);
             }
-            SlurmError::Job(e) => e,
-            SlurmError::NotAJobDir { dir, reason } => JobError::NotAJobDir { dir, reason },
-            other => JobError::Launcher {
-                launcher: "slurm",
-                source: Box::new(other),
-            },
+            other => other,
+        };
+        JobError::Launcher {
+            launcher: "slurm",
+            source: Box::new(other),
         }
     }
 }

@@ -92,7 +92,6 @@ fn pipes_files_env_and_cwd() {
     test_support::pipes_files_env_and_cwd(&LocalConnector::new(), dir.path(), &canonical);
 }
 
-
 #[test]
 fn failures_carry_code_and_output() {
     let local = LocalConnector::new();

@@ -283,15 +283,4 @@ pub fn fingerprint(public_key_file: &Path) -> String {
     text.split_whitespace().nth(1).unwrap().to_owned()
 }
 
-/// An error and its causes, as the `launch` binary prints them
-/// (`message: cause: cause`).
-pub fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut cause = err.source();
-    while let Some(e) = cause {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        cause = e.source();
-    }
-    text
-}
+pub use test_support::chain;

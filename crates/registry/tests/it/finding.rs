@@ -100,14 +100,8 @@ fn the_highest_priority_wins_and_the_earliest_on_ties() {
     );
     assert_eq!(chosen(&r, "duration=2h & cpu(cores=100)", NO_TAGS), None);
 
-    let why = r.explain(&req("cpu(cores=2)"), NO_TAGS);
-    let verdicts: Vec<String> = why.alternatives[0]
-        .entries
-        .iter()
-        .map(ToString::to_string)
-        .collect();
     assert_eq!(
-        verdicts,
+        first_verdicts(&r, "cpu(cores=2)", NO_TAGS),
         [
             "small: matches, but `big-a` comes first (priority 5 over 1)",
             "big-a: chosen",
@@ -176,14 +170,8 @@ fn tags_select_the_eligible_entries() {
     );
     assert_eq!(chosen(&r, "cpu(cores=1)", &["nope"]), None);
 
-    let why = r.explain(&req("cpu(cores=1)"), &["nope"]);
-    let verdicts: Vec<String> = why.alternatives[0]
-        .entries
-        .iter()
-        .map(ToString::to_string)
-        .collect();
     assert_eq!(
-        verdicts,
+        first_verdicts(&r, "cpu(cores=1)", &["nope"]),
         [
             "laptop: not eligible: its tags (interactive) are none of those asked for",
             "gpu-box: not eligible: its tags (gpu, batch) are none of those asked for",
@@ -375,4 +363,13 @@ fn an_ssh_table_is_the_connectors_settings() {
         r.connector("c"),
         Some(&ConnectorConfig::Ssh(registry::SshConfig::new("h")))
     );
+}
+
+/// Each entry's verdict, in words, for the first alternative of `text`.
+fn first_verdicts<S: AsRef<str>>(r: &Registry, text: &str, tags: &[S]) -> Vec<String> {
+    r.explain(&req(text), tags).alternatives[0]
+        .entries
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }

@@ -104,3 +104,24 @@ pub fn pipes_files_env_and_cwd(
         format!("{}\nhello there\nfrom stdin\n", seen_dir.display())
     );
 }
+
+/// The directory of the Slurm test cluster's commands when the test command
+/// started the cluster (`LAUNCH_TEST_SLURM=required`, set by `cargo xtask
+/// test`; `$LAUNCH_TEST_SLURM_BIN`, `/usr/bin` by default); `None`, with a
+/// note, when it did not.
+pub fn slurm_test_bin() -> Option<std::path::PathBuf> {
+    match std::env::var("LAUNCH_TEST_SLURM").as_deref() {
+        Ok("required") => {}
+        Ok(other) => panic!("LAUNCH_TEST_SLURM={other}: expected `required` or nothing"),
+        Err(_) => {
+            eprintln!(
+                "note: LAUNCH_TEST_SLURM is not set, so this test of the real Slurm cluster does \
+                 nothing; `cargo xtask test` starts the test cluster and sets it"
+            );
+            return None;
+        }
+    }
+    Some(std::path::PathBuf::from(
+        std::env::var_os("LAUNCH_TEST_SLURM_BIN").unwrap_or_else(|| "/usr/bin".into()),
+    ))
+}

@@ -13,16 +13,9 @@ use crate::support::{json_lines, launch, stderr, stdout};
 /// the test command did not start it; a failure when it did and the
 /// cluster does not answer.
 fn cluster() -> bool {
-    if std::env::var("LAUNCH_TEST_SLURM").as_deref() != Ok("required") {
-        eprintln!(
-            "note: LAUNCH_TEST_SLURM is not set, so this test of the real Slurm cluster does \
-             nothing; `cargo xtask test` starts the test cluster and sets it"
-        );
+    let Some(bin) = test_support::slurm_test_bin() else {
         return false;
-    }
-    let bin = PathBuf::from(
-        std::env::var_os("LAUNCH_TEST_SLURM_BIN").unwrap_or_else(|| "/usr/bin".into()),
-    );
+    };
     let out = Command::new(bin.join("sinfo"))
         .arg("--noheader")
         .output()

@@ -39,20 +39,7 @@ pub fn cluster_exclusive() -> Option<(Cluster, RwLockWriteGuard<'static, ()>)> {
 }
 
 fn settings() -> Option<Cluster> {
-    match std::env::var("LAUNCH_TEST_SLURM").as_deref() {
-        Ok("required") => {}
-        Ok(other) => panic!("LAUNCH_TEST_SLURM={other}: expected `required` or nothing"),
-        Err(_) => {
-            eprintln!(
-                "note: LAUNCH_TEST_SLURM is not set, so this test of the real Slurm cluster does \
-                 nothing; `cargo xtask test` starts the test cluster and sets it"
-            );
-            return None;
-        }
-    }
-    let bin = PathBuf::from(
-        std::env::var_os("LAUNCH_TEST_SLURM_BIN").unwrap_or_else(|| "/usr/bin".into()),
-    );
+    let bin = test_support::slurm_test_bin()?;
     let sbin = PathBuf::from(
         std::env::var_os("LAUNCH_TEST_SLURM_SBIN").unwrap_or_else(|| "/usr/sbin".into()),
     );

@@ -29,6 +29,17 @@ fn cluster() -> bool {
 }
 
 /// `launch generate slurm` into a fresh directory: the file's path.
+/// A work directory and the launcher file `launch generate slurm` writes
+/// into it, when the test cluster is there.
+fn setup() -> Option<(tempfile::TempDir, PathBuf)> {
+    if !cluster() {
+        return None;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let config = generated(work.path());
+    Some((work, config))
+}
+
 fn generated(work: &Path) -> PathBuf {
     let path = work.join("launchers.toml");
     let out = launch(&["generate", "slurm", "-o", path.to_str().unwrap()]);
@@ -44,11 +55,9 @@ fn found(config: &Path, expr: &str) -> serde_json::Value {
 
 #[test]
 fn generate_slurm_then_find_picks_the_right_partition() {
-    if !cluster() {
+    let Some((_work, config)) = setup() else {
         return;
-    }
-    let work = tempfile::tempdir().unwrap();
-    let config = generated(work.path());
+    };
     let text = std::fs::read_to_string(&config).unwrap();
     assert!(
         text.contains("name = \"main\"") && text.contains("name = \"short\""),
@@ -68,7 +77,7 @@ fn generate_slurm_then_find_picks_the_right_partition() {
         "find",
         "--json",
         "--config",
-        config.to_str().unwrap(),
+        path(&config),
         "cuda(mem=100G)",
     ]);
     assert_eq!(none.status.code(), Some(1), "{}", stderr(&none));
@@ -76,18 +85,16 @@ fn generate_slurm_then_find_picks_the_right_partition() {
 
 #[test]
 fn run_through_the_generated_file() {
-    if !cluster() {
+    let Some((work, config)) = setup() else {
         return;
-    }
-    let work = tempfile::tempdir().unwrap();
-    let config = generated(work.path());
+    };
     let dir = work.path().join("job");
     let out = launch(&[
         "run",
         "--config",
-        config.to_str().unwrap(),
+        path(&config),
         "--job-dir",
-        dir.to_str().unwrap(),
+        path(&dir),
         "duration=1m & cuda(mem=40G) * 2",
         "--",
         "sh",
@@ -108,11 +115,9 @@ fn run_through_the_generated_file() {
 
 #[test]
 fn detached_then_cancelled() {
-    if !cluster() {
+    let Some((work, config)) = setup() else {
         return;
-    }
-    let work = tempfile::tempdir().unwrap();
-    let config = generated(work.path());
+    };
     let out = launch(&[
         "run",
         "--config",
@@ -140,19 +145,17 @@ fn detached_then_cancelled() {
 
 #[test]
 fn the_submitter_killed_status_finds_the_true_result() {
-    if !cluster() {
+    let Some((work, config)) = setup() else {
         return;
-    }
-    let work = tempfile::tempdir().unwrap();
-    let config = generated(work.path());
+    };
     let dir = work.path().join("job");
     let mut child = Command::new(env!("CARGO_BIN_EXE_launch"))
         .args([
             "run",
             "--config",
-            config.to_str().unwrap(),
+            path(&config),
             "--job-dir",
-            dir.to_str().unwrap(),
+            path(&dir),
             "duration=5m",
             "--",
             "sh",
@@ -195,4 +198,8 @@ fn the_submitter_killed_status_finds_the_true_result() {
     assert_eq!(last["state"], "failed", "{last}");
     assert_eq!(last["exit_code"], 7, "{last}");
     assert_eq!(std::fs::read(dir.join("stdout")).unwrap(), b"done\n");
+}
+
+fn path(p: &std::path::Path) -> &str {
+    p.to_str().expect("a UTF-8 path")
 }

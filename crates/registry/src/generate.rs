@@ -82,25 +82,19 @@ tags = []           # e.g. ["gpu", "interactive"]
 #[cfg(test)]
 mod tests {
     use super::*;
-    use core_types::{AcceleratorKind, AcceleratorSpec, MemSize, Walltime};
+    use core_types::MemSize;
 
     #[test]
     fn reads_back_to_the_same_host() {
-        let host = HostSpec {
-            cores: 12,
-            memory: MemSize::from_bytes(64 << 30),
-            accelerators: vec![
-                AcceleratorSpec {
-                    kind: AcceleratorKind::Cuda,
-                    memory: MemSize::from_bytes(24 << 30),
-                    min_memory: MemSize::ZERO,
-                    model: Some("RTX \"4090\"".into()),
-                };
-                2
-            ],
-            max_duration: Walltime::from_seconds(3600),
-            ..HostSpec::default()
-        };
+        let host = hostspec::from_toml_str(
+            r#"cores = 12
+memory = "64GiB"
+max_duration = "1h"
+accelerators = [{ kind = "cuda", memory = "24GiB", count = 2, model = 'RTX "4090"' }]"#,
+            "host.toml",
+        )
+        .unwrap();
+        assert_eq!(host.accelerators[1].model.as_deref(), Some("RTX \"4090\""));
         let text = local_file(&host);
         let registry = crate::Registry::from_toml_str(&text, "generated.toml").unwrap();
         assert_eq!(registry.entries().len(), 1);

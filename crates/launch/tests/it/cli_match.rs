@@ -53,13 +53,7 @@ fn a_case_greedy_pairing_misses() {
         "accelerators": [{"kind": "cuda", "memory": "24GiB", "min_memory": "12GiB", "count": 2},
                          {"kind": "cuda", "memory": "80GiB", "count": 2}]}"#,
     );
-    let out = launch(&[
-        "match",
-        "--json",
-        "--host",
-        path.to_str().unwrap(),
-        "gpu(mem=8GiB) & gpu(mem=16GiB) * 3",
-    ]);
+    let out = match_json(&path, "gpu(mem=8GiB) & gpu(mem=16GiB) * 3");
     assert_eq!(
         json(&out),
         serde_json::json!({"matched": true, "alternative": 0, "score": 0})
@@ -128,12 +122,11 @@ fn host_prints_a_file_that_loads_back() {
     assert!(host.memory.bytes() > 0);
     // The local machine matches a one-core job.
     let (_dir, path) = host_file("me.toml", &text);
-    let out = launch(&[
-        "match",
-        "--json",
-        "--host",
-        path.to_str().unwrap(),
-        "cpu(cores=1)",
-    ]);
+    let out = match_json(&path, "cpu(cores=1)");
     assert_eq!(json(&out)["matched"], true);
+}
+
+/// `launch match --json --host HOST EXPR`.
+fn match_json(host: &std::path::Path, expr: &str) -> std::process::Output {
+    launch(&["match", "--json", "--host", host.to_str().unwrap(), expr])
 }

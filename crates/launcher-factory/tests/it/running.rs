@@ -114,9 +114,7 @@ fn a_dynamic_launcher_picks_among_the_members_that_match() {
 #[test]
 fn what_this_program_cannot_make_is_refused_clearly() {
     let l = launchers();
-    let err = l
-        .find_launcher(&req("cpu(cores=32)"), &tags(&["hpc"]))
-        .unwrap_err();
+    let err = refused(&l, "cpu(cores=32)", &["hpc"]);
     assert!(
         matches!(&err, FindError::Build(e @ BuildError::InLauncher { .. }) if e.is_not_available())
     );
@@ -124,9 +122,7 @@ fn what_this_program_cannot_make_is_refused_clearly() {
         chain(&err),
         "launcher `cluster`: Slurm launchers are not available in this program"
     );
-    let err = l
-        .find_launcher(&req("cpu(cores=1)"), &tags(&["remote"]))
-        .unwrap_err();
+    let err = refused(&l, "cpu(cores=1)", &["remote"]);
     assert_eq!(
         chain(&err),
         "launcher `remote`: connector `far`: ssh connectors are not available in this program \
@@ -137,9 +133,7 @@ fn what_this_program_cannot_make_is_refused_clearly() {
 #[test]
 fn nothing_matches_with_the_reasons() {
     let l = launchers();
-    let err = l
-        .find_launcher(&req("cpu(cores=1000)"), &tags(&["any"]))
-        .unwrap_err();
+    let err = refused(&l, "cpu(cores=1000)", &["any"]);
     assert_eq!(
         chain(&err),
         "no launcher tagged any matches `cpu(cores=1000)`"
@@ -197,4 +191,9 @@ fn code_and_a_file_combine() {
             ..
         }
     ));
+}
+
+/// What `l` answers for a requirement it cannot serve.
+fn refused(l: &Launchers<LocalBackend>, text: &str, asked: &[&str]) -> FindError {
+    l.find_launcher(&req(text), &tags(asked)).unwrap_err()
 }

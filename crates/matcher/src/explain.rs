@@ -296,6 +296,7 @@ mod tests {
             memory: MemSize::from_bytes(gib * GIB),
             min_memory: MemSize::from_bytes(min * GIB),
             model: None,
+            slurm_type: None,
         }
     }
 

@@ -360,6 +360,7 @@ mod tests {
             memory: MemSize::from_bytes(gib * GIB),
             min_memory: MemSize::from_bytes(min_gib * GIB),
             model: None,
+            slurm_type: None,
         }
     }
 

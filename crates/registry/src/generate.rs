@@ -95,6 +95,7 @@ mod tests {
                     memory: MemSize::from_bytes(24 << 30),
                     min_memory: MemSize::ZERO,
                     model: Some("RTX \"4090\"".into()),
+                    slurm_type: None,
                 };
                 2
             ],

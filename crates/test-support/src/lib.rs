@@ -40,3 +40,5 @@ impl<E: Error + 'static> Error for Wrapped<E> {
         Some(&self.1)
     }
 }
+
+pub mod slurm_layout;

@@ -108,8 +108,15 @@ mod tests {
             allow_groups: Some(vec!["physics".into()]),
             ..open.clone()
         };
-        assert!(refusal(&groups, &alice).unwrap().contains("AllowGroups=physics"));
-        assert_eq!(refusal(&groups, &user(1000, &["users", "physics"], None)), None);
+        assert!(
+            refusal(&groups, &alice)
+                .unwrap()
+                .contains("AllowGroups=physics")
+        );
+        assert_eq!(
+            refusal(&groups, &user(1000, &["users", "physics"], None)),
+            None
+        );
         assert_eq!(refusal(&groups, &user(0, &["root"], None)), None);
         let accounts = PartitionRow {
             allow_accounts: Some(vec!["proj1".into()]),
@@ -123,7 +130,10 @@ mod tests {
             ..open.clone()
         };
         assert!(refusal(&deny, &user(1000, &[], Some(&["proj2"]))).is_some());
-        assert_eq!(refusal(&deny, &user(1000, &[], Some(&["proj1", "proj2"]))), None);
+        assert_eq!(
+            refusal(&deny, &user(1000, &[], Some(&["proj1", "proj2"]))),
+            None
+        );
         let drain = PartitionRow {
             state: "DRAIN".into(),
             ..open.clone()

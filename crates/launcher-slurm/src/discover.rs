@@ -67,7 +67,7 @@ pub fn discover(
     bin: Option<&Path>,
     env: Vec<(OsString, OsString)>,
 ) -> Result<Discovery, SlurmError> {
-    let cluster = Cluster::new(Arc::clone(&connector), bin.map(Path::to_path_buf), env.clone());
+    let cluster = Cluster::new(connector, bin.map(Path::to_path_buf), env);
     let out = cluster
         .run(
             "sinfo",
@@ -83,14 +83,18 @@ pub fn discover(
     let nodes =
         parse::sinfo_nodes(&String::from_utf8_lossy(&out.stdout)).map_err(SlurmError::Parse)?;
     let out = cluster
-        .run("scontrol", ["--all", "--oneliner", "show", "partition"], None)
+        .run(
+            "scontrol",
+            ["--all", "--oneliner", "show", "partition"],
+            None,
+        )
         .map_err(query_error)?;
     let partitions = parse::scontrol_partitions(&String::from_utf8_lossy(&out.stdout))
         .map_err(SlurmError::Parse)?;
     let id = |args: &[&str]| -> Result<String, SlurmError> {
         let mut spec = ProcessSpec::new("id").args(args.iter().copied());
-        spec.env.clone_from(&env);
-        let out = connector.run(&spec).map_err(query_error)?;
+        spec.env.clone_from(&cluster.env);
+        let out = cluster.connector.run(&spec).map_err(query_error)?;
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
     };
     let name = id(&["-un"])?;
@@ -237,7 +241,9 @@ fn describe(out: &mut String, entry: &Entry) {
     }
     let how = match &entry.select {
         Select::Whole => return,
-        Select::ByResources => "no GPUs: Slurm places its jobs by the cores and memory they ask".to_owned(),
+        Select::ByResources => {
+            "no GPUs: Slurm places its jobs by the cores and memory they ask".to_owned()
+        }
         Select::Features(f) => format!("selected by their features (constraint `{f}`)"),
         Select::TypedGpus => {
             "selected by typed GPU requests (Slurm gives only GPUs of these types)".to_owned()
@@ -298,6 +304,60 @@ fn write_gpus(out: &mut String, entry: &Entry, warnings: &mut Vec<String>) {
     out.push_str("]\n");
 }
 
+/// One entry: its comment, its table, its host.
+fn write_entry(
+    out: &mut String,
+    entry: &Entry,
+    priority: u32,
+    connector: &str,
+    warnings: &mut Vec<String>,
+) {
+    describe(out, entry);
+    let kind = &entry.kind;
+    out.push_str("[[launcher]]\n");
+    let _ = writeln!(out, "name = {}", toml_string(&entry.name));
+    out.push_str("type = \"slurm\"\n");
+    let _ = writeln!(out, "connector = {}", toml_string(connector));
+    let _ = writeln!(out, "priority = {priority}");
+    let _ = writeln!(
+        out,
+        "tags = [{}]",
+        kind.features
+            .iter()
+            .map(|f| toml_string(f))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = write!(
+        out,
+        "slurm = {{ partition = {}",
+        toml_string(&entry.partition)
+    );
+    match &entry.select {
+        Select::Features(constraint) => {
+            let _ = write!(out, ", constraint = {}", toml_string(constraint));
+        }
+        Select::Exclude(list) => {
+            let _ = write!(out, ", exclude = {}", toml_string(list));
+        }
+        Select::Whole | Select::ByResources | Select::TypedGpus => {}
+    }
+    out.push_str(" }\n[launcher.host]\n");
+    let _ = writeln!(out, "cores = {}", kind.cpus);
+    let _ = writeln!(out, "memory = \"{}MiB\"", kind.memory_mb);
+    match entry.time_limit {
+        Some(s) => {
+            let _ = writeln!(out, "max_duration = \"{}\"", duration_text(s));
+        }
+        None => out.push_str("max_duration = 0  # unlimited\n"),
+    }
+    if kind.gpus.is_empty() {
+        out.push_str("accelerators = []\n");
+        return;
+    }
+    write_gpus(out, entry, warnings);
+}
+
 /// What [`launcher_file`] wrote.
 #[derive(Debug, Clone)]
 pub struct Generated {
@@ -320,12 +380,22 @@ pub fn launcher_file(discovery: &Discovery, connector: &str, settings: Settings)
             left_out.push((p.name.clone(), why));
         }
     }
-    let rows: Vec<NodeRow> = discovery
+    let mut rows: Vec<NodeRow> = discovery
         .nodes
         .iter()
         .filter(|r| settings.all_partitions || !left_out.iter().any(|(p, _)| *p == r.partition))
         .cloned()
         .collect();
+    // Partitions in the order of the configuration (`scontrol`), which
+    // does not change with the nodes' states as `sinfo`'s does.
+    let rank = |r: &NodeRow| {
+        discovery
+            .partitions
+            .iter()
+            .position(|p| p.name == r.partition)
+            .unwrap_or(usize::MAX)
+    };
+    rows.sort_by_key(rank);
     let entries = entries(&rows);
     let priorities = priorities(&entries);
     let mut warnings = Vec::new();
@@ -364,50 +434,7 @@ pub fn launcher_file(discovery: &Discovery, connector: &str, settings: Settings)
         out.push_str("\n# sinfo showed no partition.\n");
     }
     for (entry, priority) in entries.iter().zip(&priorities) {
-        describe(&mut out, entry);
-        let kind = &entry.kind;
-        out.push_str("[[launcher]]\n");
-        let _ = writeln!(out, "name = {}", toml_string(&entry.name));
-        out.push_str("type = \"slurm\"\n");
-        let _ = writeln!(out, "connector = {}", toml_string(connector));
-        let _ = writeln!(out, "priority = {priority}");
-        let _ = writeln!(
-            out,
-            "tags = [{}]",
-            kind.features
-                .iter()
-                .map(|f| toml_string(f))
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        let _ = write!(
-            out,
-            "slurm = {{ partition = {}",
-            toml_string(&entry.partition)
-        );
-        match &entry.select {
-            Select::Features(constraint) => {
-                let _ = write!(out, ", constraint = {}", toml_string(constraint));
-            }
-            Select::Exclude(list) => {
-                let _ = write!(out, ", exclude = {}", toml_string(list));
-            }
-            Select::Whole | Select::ByResources | Select::TypedGpus => {}
-        }
-        out.push_str(" }\n[launcher.host]\n");
-        let _ = writeln!(out, "cores = {}", kind.cpus);
-        let _ = writeln!(out, "memory = \"{}MiB\"", kind.memory_mb);
-        match entry.time_limit {
-            Some(s) => {
-                let _ = writeln!(out, "max_duration = \"{}\"", duration_text(s));
-            }
-            None => out.push_str("max_duration = 0  # unlimited\n"),
-        }
-        if kind.gpus.is_empty() {
-            out.push_str("accelerators = []\n");
-            continue;
-        }
-        write_gpus(&mut out, entry, &mut warnings);
+        write_entry(&mut out, entry, *priority, connector, &mut warnings);
     }
     Generated {
         text: out,

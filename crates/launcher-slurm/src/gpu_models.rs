@@ -166,9 +166,11 @@ fn memory_in_name(kind: &str) -> Option<MemSize> {
 fn mig_profile(kind: &str) -> Option<&'static str> {
     let tokens = tokens(kind);
     let has_mig_word = tokens.iter().any(|t| t == "mig");
-    tokens.iter().skip(1).chain(tokens.first().filter(|_| has_mig_word)).find_map(|t| {
-        MIG_PROFILES.iter().copied().find(|p| *p == t)
-    })
+    tokens
+        .iter()
+        .skip(1)
+        .chain(tokens.first().filter(|_| has_mig_word))
+        .find_map(|t| MIG_PROFILES.iter().copied().find(|p| *p == t))
 }
 
 /// The model of the table a GRES type names, when one.
@@ -248,7 +250,10 @@ pub fn gpu_kind(kind: &str) -> AcceleratorKind {
     }
     match model_of(kind) {
         Some((model, _)) if model.starts_with("mi") => AcceleratorKind::Rocm,
-        _ if tokens.iter().any(|t| t == "amd" || t.starts_with("mi") && t[2..].starts_with(|c: char| c.is_ascii_digit())) => {
+        _ if tokens.iter().any(|t| {
+            t == "amd" || t.starts_with("mi") && t[2..].starts_with(|c: char| c.is_ascii_digit())
+        }) =>
+        {
             AcceleratorKind::Rocm
         }
         _ => AcceleratorKind::Cuda,
@@ -311,14 +316,46 @@ mod tests {
         use GpuMemory::{FromModel, FromName, FromSlice, Unknown};
         let cases: &[(&str, GpuMemory, AcceleratorKind)] = &[
             // Slurm's NVML autodetection (whole cards and MIG slices).
-            ("nvidia_h100_80gb_hbm3", FromName(gb(80)), AcceleratorKind::Cuda),
-            ("nvidia_h100_80gb_hbm3_1g.10gb", FromName(gb(10)), AcceleratorKind::Cuda),
-            ("nvidia_h100_80gb_hbm3_3g.40gb", FromName(gb(40)), AcceleratorKind::Cuda),
-            ("nvidia_a100-sxm4-80gb", FromName(gb(80)), AcceleratorKind::Cuda),
-            ("nvidia_a100-pcie-40gb", FromName(gb(40)), AcceleratorKind::Cuda),
-            ("nvidia_a100_3g.39gb", FromName(gb(39)), AcceleratorKind::Cuda),
-            ("nvidia_geforce_rtx_2080_ti", FromModel("2080ti", gb(11)), AcceleratorKind::Cuda),
-            ("nvidia_rtx_a6000", FromModel("a6000", gb(48)), AcceleratorKind::Cuda),
+            (
+                "nvidia_h100_80gb_hbm3",
+                FromName(gb(80)),
+                AcceleratorKind::Cuda,
+            ),
+            (
+                "nvidia_h100_80gb_hbm3_1g.10gb",
+                FromName(gb(10)),
+                AcceleratorKind::Cuda,
+            ),
+            (
+                "nvidia_h100_80gb_hbm3_3g.40gb",
+                FromName(gb(40)),
+                AcceleratorKind::Cuda,
+            ),
+            (
+                "nvidia_a100-sxm4-80gb",
+                FromName(gb(80)),
+                AcceleratorKind::Cuda,
+            ),
+            (
+                "nvidia_a100-pcie-40gb",
+                FromName(gb(40)),
+                AcceleratorKind::Cuda,
+            ),
+            (
+                "nvidia_a100_3g.39gb",
+                FromName(gb(39)),
+                AcceleratorKind::Cuda,
+            ),
+            (
+                "nvidia_geforce_rtx_2080_ti",
+                FromModel("2080ti", gb(11)),
+                AcceleratorKind::Cuda,
+            ),
+            (
+                "nvidia_rtx_a6000",
+                FromModel("a6000", gb(48)),
+                AcceleratorKind::Cuda,
+            ),
             ("tesla_t4", FromModel("t4", gb(16)), AcceleratorKind::Cuda),
             // Names admins write by hand.
             ("3g.40gb", FromName(gb(40)), AcceleratorKind::Cuda),
@@ -328,31 +365,75 @@ mod tests {
             ("a100_80g", FromName(gb(80)), AcceleratorKind::Cuda),
             ("v100-sxm2-32gb", FromName(gb(32)), AcceleratorKind::Cuda),
             // A name that says SXM2 but not the memory: the 16 GB card.
-            ("v100-sxm2", FromModel("v100", gb(16)), AcceleratorKind::Cuda),
+            (
+                "v100-sxm2",
+                FromModel("v100", gb(16)),
+                AcceleratorKind::Cuda,
+            ),
             ("v100sxm2", FromModel("v100", gb(16)), AcceleratorKind::Cuda),
-            ("tesla_v100s", FromModel("v100s", gb(32)), AcceleratorKind::Cuda),
+            (
+                "tesla_v100s",
+                FromModel("v100s", gb(32)),
+                AcceleratorKind::Cuda,
+            ),
             ("v100", FromModel("v100", gb(16)), AcceleratorKind::Cuda),
             ("a100", FromModel("a100", gb(40)), AcceleratorKind::Cuda),
-            ("a100-sxm4", FromModel("a100", gb(40)), AcceleratorKind::Cuda),
+            (
+                "a100-sxm4",
+                FromModel("a100", gb(40)),
+                AcceleratorKind::Cuda,
+            ),
             ("h100", FromModel("h100", gb(64)), AcceleratorKind::Cuda),
             ("h100nvl", FromModel("h100", gb(64)), AcceleratorKind::Cuda),
             ("h200", FromModel("h200", gb(141)), AcceleratorKind::Cuda),
             ("gh200", FromModel("gh200", gb(96)), AcceleratorKind::Cuda),
             ("a40", FromModel("a40", gb(48)), AcceleratorKind::Cuda),
             ("l40s", FromModel("l40s", gb(48)), AcceleratorKind::Cuda),
-            ("rtx8000", FromModel("rtx8000", gb(48)), AcceleratorKind::Cuda),
-            ("quadro_rtx_6000", FromModel("rtx6000", gb(24)), AcceleratorKind::Cuda),
-            ("rtx_6000_ada", FromModel("rtx6000ada", gb(48)), AcceleratorKind::Cuda),
+            (
+                "rtx8000",
+                FromModel("rtx8000", gb(48)),
+                AcceleratorKind::Cuda,
+            ),
+            (
+                "quadro_rtx_6000",
+                FromModel("rtx6000", gb(24)),
+                AcceleratorKind::Cuda,
+            ),
+            (
+                "rtx_6000_ada",
+                FromModel("rtx6000ada", gb(48)),
+                AcceleratorKind::Cuda,
+            ),
             ("p100", FromModel("p100", gb(12)), AcceleratorKind::Cuda),
             ("k80", FromModel("k80", gb(12)), AcceleratorKind::Cuda),
             ("gtx1080", FromModel("1080", gb(8)), AcceleratorKind::Cuda),
             ("rtx3090", FromModel("3090", gb(24)), AcceleratorKind::Cuda),
             // MIG-style names without their memory: never the parent card's.
-            ("a100_3g", FromSlice("a100", "3g", gb(20)), AcceleratorKind::Cuda),
-            ("a100_1g", FromSlice("a100", "1g", gb(5)), AcceleratorKind::Cuda),
-            ("h100_1g", FromSlice("h100", "1g", gb(10)), AcceleratorKind::Cuda),
-            ("a100_7g", FromSlice("a100", "7g", gb(40)), AcceleratorKind::Cuda),
-            ("a30_2g", FromSlice("a30", "2g", gb(12)), AcceleratorKind::Cuda),
+            (
+                "a100_3g",
+                FromSlice("a100", "3g", gb(20)),
+                AcceleratorKind::Cuda,
+            ),
+            (
+                "a100_1g",
+                FromSlice("a100", "1g", gb(5)),
+                AcceleratorKind::Cuda,
+            ),
+            (
+                "h100_1g",
+                FromSlice("h100", "1g", gb(10)),
+                AcceleratorKind::Cuda,
+            ),
+            (
+                "a100_7g",
+                FromSlice("a100", "7g", gb(40)),
+                AcceleratorKind::Cuda,
+            ),
+            (
+                "a30_2g",
+                FromSlice("a30", "2g", gb(12)),
+                AcceleratorKind::Cuda,
+            ),
             ("mig_3g", Unknown, AcceleratorKind::Cuda),
             ("l40s_2g", Unknown, AcceleratorKind::Cuda),
             // AMD: a device per GCD.
@@ -360,7 +441,11 @@ mod tests {
             ("mi250", FromModel("mi250", gb(64)), AcceleratorKind::Rocm),
             ("mi210", FromModel("mi210", gb(64)), AcceleratorKind::Rocm),
             ("mi100", FromModel("mi100", gb(32)), AcceleratorKind::Rocm),
-            ("mi300x", FromModel("mi300x", gb(192)), AcceleratorKind::Rocm),
+            (
+                "mi300x",
+                FromModel("mi300x", gb(192)),
+                AcceleratorKind::Rocm,
+            ),
             ("amd_mi50", FromModel("mi50", gb(16)), AcceleratorKind::Rocm),
             // Intel: unknown memory (tiles), not CUDA.
             ("max1550", Unknown, AcceleratorKind::Generic),

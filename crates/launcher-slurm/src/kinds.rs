@@ -102,29 +102,25 @@ fn partitions(rows: &[NodeRow]) -> Vec<Partition> {
         features.sort();
         features.dedup();
         let gpus = gpus_of(row);
-        let at = match part
-            .kinds
-            .iter()
-            .position(|k| k.cpus == row.cpus && k.memory_mb == row.memory_mb && same_gpus(&k.gpus, &gpus))
-        {
-            Some(i) => {
-                let kind = &mut part.kinds[i];
-                kind.nodes.push(row.node.clone());
-                kind.states.insert(row.state.clone());
-                kind.features.retain(|f| features.contains(f));
-                i
-            }
-            None => {
-                part.kinds.push(NodeKind {
-                    cpus: row.cpus,
-                    memory_mb: row.memory_mb,
-                    gpus,
-                    features: features.clone(),
-                    nodes: vec![row.node.clone()],
-                    states: BTreeSet::from([row.state.clone()]),
-                });
-                part.kinds.len() - 1
-            }
+        let found = part.kinds.iter().position(|k| {
+            k.cpus == row.cpus && k.memory_mb == row.memory_mb && same_gpus(&k.gpus, &gpus)
+        });
+        let at = if let Some(i) = found {
+            let kind = &mut part.kinds[i];
+            kind.nodes.push(row.node.clone());
+            kind.states.insert(row.state.clone());
+            kind.features.retain(|f| features.contains(f));
+            i
+        } else {
+            part.kinds.push(NodeKind {
+                cpus: row.cpus,
+                memory_mb: row.memory_mb,
+                gpus,
+                features: features.clone(),
+                nodes: vec![row.node.clone()],
+                states: BTreeSet::from([row.state.clone()]),
+            });
+            part.kinds.len() - 1
         };
         part.node_features.push((at, features));
     }
@@ -201,7 +197,8 @@ pub(crate) fn entries(rows: &[NodeRow]) -> Vec<Entry> {
             out.push(base);
             continue;
         }
-        let selects: Vec<Option<Select>> = (0..part.kinds.len()).map(|i| select(&part, i)).collect();
+        let selects: Vec<Option<Select>> =
+            (0..part.kinds.len()).map(|i| select(&part, i)).collect();
         if selects.iter().all(Option::is_some) {
             for (i, (kind, select)) in part.kinds.iter().zip(selects).enumerate() {
                 out.push(Entry {

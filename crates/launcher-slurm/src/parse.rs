@@ -452,7 +452,11 @@ pub fn scontrol_partitions(text: &str) -> Result<Vec<PartitionRow>, ParseError> 
         };
         if key == "PartitionName" {
             if value.is_empty() {
-                return Err(error("scontrol show partition", "an empty PartitionName", field));
+                return Err(error(
+                    "scontrol show partition",
+                    "an empty PartitionName",
+                    field,
+                ));
             }
             out.push(PartitionRow {
                 name: value.to_owned(),
@@ -680,11 +684,15 @@ mod tests {
         assert_eq!(parts[0].allow_groups, None);
         assert!(!parts[0].hidden && !parts[0].root_only);
         assert_eq!(parts[0].state, "UP");
-        let layout = scontrol_partitions(&data("layouts/scontrol-partitions-university.txt")).unwrap();
+        let layout =
+            scontrol_partitions(&data("layouts/scontrol-partitions-university.txt")).unwrap();
         let by = |n: &str| layout.iter().find(|p| p.name == n).unwrap().clone();
         assert!(by("admin").hidden);
         assert!(by("maint").root_only);
-        assert_eq!(by("physics").allow_groups, Some(vec!["physics".to_owned(), "astro".to_owned()]));
+        assert_eq!(
+            by("physics").allow_groups,
+            Some(vec!["physics".to_owned(), "astro".to_owned()])
+        );
         assert_eq!(by("paid").allow_accounts, Some(vec!["proj1".to_owned()]));
         assert_eq!(by("closed").state, "DOWN");
         assert!(scontrol_partitions("Nodes=x").is_err());

@@ -224,9 +224,10 @@ impl Registry {
 
     fn found(&self, entry: usize, alternative: usize, alt: &Alternative, memo: &mut Memo) -> Found {
         let (options, members) = match &self.entries[entry].kind {
-            EntryKind::Slurm { options, host, .. } => {
-                (derive_on(options, alt, host, self.prepared[entry].as_ref()), Vec::new())
-            }
+            EntryKind::Slurm { options, host, .. } => (
+                derive_on(options, alt, host, self.prepared[entry].as_ref()),
+                Vec::new(),
+            ),
             EntryKind::Dynamic { .. } => {
                 (SlurmOptions::new(), self.matching_members(entry, alt, memo))
             }
@@ -605,19 +606,22 @@ pub fn derive_on(
     prepared: Option<&PreparedHost>,
 ) -> SlurmOptions {
     let fresh;
-    let prepared = match prepared {
-        Some(p) => p,
-        None => {
-            fresh = PreparedHost::new(host);
-            &fresh
-        }
+    let prepared = if let Some(p) = prepared {
+        p
+    } else {
+        fresh = PreparedHost::new(host);
+        &fresh
     };
     let types: Vec<Option<&str>> = prepared
         .match_alternative(alt)
         .map(|m| {
             m.assignment
                 .iter()
-                .map(|i| host.accelerators.get(i).and_then(|a| a.slurm_type.as_deref()))
+                .map(|i| {
+                    host.accelerators
+                        .get(i)
+                        .and_then(|a| a.slurm_type.as_deref())
+                })
                 .collect()
         })
         .unwrap_or_default();

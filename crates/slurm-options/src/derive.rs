@@ -125,9 +125,15 @@ pub fn derive_typed(
             "gpus-per-node",
             (gpus > 0).then(|| SlurmValue::Integer(clamp_i64(gpus as u64))),
         ),
-        [(kind, n)] => derive("gpus-per-node", Some(SlurmValue::from(format!("{kind}:{n}")))),
+        [(kind, n)] => derive(
+            "gpus-per-node",
+            Some(SlurmValue::from(format!("{kind}:{n}"))),
+        ),
         several => {
-            let gres: Vec<String> = several.iter().map(|(k, n)| format!("gpu:{k}:{n}")).collect();
+            let gres: Vec<String> = several
+                .iter()
+                .map(|(k, n)| format!("gpu:{k}:{n}"))
+                .collect();
             derive("gres", Some(SlurmValue::from(gres.join(","))));
         }
     }
@@ -146,7 +152,10 @@ pub fn derive_typed(
 /// The GPUs by type, in the order the requests name them; empty unless
 /// every one of the `count` requests has a type.
 fn typed_gpus<'a>(count: usize, gpu_types: &[Option<&'a str>]) -> Vec<(&'a str, u64)> {
-    if count == 0 || gpu_types.len() != count || gpu_types.iter().any(|t| t.is_none_or(str::is_empty)) {
+    if count == 0
+        || gpu_types.len() != count
+        || gpu_types.iter().any(|t| t.is_none_or(str::is_empty))
+    {
         return Vec::new();
     }
     let mut out: Vec<(&str, u64)> = Vec::new();
@@ -265,7 +274,10 @@ mod tests {
             derive_typed(&fixed, &alt, &[a100, None]).to_args(),
             ["--gpus-per-node=2"]
         );
-        assert_eq!(derive_typed(&fixed, &alt, &[]).to_args(), ["--gpus-per-node=2"]);
+        assert_eq!(
+            derive_typed(&fixed, &alt, &[]).to_args(),
+            ["--gpus-per-node=2"]
+        );
         // Fixed GPU options win, typed or not.
         let by_hand = SlurmOptions::new().gpus_per_node("v100:1");
         assert_eq!(

@@ -6,6 +6,7 @@
 //! and root; [`Layout::start`] answers `None` (with a note) unless
 //! `LAUNCH_TEST_SLURM=required` (what `cargo xtask test` sets).
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -35,7 +36,10 @@ fn free_port() -> u16 {
 }
 
 fn run(cmd: &mut Command) {
-    let out = cmd.stdin(Stdio::null()).output().expect("the command starts");
+    let out = cmd
+        .stdin(Stdio::null())
+        .output()
+        .expect("the command starts");
     assert!(
         out.status.success(),
         "{cmd:?}: {}{}",
@@ -55,37 +59,115 @@ fn hostname() -> String {
     name.split('.').next().unwrap_or_default().to_owned()
 }
 
+/// `gres.conf` lines for the GPUs the `NodeName=` lines give (counts, no
+/// device files), so that each slurmd reports what `slurm.conf` says.
+fn gres_lines(conf: &str, dir: &Path) -> String {
+    let mut out = String::new();
+    for line in conf.lines().map(str::trim) {
+        let mut name = None;
+        let mut gres = None;
+        for field in line.split_whitespace() {
+            match field.split_once('=') {
+                Some(("NodeName", v)) => name = Some(v),
+                Some(("Gres", v)) => gres = Some(v),
+                _ => {}
+            }
+        }
+        let (Some(name), Some(gres)) = (name, gres) else {
+            continue;
+        };
+        // Device files of the GPUs (the character device of /dev/null, as
+        // the test cluster's), one directory a node.
+        let devices = dir
+            .join("dev")
+            .join(name.replace(['[', ']', ',', '-'], "_"));
+        std::fs::create_dir_all(&devices).expect("create the device directory");
+        let mut next = 0u32;
+        for item in gres.split(',') {
+            let (kind, ty, count) = match item.split(':').collect::<Vec<_>>().as_slice() {
+                [kind, count] => (*kind, None, *count),
+                [kind, ty, count] => (*kind, Some(*ty), *count),
+                _ => continue,
+            };
+            let count: u32 = count.parse().expect("a GRES count");
+            for i in next..next + count {
+                run(Command::new("mknod")
+                    .arg(devices.join(format!("gpu{i}")))
+                    .args(["c", "1", "3"]));
+            }
+            let ty = ty.map(|t| format!(" Type={t}")).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "NodeName={name} Name={kind}{ty} File={}/gpu[{next}-{}]",
+                devices.display(),
+                next + count - 1
+            );
+            next += count;
+        }
+    }
+    out
+}
+
 impl Layout {
     /// Starts a controller for `nodes_and_partitions` (the `NodeName=` and
     /// `PartitionName=` lines of a `slurm.conf`), with `slurmds` (node
     /// names) each running a slurmd, whose `gres.conf` lines are `gres`.
     /// `None` when the Slurm tests are not asked for.
-    pub fn start(name: &str, nodes_and_partitions: &str, gres: &str, slurmds: &[&str]) -> Option<Layout> {
-        match std::env::var("LAUNCH_TEST_SLURM").as_deref() {
-            Ok("required") => {}
-            _ => {
-                eprintln!("note: LAUNCH_TEST_SLURM is not set: layout `{name}` is not started");
-                return None;
-            }
+    #[allow(clippy::too_many_lines)] // the configuration, written out
+    pub fn start(
+        name: &str,
+        nodes_and_partitions: &str,
+        gres: &str,
+        slurmds: &[&str],
+    ) -> Option<Layout> {
+        if std::env::var("LAUNCH_TEST_SLURM").as_deref() != Ok("required") {
+            eprintln!("note: LAUNCH_TEST_SLURM is not set: layout `{name}` is not started");
+            return None;
         }
         let dir = std::env::temp_dir().join(format!("launch-layout-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        for sub in ["etc", "state", "spool", "log", "run", "munge/run", "munge/etc", "munge/lib", "munge/log"] {
+        for sub in [
+            "etc",
+            "state",
+            "spool",
+            "log",
+            "run",
+            "munge/run",
+            "munge/etc",
+            "munge/lib",
+            "munge/log",
+        ] {
             std::fs::create_dir_all(dir.join(sub)).expect("create the layout's directories");
         }
-        for (sub, mode) in [("", 0o755), ("etc", 0o755), ("munge", 0o755), ("munge/run", 0o755), ("munge/etc", 0o700), ("munge/lib", 0o700), ("munge/log", 0o700)] {
+        for (sub, mode) in [
+            ("", 0o755),
+            ("etc", 0o755),
+            ("munge", 0o755),
+            ("munge/run", 0o755),
+            ("munge/etc", 0o700),
+            ("munge/lib", 0o700),
+            ("munge/log", 0o700),
+        ] {
             chmod(&dir.join(sub), mode);
         }
-        let mut layout = Layout { dir: dir.clone(), pids: Vec::new() };
+        let mut layout = Layout {
+            dir: dir.clone(),
+            pids: Vec::new(),
+        };
         let d = dir.display();
-        run(Command::new(sbin("mungekey")).arg("--create").arg("--bits=1024").arg(format!("--keyfile={d}/munge/etc/munge.key")));
+        run(Command::new(sbin("mungekey"))
+            .arg("--create")
+            .arg("--bits=1024")
+            .arg(format!("--keyfile={d}/munge/etc/munge.key")));
         run(Command::new(sbin("munged"))
             .arg(format!("--key-file={d}/munge/etc/munge.key"))
             .arg(format!("--socket={d}/munge/run/munge.socket"))
             .arg(format!("--pid-file={d}/munge/run/munged.pid"))
             .arg(format!("--log-file={d}/munge/log/munged.log"))
             .arg(format!("--seed-file={d}/munge/lib/munged.seed")));
-        layout.pids.push(("munged".into(), dir.join("munge/run/munged.pid")));
+        layout
+            .pids
+            .push(("munged".into(), dir.join("munge/run/munged.pid")));
         let host = hostname();
         let ctld_port = free_port();
         let mut nodes = String::new();
@@ -93,7 +175,11 @@ impl Layout {
             let line = line.trim();
             if line.starts_with("NodeName=") {
                 // Every node on this machine, a port of its own.
-                nodes.push_str(&format!("{line} NodeHostname={host} NodeAddr=127.0.0.1 Port={}\n", free_port()));
+                let _ = writeln!(
+                    nodes,
+                    "{line} NodeHostname={host} NodeAddr=127.0.0.1 Port={}",
+                    free_port()
+                );
             } else if !line.is_empty() {
                 nodes.push_str(line);
                 nodes.push('\n');
@@ -138,28 +224,78 @@ DefMemPerCPU=100
 {nodes}"
         );
         std::fs::write(dir.join("etc/slurm.conf"), conf).expect("write slurm.conf");
-        std::fs::write(dir.join("etc/gres.conf"), format!("AutoDetect=off\n{gres}")).expect("write gres.conf");
+        let gres = if gres.is_empty() {
+            gres_lines(nodes_and_partitions, &dir)
+        } else {
+            gres.to_owned()
+        };
+        std::fs::write(dir.join("etc/gres.conf"), format!("AutoDetect=off\n{gres}"))
+            .expect("write gres.conf");
         let conf = dir.join("etc/slurm.conf");
-        run(Command::new(sbin("slurmctld")).arg("-f").arg(&conf).env("SLURM_CONF", &conf));
-        layout.pids.push(("slurmctld".into(), dir.join("run/slurmctld.pid")));
-        for node in slurmds {
-            std::fs::create_dir_all(dir.join(format!("spool/{node}"))).expect("spool");
-            run(Command::new(sbin("slurmd")).arg("-f").arg(&conf).args(["-N", node]).env("SLURM_CONF", &conf));
-            layout.pids.push(("slurmd".into(), dir.join(format!("run/slurmd-{node}.pid"))));
-        }
-        layout.wait(|out| out.status.success() && !out.stdout.is_empty(), &["--noheader", "--format=%t"], "sinfo to answer");
-        if !slurmds.is_empty() {
-            let want: Vec<String> = slurmds.iter().map(|s| (*s).to_owned()).collect();
-            layout.wait(
-                |out| {
-                    let text = String::from_utf8_lossy(&out.stdout);
-                    want.iter().all(|n| text.lines().any(|l| l.starts_with(&format!("{n} ")) && l.ends_with(" idle")))
-                },
-                &["--noheader", "-N", "--format=%N %t"],
-                "the slurmd nodes to be idle",
-            );
-        }
+        run(Command::new(sbin("slurmctld"))
+            .arg("-f")
+            .arg(&conf)
+            .env("SLURM_CONF", &conf));
+        layout
+            .pids
+            .push(("slurmctld".into(), dir.join("run/slurmctld.pid")));
+        layout.wait(
+            |out| out.status.success() && !out.stdout.is_empty(),
+            &["--noheader", "--format=%t"],
+            "sinfo to answer",
+        );
+        layout.start_slurmds(slurmds);
         Some(layout)
+    }
+
+    /// Every node of the layout.
+    pub fn nodes(&self) -> Vec<String> {
+        let out = self
+            .client("sinfo")
+            .args(["--noheader", "--all", "-N", "--format=%N"])
+            .output()
+            .expect("sinfo runs");
+        let mut nodes: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        nodes.sort();
+        nodes.dedup();
+        nodes
+    }
+
+    /// Starts a slurmd for each of `nodes` (`slurmd -N NODE`) and waits
+    /// until they are idle.
+    pub fn start_slurmds<S: AsRef<str>>(&mut self, nodes: &[S]) {
+        if nodes.is_empty() {
+            return;
+        }
+        let conf = self.conf();
+        for node in nodes {
+            let node = node.as_ref();
+            std::fs::create_dir_all(self.dir.join(format!("spool/{node}"))).expect("spool");
+            run(Command::new(sbin("slurmd"))
+                .arg("-f")
+                .arg(&conf)
+                .args(["-N", node])
+                .env("SLURM_CONF", &conf));
+            self.pids.push((
+                "slurmd".into(),
+                self.dir.join(format!("run/slurmd-{node}.pid")),
+            ));
+        }
+        let want: Vec<String> = nodes.iter().map(|s| s.as_ref().to_owned()).collect();
+        self.wait(
+            |out| {
+                let text = String::from_utf8_lossy(&out.stdout);
+                want.iter().all(|n| {
+                    text.lines()
+                        .any(|l| l.starts_with(&format!("{n} ")) && l.ends_with(" idle"))
+                })
+            },
+            &["--noheader", "-N", "--format=%N %t"],
+            "the slurmd nodes to be idle",
+        );
     }
 
     fn wait(&self, done: impl Fn(&Output) -> bool, args: &[&str], what: &str) {
@@ -170,12 +306,30 @@ DefMemPerCPU=100
                 if done(&out) {
                     return;
                 }
-                last = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+                last = format!(
+                    "{}{}",
+                    String::from_utf8_lossy(&out.stdout),
+                    String::from_utf8_lossy(&out.stderr)
+                );
             }
             std::thread::sleep(Duration::from_millis(200));
         }
-        let log = std::fs::read_to_string(self.dir.join("log/slurmctld.log")).unwrap_or_default();
-        panic!("waiting for {what}: {last}\n--- slurmctld.log ---\n{log}");
+        let mut log = String::new();
+        for entry in std::fs::read_dir(self.dir.join("log"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let _ = write!(
+                log,
+                "\n--- {} ---\n{}",
+                entry.path().display(),
+                lines[lines.len().saturating_sub(12)..].join("\n")
+            );
+        }
+        panic!("waiting for {what}: {last}{log}");
     }
 
     /// The controller's `slurm.conf`.
@@ -208,28 +362,45 @@ DefMemPerCPU=100
             .current_dir("/tmp")
             .output()
             .expect("sbatch runs");
-        let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        if out.status.success() { Ok(text) } else { Err(text) }
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if out.status.success() {
+            Ok(text)
+        } else {
+            Err(text)
+        }
     }
 }
 
 impl Drop for Layout {
     fn drop(&mut self) {
         for (name, pid_file) in self.pids.iter().rev() {
-            let Some(pid) = std::fs::read_to_string(pid_file).ok().and_then(|p| p.trim().parse::<u32>().ok()) else {
+            let Some(pid) = std::fs::read_to_string(pid_file)
+                .ok()
+                .and_then(|p| p.trim().parse::<u32>().ok())
+            else {
                 continue;
             };
-            let alive = || std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == name);
+            let alive = || {
+                std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == name)
+            };
             if !alive() {
                 continue;
             }
-            let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
             let start = Instant::now();
             while alive() && start.elapsed() < Duration::from_secs(10) {
                 std::thread::sleep(Duration::from_millis(50));
             }
             if alive() {
-                let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+                let _ = Command::new("kill")
+                    .args(["-KILL", &pid.to_string()])
+                    .status();
             }
         }
         let _ = std::fs::remove_dir_all(&self.dir);

@@ -2,6 +2,6 @@
 //! (`cargo xtask test` starts it and sets `LAUNCH_TEST_SLURM=required`).
 
 mod follow;
-mod layouts;
 mod jobs;
+mod layouts;
 mod support;

@@ -4,4 +4,5 @@
 mod follow;
 mod jobs;
 mod layouts;
+mod mig;
 mod support;

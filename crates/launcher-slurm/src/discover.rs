@@ -539,4 +539,49 @@ short|n1|32|32000|gpu:a100-sxm4-80gb:4|a100,nvlink|2:00|up|idle
         assert!(registry.find(&tagged, &["nvlink"]).is_some());
         assert!(registry.find(&tagged, &["h100"]).is_none());
     }
+
+    /// What a real controller of the university layout printed (no
+    /// slurmd): see `tests/data/layouts/README.md`.
+    #[test]
+    fn the_university_layout_as_captured() {
+        let data = |name: &str| {
+            std::fs::read_to_string(
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("tests/data/layouts")
+                    .join(name),
+            )
+            .unwrap()
+        };
+        let discovery = Discovery {
+            nodes: parse::sinfo_nodes(&data("sinfo-university.txt")).unwrap(),
+            partitions: parse::scontrol_partitions(&data("scontrol-partitions-university.txt"))
+                .unwrap(),
+            user: User {
+                name: "alice".into(),
+                uid: 1000,
+                groups: vec!["users".into(), "astro".into()],
+                accounts: Some(vec!["proj2".into()]),
+            },
+        };
+        let generated = launcher_file(&discovery, "local", Settings::default());
+        let left: Vec<&str> = generated.left_out.iter().map(|(p, _)| p.as_str()).collect();
+        // `physics` allows `astro`; `paid` wants `proj1`.
+        assert_eq!(left, ["admin", "maint", "paid"]);
+        let registry = registry::Registry::from_toml_str(&generated.text, "generated.toml")
+            .unwrap_or_else(|e| panic!("{e}\n{}", generated.text));
+        let names: Vec<&str> = registry.entries().iter().map(|e| e.name.as_str()).collect();
+        assert!(
+            names.contains(&"physics") && names.contains(&"hgx-2"),
+            "{names:?}"
+        );
+        let all = launcher_file(
+            &discovery,
+            "local",
+            Settings {
+                all_partitions: true,
+            },
+        );
+        assert!(all.entries > generated.entries);
+        insta::assert_snapshot!(generated.text);
+    }
 }

@@ -312,6 +312,7 @@ mod tests {
     /// One GRES name each, as clusters publish them (or as Slurm's NVML
     /// autodetection writes them), and what `launch` takes them for.
     #[test]
+    #[allow(clippy::too_many_lines)] // a table, one name a line
     fn real_gres_names() {
         use GpuMemory::{FromModel, FromName, FromSlice, Unknown};
         let cases: &[(&str, GpuMemory, AcceleratorKind)] = &[

@@ -283,6 +283,8 @@ pub(crate) fn hostlist(names: &[String]) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::fmt::Write as _;
+
     use super::*;
 
     #[test]
@@ -292,5 +294,31 @@ mod tests {
         assert_eq!(hostlist(&names(&["g01", "g02", "big"])), "g[01-02],big");
         assert_eq!(hostlist(&names(&["a1"])), "a1");
         assert_eq!(hostlist(&names(&["x9", "x10"])), "x9,x10");
+    }
+
+    fn entries_of(text: &str) -> Vec<Entry> {
+        entries(&crate::parse::sinfo_nodes(text).unwrap())
+    }
+
+    #[test]
+    fn kinds_that_nothing_tells_apart_make_one_conservative_entry() {
+        // Untyped GPUs, no features, and too many nodes to list.
+        let mut text = String::new();
+        for i in 0..300 {
+            let _ = writeln!(text, "p|node-{i}-x|32|64000|gpu:4|(null)|1:00:00|up|idle");
+        }
+        text.push_str("p|small-x|16|32000|gpu:2|(null)|1:00:00|up|idle\n");
+        let one = entries_of(&text);
+        assert_eq!(one.len(), 1);
+        let e = &one[0];
+        assert!(e.merged.is_some());
+        assert_eq!((e.kind.cpus, e.kind.memory_mb), (16, 32000));
+        assert_eq!(e.kind.gpus, [(None, 2)]);
+        assert_eq!(e.kind.nodes.len(), 301);
+        // Fewer nodes: excluded by name.
+        let text = "p|a1|32|64000|gpu:4|(null)|1:00:00|up|idle\np|b1|16|32000|gpu:2|(null)|1:00:00|up|idle\n";
+        let two = entries_of(text);
+        assert_eq!(two[0].select, Select::Exclude("b1".into()));
+        assert_eq!(two[1].select, Select::Exclude("a1".into()));
     }
 }

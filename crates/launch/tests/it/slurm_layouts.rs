@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use core_types::job::{Job, JobHandle, Launcher};
+use core_types::job::{Job, Launcher};
 use test_support::slurm_layout::{Layout, bin_dir};
 
 use crate::support::{json_lines, stderr};
@@ -49,11 +49,13 @@ fn generate_find_and_the_reason_a_job_waits() {
         json_lines(&out).remove(0)
     };
     let whole = find("duration=10m & cuda(mem=40G)");
-    assert_eq!(whole["options"]["gpus-per-node"], "nvidia_h100_80gb_hbm3:1", "{whole}");
+    assert_eq!(
+        whole["options"]["gpus-per-node"], "nvidia_h100_80gb_hbm3:1",
+        "{whole}"
+    );
     let both = find("duration=10m & cuda(mem=40G) * 2 & cuda(mem=10G) * 2");
     assert_eq!(
-        both["options"]["gres"],
-        "gpu:nvidia_h100_80gb_hbm3:2,gpu:nvidia_h100_80gb_hbm3_1g.10gb:2",
+        both["options"]["gres"], "gpu:nvidia_h100_80gb_hbm3:2,gpu:nvidia_h100_80gb_hbm3_1g.10gb:2",
         "{both}"
     );
     // A job pending on the down partition: `status` says why.

@@ -100,7 +100,7 @@ PartitionName=lumid Nodes=nid[000016-000017] MaxTime=1-00:00:00 State=UP
 PartitionName=pvc Nodes=pvc-s-[01-02] MaxTime=36:00:00 State=UP
 ";
 
-/// DGX systems split into MIG slices (as CentraleSupélec's DGX partitions
+/// DGX systems split into MIG slices (as the DGX partitions of Centrale Supélec
 /// give them: `nvidia_a100_1g.10gb`, `nvidia_a100_3g.40gb`, whole
 /// `nvidia_a100-sxm4-80gb`), an H100 node with slices beside whole GPUs,
 /// and one fully split into `3g.40gb`, `2g.20gb` and `1g.10gb`.
@@ -195,6 +195,7 @@ fn entry_text<'a>(text: &'a str, name: &str) -> &'a str {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one layout, checked in full
 fn university() {
     let Some(mut layout) = Layout::start("university", UNIVERSITY, "", &[]) else {
         return;

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use core_types::job::{Job, JobHandle, JobState, Launcher};
+use core_types::job::{Job, JobState, Launcher};
 use launcher_slurm::SlurmLauncher;
 use launcher_slurm::discover::{self, Settings};
 use registry::Registry;
@@ -39,7 +39,11 @@ fn sbatch(layout: &Layout, args: &[&str]) -> String {
         .current_dir("/tmp")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
@@ -50,7 +54,10 @@ fn wait_for(layout: &Layout, id: &str, want: &str) -> String {
         if text.contains(&format!("JobState={want} ")) {
             return text;
         }
-        assert!(start.elapsed() < Duration::from_secs(60), "job {id} not {want}: {text}");
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "job {id} not {want}: {text}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -83,18 +90,36 @@ fn a_whole_gpu_job_never_gets_a_slice_and_a_down_partition_says_so() {
     assert_eq!(registry.entries()[found.entry].name, "gpu");
     assert_eq!(
         found.options.to_args(),
-        ["--partition=gpu", "--time=0:10:00", "--gpus-per-node=nvidia_h100_80gb_hbm3:1"]
+        [
+            "--partition=gpu",
+            "--time=0:10:00",
+            "--gpus-per-node=nvidia_h100_80gb_hbm3:1"
+        ]
     );
     // The whole GPUs busy.
     let blocker = sbatch(
         &layout,
-        &["--gres=gpu:nvidia_h100_80gb_hbm3:2", "--output=/dev/null", "--wrap=sleep 300"],
+        &[
+            "--gres=gpu:nvidia_h100_80gb_hbm3:2",
+            "--output=/dev/null",
+            "--wrap=sleep 300",
+        ],
     );
     wait_for(&layout, &blocker, "RUNNING");
     // An untyped request is given a slice (what a job that asked 40 GB got).
-    let untyped = sbatch(&layout, &["--gpus-per-node=1", "--output=/dev/null", "--wrap=sleep 300"]);
+    let untyped = sbatch(
+        &layout,
+        &[
+            "--gpus-per-node=1",
+            "--output=/dev/null",
+            "--wrap=sleep 300",
+        ],
+    );
     let text = wait_for(&layout, &untyped, "RUNNING");
-    assert!(text.contains("gpu:nvidia_h100_80gb_hbm3_1g.10gb:1"), "{text}");
+    assert!(
+        text.contains("gpu:nvidia_h100_80gb_hbm3_1g.10gb:1"),
+        "{text}"
+    );
     // The typed one waits for a whole GPU.
     let work = support::workdir("mig");
     let slurm = launcher(&layout).config(&found.options);

@@ -23,6 +23,7 @@ fn host(cores: u64, memory_gib: u64, cards: usize, card_gib: u64, priority: f64)
                 memory: gib(card_gib),
                 min_memory: MemSize::ZERO,
                 model: None,
+                slurm_type: None,
             };
             cards
         ],

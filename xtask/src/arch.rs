@@ -78,18 +78,11 @@ type Graph = BTreeMap<String, Vec<(String, String)>>;
 
 fn graph() -> Result<Graph> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(&cargo)
-        .args(["metadata", "--format-version", "1", "--no-deps"])
-        .current_dir(crate::codegen::workspace_root())
-        .output()
-        .with_context(|| format!("running {cargo} metadata"))?;
-    if !out.status.success() {
-        bail!(
-            "cargo metadata failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let out = crate::slurm::run(
+        Command::new(&cargo)
+            .args(["metadata", "--format-version", "1", "--no-deps"])
+            .current_dir(crate::codegen::workspace_root()),
+    )?;
     let meta: serde_json::Value =
         serde_json::from_slice(&out.stdout).context("reading cargo metadata's output")?;
     let packages = meta["packages"].as_array().context("no packages")?;

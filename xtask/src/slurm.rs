@@ -480,8 +480,9 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
         .with_context(|| format!("cannot chmod {}", path.display()))
 }
 
-/// Runs a command; an error with its status and output when it fails.
-fn run(cmd: &mut Command) -> Result<()> {
+/// Runs a command; its output, or an error with its status and output when
+/// it fails.
+pub(crate) fn run(cmd: &mut Command) -> Result<std::process::Output> {
     let out = cmd
         .stdin(Stdio::null())
         .output()
@@ -494,7 +495,7 @@ fn run(cmd: &mut Command) -> Result<()> {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    Ok(())
+    Ok(out)
 }
 
 /// The pid in `pid_file` when that process runs and is `name`.

@@ -18,6 +18,11 @@ pub struct AcceleratorSpec {
     /// The model name, when known (`A100`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// The GRES type Slurm knows it by (`a100-sxm4-80gb`), when known: the
+    /// derived GPU option of a Slurm launcher names it, so that Slurm gives
+    /// only GPUs of that type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slurm_type: Option<String>,
 }
 
 /// A host: cores, memory, accelerators and limits.

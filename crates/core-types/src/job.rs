@@ -298,6 +298,13 @@ pub trait JobHandle: Send + Sync + fmt::Debug {
     /// Stops the job (a job that has ended stays as it is). When this
     /// returns, the job has ended.
     fn cancel(&self) -> Result<(), JobError>;
+    /// Why a scheduled job waits, as its scheduler says it (Slurm's pending
+    /// reason: `PartitionDown`, `Resources`, `Priority` ...), as of the
+    /// last [`state`](Self::state) or poll; `None` when it says nothing
+    /// (or the job is not waiting).
+    fn pending_reason(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Runs jobs somewhere.

@@ -47,6 +47,7 @@ pub fn detect() -> HostSpec {
             memory,
             min_memory: MemSize::ZERO,
             model: None,
+            slurm_type: None,
         });
     }
     HostSpec {
@@ -126,6 +127,7 @@ pub fn parse_nvidia_smi(text: &str) -> Vec<AcceleratorSpec> {
                 memory,
                 min_memory: MemSize::ZERO,
                 model: (!name.is_empty()).then(|| name.to_owned()),
+                slurm_type: None,
             })
         })
         .collect()

@@ -60,6 +60,8 @@ struct RawAccelerator {
     #[serde(default)]
     model: Option<String>,
     #[serde(default)]
+    slurm_type: Option<String>,
+    #[serde(default)]
     count: Option<Count>,
 }
 
@@ -74,6 +76,7 @@ impl RawHost {
                 memory: entry.memory,
                 min_memory: entry.min_memory.unwrap_or(MemSize::ZERO),
                 model: entry.model,
+                slurm_type: entry.slurm_type,
             };
             for _ in 0..count {
                 accelerators.push(spec.clone());

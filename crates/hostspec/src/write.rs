@@ -65,6 +65,9 @@ fn write_entry(out: &mut String, acc: &AcceleratorSpec, count: usize) {
     if let Some(model) = &acc.model {
         let _ = write!(out, ", model = {}", toml_string(model));
     }
+    if let Some(slurm_type) = &acc.slurm_type {
+        let _ = write!(out, ", slurm_type = {}", toml_string(slurm_type));
+    }
     if count > 1 {
         let _ = write!(out, ", count = {count}");
     }

@@ -20,7 +20,17 @@ enum What {
     Local(LocalArgs),
     /// A launcher file with a slurm launcher per partition of the cluster
     /// (`sinfo` from `PATH`, or from `$LAUNCH_SLURM_BIN`).
-    Slurm(LocalArgs),
+    Slurm(SlurmArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct SlurmArgs {
+    #[command(flatten)]
+    out: LocalArgs,
+    /// Keep the partitions you cannot submit to (hidden, root-only, or
+    /// whose groups or accounts exclude you).
+    #[arg(long)]
+    all_partitions: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -36,7 +46,10 @@ struct LocalArgs {
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let (local, text) = match &args.what {
         What::Local(local) => (local, registry::local_file(&hostspec::detect())),
-        What::Slurm(slurm) => (slurm, crate::cmd_generate_slurm::text()?),
+        What::Slurm(slurm) => (
+            &slurm.out,
+            crate::cmd_generate_slurm::text(slurm.all_partitions)?,
+        ),
     };
     let Some(path) = &local.output else {
         std::io::stdout().write_all(text.as_bytes())?;

@@ -239,9 +239,10 @@ fn follow(
             continue;
         }
         if !cancelled {
-            let what = match handle.state()? {
-                JobState::Scheduled => "waiting for room on this machine",
-                _ => "running",
+            let what = match (handle.state()?, handle.pending_reason()) {
+                (JobState::Scheduled, Some(reason)) => format!("waiting ({reason})"),
+                (JobState::Scheduled, None) => "waiting for room on this machine".to_owned(),
+                _ => "running".to_owned(),
             };
             bar.set_message(format!("job {what}"));
         }

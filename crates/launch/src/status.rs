@@ -88,13 +88,24 @@ fn recover(arg: &Path, config: Option<&Path>) -> Result<(Box<dyn JobHandle>, Lau
     Ok((job, kind))
 }
 
-/// The JSON object `launch status --json` prints for a directory.
-fn state_json(dir: &Path, state: &JobState, launcher: LauncherKind) -> serde_json::Value {
+/// The JSON object `launch status --json` prints for a directory: the
+/// `reason` of a failed job, or why a scheduled one waits (Slurm's pending
+/// reason).
+fn state_json(
+    dir: &Path,
+    state: &JobState,
+    pending: Option<String>,
+    launcher: LauncherKind,
+) -> serde_json::Value {
+    let reason = match state {
+        JobState::Scheduled => pending,
+        _ => state.reason().map(ToString::to_string),
+    };
     serde_json::json!({
         "dir": dir.display().to_string(),
         "state": state.name(),
         "exit_code": state.exit_code(),
-        "reason": state.reason().map(ToString::to_string),
+        "reason": reason,
         "launcher": launcher.name(),
     })
 }
@@ -106,9 +117,11 @@ pub(crate) fn status(args: &StatusArgs) -> Result<ExitCode> {
     let mut code = ExitCode::SUCCESS;
     for dir in &args.dirs {
         let recovered = recover(dir, args.config.as_deref());
-        match recovered.and_then(|(job, kind)| Ok((job.state()?, kind))) {
-            Ok((state, kind)) if args.json => println!("{}", state_json(dir, &state, kind)),
-            Ok((state, _)) => println!("{}: {state}", dir.display()),
+        match recovered.and_then(|(job, kind)| Ok((job.state()?, job.pending_reason(), kind))) {
+            Ok((state, pending, kind)) if args.json => {
+                println!("{}", state_json(dir, &state, pending, kind));
+            }
+            Ok((state, _, _)) => println!("{}: {state}", dir.display()),
             Err(e) => {
                 eprintln!("error: {}", crate::report(&e));
                 code = ExitCode::from(crate::EXIT_BAD_INPUT);

@@ -271,6 +271,7 @@ mod tests {
                 memory: MemSize::from_bytes(g << 30),
                 min_memory: MemSize::ZERO,
                 model: None,
+                slurm_type: None,
             })
             .collect()
     }

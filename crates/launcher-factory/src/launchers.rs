@@ -306,7 +306,7 @@ impl<B: Backend> Launchers<B> {
                 let connector = self.connector(connector)?;
                 let options = match found {
                     Some(found) => found.options.clone(),
-                    None => slurm_options::derive(options, alternative),
+                    None => registry::derive_on(options, alternative, host, None),
                 };
                 let made = self.backend.slurm(SlurmRequest {
                     entry,

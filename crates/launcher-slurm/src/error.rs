@@ -11,15 +11,18 @@ use crate::parse;
 /// Why the Slurm launcher failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SlurmError {
-    /// The connector failed.
+    /// A Slurm command, or a file of the job directory, could not be
+    /// reached through the connector.
     #[error(transparent)]
     Connector(#[from] ConnectorError),
-    /// The job is wrong (empty command, NUL byte, bad variable name, ...).
-    #[error(transparent)]
-    Job(#[from] JobError),
-    /// The job directory cannot be read or written as it should.
+    /// The job directory (its `job.json`, state or script) is not as it
+    /// should be.
     #[error(transparent)]
     JobDir(#[from] JobDirError),
+    /// The job itself is wrong (an empty command, a NUL byte, a bad
+    /// variable name).
+    #[error(transparent)]
+    Job(#[from] JobError),
     /// An option that cannot be set, or a value that does not fit it.
     #[error(transparent)]
     Options(#[from] slurm_options::OptionError),

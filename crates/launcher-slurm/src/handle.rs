@@ -74,6 +74,7 @@ impl SlurmJob {
             .get(&self.tracked.id)
             .cloned()
             .unwrap_or(follow::Seen::Forgotten);
+        watcher::note_reason(&self.tracked, &seen);
         if let follow::Seen::Unreachable(message) = &seen {
             // Only the files can say something: a final state, or nothing.
             if let Some(state) = self
@@ -134,6 +135,13 @@ impl JobHandle for SlurmJob {
     fn wait_timeout(&self, timeout: Duration) -> Result<Option<JobState>, JobError> {
         let tracked = self.ensure_followed();
         Ok(tracked.wait(Some(timeout)))
+    }
+
+    fn pending_reason(&self) -> Option<String> {
+        let status = self.tracked.status.lock();
+        (status.state == JobState::Scheduled)
+            .then(|| status.pending_reason.clone())
+            .flatten()
     }
 
     fn cancel(&self) -> Result<(), JobError> {

@@ -54,12 +54,15 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod access;
 mod array;
 mod cluster;
 pub mod discover;
 mod error;
 mod follow;
+mod gpu_models;
 mod handle;
+mod kinds;
 mod launcher;
 pub mod options;
 pub mod parse;

@@ -414,6 +414,76 @@ pub fn sinfo_nodes(text: &str) -> Result<Vec<NodeRow>, ParseError> {
     Ok(rows)
 }
 
+/// One partition as `scontrol show partition` shows it (the fields
+/// discovery uses to tell whether the user may submit there).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PartitionRow {
+    /// `PartitionName`.
+    pub name: String,
+    /// `AllowGroups` (`None`: `ALL`).
+    pub allow_groups: Option<Vec<String>>,
+    /// `AllowAccounts` (`None`: `ALL`).
+    pub allow_accounts: Option<Vec<String>>,
+    /// `DenyAccounts` (empty when not set).
+    pub deny_accounts: Vec<String>,
+    /// `Hidden=YES`.
+    pub hidden: bool,
+    /// `RootOnly=YES`.
+    pub root_only: bool,
+    /// `State` (`UP`, `DOWN`, `DRAIN`, `INACTIVE`).
+    pub state: String,
+}
+
+/// Reads `scontrol show partition` output, in the multi-line or the
+/// one-line (`-o`) form: a partition starts at `PartitionName=`.
+pub fn scontrol_partitions(text: &str) -> Result<Vec<PartitionRow>, ParseError> {
+    let list = |v: &str| -> Option<Vec<String>> {
+        (v != "ALL").then(|| {
+            v.split(',')
+                .filter(|s| !s.is_empty() && *s != "(null)")
+                .map(str::to_owned)
+                .collect()
+        })
+    };
+    let mut out: Vec<PartitionRow> = Vec::new();
+    for field in text.split_whitespace() {
+        let Some((key, value)) = field.split_once('=') else {
+            continue;
+        };
+        if key == "PartitionName" {
+            if value.is_empty() {
+                return Err(error(
+                    "scontrol show partition",
+                    "an empty PartitionName",
+                    field,
+                ));
+            }
+            out.push(PartitionRow {
+                name: value.to_owned(),
+                ..PartitionRow::default()
+            });
+            continue;
+        }
+        let Some(p) = out.last_mut() else {
+            return Err(error(
+                "scontrol show partition",
+                "a field before any PartitionName",
+                field,
+            ));
+        };
+        match key {
+            "AllowGroups" => p.allow_groups = list(value),
+            "AllowAccounts" => p.allow_accounts = list(value),
+            "DenyAccounts" => p.deny_accounts = list(value).unwrap_or_default(),
+            "Hidden" => p.hidden = value == "YES",
+            "RootOnly" => p.root_only = value == "YES",
+            "State" => value.clone_into(&mut p.state),
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -604,5 +674,27 @@ mod tests {
         assert_eq!(short.time_limit, Some(120));
         assert!(!short.default && short.available);
         assert!(sinfo_nodes("a|b").is_err());
+    }
+
+    #[test]
+    fn scontrol_real_partitions() {
+        let parts = scontrol_partitions(&data("scontrol-partitions.txt")).unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].name, "main");
+        assert_eq!(parts[0].allow_groups, None);
+        assert!(!parts[0].hidden && !parts[0].root_only);
+        assert_eq!(parts[0].state, "UP");
+        let layout =
+            scontrol_partitions(&data("layouts/scontrol-partitions-university.txt")).unwrap();
+        let by = |n: &str| layout.iter().find(|p| p.name == n).unwrap().clone();
+        assert!(by("admin").hidden);
+        assert!(by("maint").root_only);
+        assert_eq!(
+            by("physics").allow_groups,
+            Some(vec!["physics".to_owned(), "astro".to_owned()])
+        );
+        assert_eq!(by("paid").allow_accounts, Some(vec!["proj1".to_owned()]));
+        assert_eq!(by("closed").state, "DOWN");
+        assert!(scontrol_partitions("Nodes=x").is_err());
     }
 }

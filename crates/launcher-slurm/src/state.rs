@@ -117,6 +117,15 @@ pub fn fatal_reason(reason: &str, unavailable_nodes_fatal: bool) -> Option<Strin
     None
 }
 
+/// The reason a pending job waits, as `squeue %r` or `scontrol`'s
+/// `Reason` prints it (`PartitionDown`, `Resources`, `Priority`,
+/// `QOSMaxJobsPerUserLimit`, `ReqNodeNotAvail, UnavailableNodes:n1`);
+/// `None` for Slurm's `None` or nothing.
+pub fn pending_reason(reason: &str) -> Option<String> {
+    let reason = reason.trim();
+    (!reason.is_empty() && reason != "None" && reason != "(null)").then(|| reason.to_owned())
+}
+
 /// The job's state when Slurm says it ended as `end`: the state file the
 /// job wrote (`file`, when there is one) refines `COMPLETED` and `FAILED`
 /// (an exit code, a timeout the job's own time limit caught, a
@@ -144,6 +153,21 @@ pub fn ended(end: &End, file: Option<&JobState>, exit_code: Option<(i32, i32)>) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pending_reasons() {
+        assert_eq!(
+            pending_reason("PartitionDown").as_deref(),
+            Some("PartitionDown")
+        );
+        assert_eq!(pending_reason(" Resources ").as_deref(), Some("Resources"));
+        assert_eq!(
+            pending_reason("ReqNodeNotAvail, UnavailableNodes:n1").as_deref(),
+            Some("ReqNodeNotAvail, UnavailableNodes:n1")
+        );
+        assert_eq!(pending_reason("None"), None);
+        assert_eq!(pending_reason(""), None);
+    }
 
     #[test]
     fn every_state_has_a_phase() {

@@ -34,6 +34,8 @@ pub(crate) struct Status {
     pub fatal: Option<String>,
     /// The last thing that went wrong following it.
     pub last_error: Option<String>,
+    /// Slurm's reason while it is pending (`PartitionDown`, `Resources`).
+    pub pending_reason: Option<String>,
 }
 
 /// A job this process follows.
@@ -58,6 +60,7 @@ impl Tracked {
                 vanished_rounds: 0,
                 fatal: None,
                 last_error: None,
+                pending_reason: None,
             }),
             cond: Condvar::new(),
         }
@@ -218,6 +221,21 @@ pub(crate) fn apply(
     }
 }
 
+/// Keeps Slurm's pending reason of a job that waits (`None` once it does
+/// not, or when Slurm gives none).
+pub(crate) fn note_reason(tracked: &Tracked, seen: &follow::Seen) {
+    let reason = match seen {
+        follow::Seen::Slurm { state, reason, .. }
+            if crate::state::phase(state) == crate::state::Phase::Waiting =>
+        {
+            crate::state::pending_reason(reason)
+        }
+        follow::Seen::Unreachable(_) => return,
+        _ => None,
+    };
+    tracked.status.lock().pending_reason = reason;
+}
+
 /// Cancels a job that can never start, to fail it with `reason` once Slurm
 /// confirms (`scancel` again each round until then).
 fn cancel_fatal(cluster: &Cluster, tracked: &Tracked, reason: String) {
@@ -350,6 +368,7 @@ impl Watcher {
             if matches!(seen, follow::Seen::Unreachable(_)) {
                 reachable = false;
             }
+            note_reason(tracked, seen);
             let verdict = follow::decide(seen, &tracked.dir, rules.unavailable_nodes_fatal);
             apply(&self.cluster, tracked, verdict, rules);
         }

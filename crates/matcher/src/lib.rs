@@ -20,7 +20,7 @@
 //!
 //! let gib = |n: u64| MemSize::from_bytes(n << 30);
 //! let card = |memory, min_memory| AcceleratorSpec {
-//!     kind: AcceleratorKind::Cuda, memory, min_memory, model: None,
+//!     kind: AcceleratorKind::Cuda, memory, min_memory, model: None, slurm_type: None,
 //! };
 //! // A host with one big card kept for big jobs, and a small one.
 //! let host = HostSpec {
@@ -69,6 +69,7 @@ mod fixtures {
             memory: MemSize::from_bytes(gib * GIB),
             min_memory: MemSize::from_bytes(min_gib * GIB),
             model: None,
+            slurm_type: None,
         }
     }
 
@@ -296,12 +297,14 @@ mod tests {
                 memory: gib(80),
                 min_memory: gib(40),
                 model: None,
+                slurm_type: None,
             },
             AcceleratorSpec {
                 kind: AcceleratorKind::Cuda,
                 memory: gib(24),
                 min_memory: gib(0),
                 model: None,
+                slurm_type: None,
             },
         ];
         let small = AcceleratorRequest {

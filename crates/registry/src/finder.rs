@@ -224,7 +224,10 @@ impl Registry {
 
     fn found(&self, entry: usize, alternative: usize, alt: &Alternative, memo: &mut Memo) -> Found {
         let (options, members) = match &self.entries[entry].kind {
-            EntryKind::Slurm { options, .. } => (slurm_options::derive(options, alt), Vec::new()),
+            EntryKind::Slurm { options, host, .. } => (
+                derive_on(options, alt, host, self.prepared[entry].as_ref()),
+                Vec::new(),
+            ),
             EntryKind::Dynamic { .. } => {
                 (SlurmOptions::new(), self.matching_members(entry, alt, memo))
             }
@@ -591,4 +594,36 @@ impl fmt::Display for Explanation {
         }
         Ok(())
     }
+}
+
+/// The options of a Slurm entry for `alt`: derived, with the GRES type
+/// (`slurm_type`) of the host accelerator the matcher gives each request,
+/// so that the GPU option is typed when the types are known.
+pub fn derive_on(
+    options: &SlurmOptions,
+    alt: &Alternative,
+    host: &HostSpec,
+    prepared: Option<&PreparedHost>,
+) -> SlurmOptions {
+    let fresh;
+    let prepared = if let Some(p) = prepared {
+        p
+    } else {
+        fresh = PreparedHost::new(host);
+        &fresh
+    };
+    let types: Vec<Option<&str>> = prepared
+        .match_alternative(alt)
+        .map(|m| {
+            m.assignment
+                .iter()
+                .map(|i| {
+                    host.accelerators
+                        .get(i)
+                        .and_then(|a| a.slurm_type.as_deref())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    slurm_options::derive_typed(options, alt, &types)
 }

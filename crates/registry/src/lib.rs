@@ -93,7 +93,9 @@ pub use connector::{ConnectorConfig, LOCAL};
 pub use discover::{ConfigSource, DiscoveryEnv, discover, load_discovered};
 pub use error::{InvalidKind, RegistryError};
 pub use file::{EntryKind, LauncherEntry};
-pub use finder::{AlternativeReport, EntryReport, Explanation, Found, Registry, Verdict};
+pub use finder::{
+    AlternativeReport, EntryReport, Explanation, Found, Registry, Verdict, derive_on,
+};
 pub use generate::local_file;
 pub use ssh_settings::{HostKeyPolicy, SshConfig};
 

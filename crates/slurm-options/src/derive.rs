@@ -22,6 +22,17 @@ const DERIVED: &[(&str, &[&str])] = &[
             "gres",
         ],
     ),
+    // Several GPU types: `gres` takes the place of `gpus-per-node`.
+    (
+        "gres",
+        &[
+            "gpus-per-node",
+            "gpus",
+            "gpus-per-task",
+            "gpus-per-socket",
+            "gres",
+        ],
+    ),
     ("mem", &["mem", "mem-per-cpu", "mem-per-gpu"]),
     ("cpus-per-task", &["cpus-per-task", "cpus-per-gpu"]),
 ];
@@ -60,6 +71,38 @@ const DERIVED: &[(&str, &[&str])] = &[
 /// assert_eq!(derive(&options, &alternative), options);
 /// ```
 pub fn derive(fixed: &SlurmOptions, alternative: &Alternative) -> SlurmOptions {
+    derive_typed(fixed, alternative, &[])
+}
+
+/// [`derive`], with the GRES type of the GPU that serves each accelerator
+/// request of `alternative` (`gpu_types[i]` for request `i`, `None` when
+/// unknown): when every request's type is known, the GPU option names the
+/// types, so that Slurm can only give GPUs of the kind that was matched:
+/// `gpus-per-node = "TYPE:N"` for one type, `gres = "gpu:A:N,gpu:B:M"`
+/// (in the order of the requests) for several. Otherwise (or with no
+/// types) it is the untyped count, as [`derive`] gives it. The same
+/// options displace it.
+///
+/// ```
+/// use core_types::{AcceleratorKind, AcceleratorRequest, Alternative, MemSize};
+/// use slurm_options::{SlurmOptions, derive_typed};
+///
+/// let request = AcceleratorRequest { kind: AcceleratorKind::Cuda, memory: MemSize::from_bytes(40 << 30) };
+/// let alternative = Alternative { accelerators: vec![request; 2], ..Alternative::default() };
+/// let fixed = SlurmOptions::new().partition("gpu");
+/// let whole = Some("nvidia_h100_80gb_hbm3");
+/// let options = derive_typed(&fixed, &alternative, &[whole, whole]);
+/// assert_eq!(options.to_args(), ["--partition=gpu", "--gpus-per-node=nvidia_h100_80gb_hbm3:2"]);
+/// assert_eq!(derive_typed(&options, &alternative, &[whole, whole]), options);
+/// let slice = Some("1g.10gb");
+/// let mixed = derive_typed(&fixed, &alternative, &[whole, slice]);
+/// assert_eq!(mixed.to_args(), ["--partition=gpu", "--gres=gpu:nvidia_h100_80gb_hbm3:1,gpu:1g.10gb:1"]);
+/// ```
+pub fn derive_typed(
+    fixed: &SlurmOptions,
+    alternative: &Alternative,
+    gpu_types: &[Option<&str>],
+) -> SlurmOptions {
     let mut options = fixed.clone();
     let mut derive = |name: &str, value: Option<SlurmValue>| {
         let Some(value) = value else { return };
@@ -76,10 +119,24 @@ pub fn derive(fixed: &SlurmOptions, alternative: &Alternative) -> SlurmOptions {
         (!alternative.duration.is_zero()).then(|| slurm_time(alternative.duration).into()),
     );
     let gpus = alternative.accelerators.len();
-    derive(
-        "gpus-per-node",
-        (gpus > 0).then(|| SlurmValue::Integer(clamp_i64(gpus as u64))),
-    );
+    let typed = typed_gpus(gpus, gpu_types);
+    match typed.as_slice() {
+        [] => derive(
+            "gpus-per-node",
+            (gpus > 0).then(|| SlurmValue::Integer(clamp_i64(gpus as u64))),
+        ),
+        [(kind, n)] => derive(
+            "gpus-per-node",
+            Some(SlurmValue::from(format!("{kind}:{n}"))),
+        ),
+        several => {
+            let gres: Vec<String> = several
+                .iter()
+                .map(|(k, n)| format!("gpu:{k}:{n}"))
+                .collect();
+            derive("gres", Some(SlurmValue::from(gres.join(","))));
+        }
+    }
     derive(
         "mem",
         (!alternative.cpu.memory.is_zero())
@@ -90,6 +147,25 @@ pub fn derive(fixed: &SlurmOptions, alternative: &Alternative) -> SlurmOptions {
         (alternative.cpu.cores > 0).then(|| SlurmValue::Integer(clamp_i64(alternative.cpu.cores))),
     );
     options
+}
+
+/// The GPUs by type, in the order the requests name them; empty unless
+/// every one of the `count` requests has a type.
+fn typed_gpus<'a>(count: usize, gpu_types: &[Option<&'a str>]) -> Vec<(&'a str, u64)> {
+    if count == 0
+        || gpu_types.len() != count
+        || gpu_types.iter().any(|t| t.is_none_or(str::is_empty))
+    {
+        return Vec::new();
+    }
+    let mut out: Vec<(&str, u64)> = Vec::new();
+    for kind in gpu_types.iter().flatten() {
+        match out.iter_mut().find(|(k, _)| k == kind) {
+            Some((_, n)) => *n += 1,
+            None => out.push((kind, 1)),
+        }
+    }
+    out
 }
 
 fn clamp_i64(n: u64) -> i64 {
@@ -182,5 +258,36 @@ mod tests {
         );
         assert_eq!(options.get("mem_per_cpu"), Some(&SlurmValue::from("2G")));
         assert!(!options.contains("mem"));
+    }
+
+    #[test]
+    fn typed_gpu_options() {
+        let fixed = SlurmOptions::new();
+        let alt = alternative(0, 2, 0, 0);
+        let a100 = Some("a100");
+        assert_eq!(
+            derive_typed(&fixed, &alt, &[a100, a100]).to_args(),
+            ["--gpus-per-node=a100:2"]
+        );
+        // A type unknown for one request: the untyped count.
+        assert_eq!(
+            derive_typed(&fixed, &alt, &[a100, None]).to_args(),
+            ["--gpus-per-node=2"]
+        );
+        assert_eq!(
+            derive_typed(&fixed, &alt, &[]).to_args(),
+            ["--gpus-per-node=2"]
+        );
+        // Fixed GPU options win, typed or not.
+        let by_hand = SlurmOptions::new().gpus_per_node("v100:1");
+        assert_eq!(
+            derive_typed(&by_hand, &alt, &[a100, a100]).to_args(),
+            ["--gpus-per-node=v100:1"]
+        );
+        let gres: SlurmOptions = [("gres", SlurmValue::from("gpu:2"))].into_iter().collect();
+        let mixed = derive_typed(&gres, &alt, &[a100, Some("1g.10gb")]);
+        assert_eq!(mixed.to_args(), ["--gres=gpu:2"]);
+        let mixed = derive_typed(&fixed, &alt, &[a100, Some("1g.10gb")]);
+        assert_eq!(derive_typed(&mixed, &alt, &[a100, Some("1g.10gb")]), mixed);
     }
 }

@@ -37,7 +37,7 @@ mod table_gen;
 mod value;
 
 pub use check::{InvalidTime, check_value, is_size, parse_flag, parse_time, sbatch_line_value};
-pub use derive::{derive, slurm_time};
+pub use derive::{derive, derive_typed, slurm_time};
 pub use error::OptionError;
 pub use options::SlurmOptions;
 pub use table::{

@@ -125,3 +125,5 @@ pub fn slurm_test_bin() -> Option<std::path::PathBuf> {
         std::env::var_os("LAUNCH_TEST_SLURM_BIN").unwrap_or_else(|| "/usr/bin".into()),
     ))
 }
+
+pub mod slurm_layout;

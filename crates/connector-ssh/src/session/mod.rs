@@ -318,12 +318,10 @@ impl Shared {
         let deadline = Instant::now() + self.config.timeout;
         let conn = self.conn(st)?;
         let failure = loop {
-            let fail = match f(conn) {
-                Ok(value) => {
-                    st.last_use = Instant::now();
-                    return Ok(value);
-                }
-                Err(fail) => fail,
+            let result = f(conn);
+            let Err(fail) = result else {
+                st.last_use = Instant::now();
+                return result;
             };
             match conn.classify(&fail) {
                 Class::Again => {

@@ -49,6 +49,7 @@ fn accelerator() -> impl Strategy<Value = AcceleratorSpec> {
             memory: MemSize::from_bytes(memory),
             min_memory: MemSize::from_bytes(min_memory),
             model,
+            slurm_type: None,
         })
 }
 

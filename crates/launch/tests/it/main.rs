@@ -8,5 +8,6 @@ mod cli_parse;
 mod cli_run_finder;
 mod run;
 mod slurm;
+mod slurm_layouts;
 mod ssh;
 mod support;

@@ -68,7 +68,8 @@ fn generate_slurm_then_find_picks_the_right_partition() {
     let short = found(&config, "duration=1m & cuda(mem=40G) * 2");
     assert_eq!(short["launcher"], "short");
     assert_eq!(short["options"]["partition"], "short");
-    assert_eq!(short["options"]["gpus-per-node"], 2);
+    // Typed: Slurm gives only GPUs of the matched type (issue 12).
+    assert_eq!(short["options"]["gpus-per-node"], "a100-sxm4-80gb:2");
     let long = found(&config, "duration=3h & cpu(cores=4)");
     assert_eq!(long["launcher"], "main");
     // Nothing has 100 GB GPUs.

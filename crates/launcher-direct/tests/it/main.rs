@@ -23,6 +23,7 @@ fn host(cores: u64, gpus: usize) -> HostSpec {
                 memory: MemSize::from_bytes(16 << 30),
                 min_memory: MemSize::ZERO,
                 model: None,
+                slurm_type: None,
             };
             gpus
         ],

@@ -3,4 +3,6 @@
 
 mod follow;
 mod jobs;
+mod layouts;
+mod mig;
 mod support;

@@ -26,6 +26,7 @@ fn device() -> impl Strategy<Value = AcceleratorSpec> {
             memory,
             min_memory,
             model: None,
+            slurm_type: None,
         })
 }
 

@@ -25,14 +25,14 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
             || "no XDG path".to_owned(),
             |p| format!("no {}", p.display()),
         );
-        println!(
+        outln!(
             "no launcher file (no --config, no $LAUNCH_CONFIG, {xdg}): \
              the default is a direct launcher on this machine"
-        );
+        )?;
     } else {
-        println!("{source}: valid");
+        outln!("{source}: valid")?;
     }
-    print!("{}", summary(&registry));
+    out!("{}", summary(&registry))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -50,7 +50,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let Some(found) = &explanation.found else {
         if args.json {
             let nothing = serde_json::json!({ "launcher": null, "explanation": &explanation });
-            println!("{}", serde_json::to_string(&nothing)?);
+            outln!("{}", serde_json::to_string(&nothing)?)?;
         }
         eprintln!(
             "launch: no launcher{} matches `{requirement}` ({source})",
@@ -74,25 +74,25 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
             members: matches!(entry.kind, EntryKind::Dynamic { .. }).then_some(members),
             explanation: args.explain.then_some(&explanation),
         };
-        println!("{}", serde_json::to_string(&json)?);
+        outln!("{}", serde_json::to_string(&json)?)?;
         return Ok(ExitCode::SUCCESS);
     }
     let alt = &requirement.alternatives[found.alternative];
-    println!(
+    outln!(
         "launcher: {} ({})",
         entry.name,
         where_it_runs(&registry, found.entry)
-    );
-    println!("alternative {}: {alt}", found.alternative);
+    )?;
+    outln!("alternative {}: {alt}", found.alternative)?;
     if !found.options.is_empty() {
-        println!("sbatch options: {}", found.options.to_args().join(" "));
+        outln!("sbatch options: {}", found.options.to_args().join(" "))?;
     }
     if !members.is_empty() {
-        println!("members that match: {}", members.join(", "));
+        outln!("members that match: {}", members.join(", "))?;
     }
-    println!("launcher file: {source}");
+    outln!("launcher file: {source}")?;
     if args.explain {
-        print!("\n{explanation}");
+        out!("\n{explanation}")?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -14,9 +14,9 @@ pub(crate) struct Args {
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let host = hostspec::detect();
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&host)?);
+        outln!("{}", serde_json::to_string_pretty(&host)?)?;
     } else {
-        print!("{}", hostspec::to_toml_string(&host));
+        out!("{}", hostspec::to_toml_string(&host))?;
     }
     Ok(ExitCode::SUCCESS)
 }

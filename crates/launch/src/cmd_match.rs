@@ -36,21 +36,21 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     if args.json {
         let mut buf = Vec::new();
         write_json(&mut buf, found.as_ref().map(|m| (m.alternative, m.score)));
-        println!("{}", String::from_utf8_lossy(&buf));
+        outln!("{}", String::from_utf8_lossy(&buf))?;
     } else if let Some(m) = &found {
         let alt = &req.alternatives[m.alternative];
-        println!("alternative {} matches: {alt}", m.alternative);
-        println!("score: {}", score_text(m.score));
+        outln!("alternative {} matches: {alt}", m.alternative)?;
+        outln!("score: {}", score_text(m.score))?;
         for (request, device) in alt.accelerators.iter().zip(m.assignment.iter()) {
             let spec = &host.accelerators[device];
             let model = spec.model.as_deref().unwrap_or("");
-            println!(
+            outln!(
                 "  {}(mem={}) -> accelerator {device}: {} {} {model}",
                 request.kind,
                 request.memory,
                 spec.kind.host_name(),
                 spec.memory
-            );
+            )?;
         }
     }
     if found.is_none() {

@@ -20,9 +20,9 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     }
     let req = reqparse::parse(&args.expr)?;
     if args.json {
-        println!("{}", serde_json::to_string(&req)?);
+        outln!("{}", serde_json::to_string(&req)?)?;
     } else {
-        println!("{req}");
+        outln!("{req}")?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,24 @@
 //! The machine-readable contract (JSON shapes, exit codes) is
 //! `docs/cli.md`: 0 success, 1 no match or job failed, 2 bad input.
 
+/// `println!` that gives the write's error back instead of panicking: a
+/// closed pipe (`launch check | head -1`) ends the command quietly (see
+/// `main`).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*)
+    }};
+}
+
+/// `print!`, likewise.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout(), $($arg)*)
+    }};
+}
+
 mod batch;
 mod cmd_check;
 mod cmd_find;
@@ -67,11 +85,23 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader went away (`launch check | head -1`): stop quietly, as
+        // Unix tools do.
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {}", report(&err));
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
+}
+
+/// Whether writing to stdout failed because its reader has gone.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
 }
 
 /// The error and its causes, `: `-joined. No error of the workspace quotes

@@ -155,7 +155,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     }
     let handle = launcher.submit(job)?;
     if args.detach {
-        println!("{shown}");
+        outln!("{shown}")?;
         return Ok(ExitCode::SUCCESS);
     }
     eprintln!("launch: job directory {shown}");

@@ -119,9 +119,9 @@ pub(crate) fn status(args: &StatusArgs) -> Result<ExitCode> {
         let recovered = recover(dir, args.config.as_deref());
         match recovered.and_then(|(job, kind)| Ok((job.state()?, job.pending_reason(), kind))) {
             Ok((state, pending, kind)) if args.json => {
-                println!("{}", state_json(dir, &state, pending, kind));
+                outln!("{}", state_json(dir, &state, pending, kind))?;
             }
-            Ok((state, _, _)) => println!("{}: {state}", dir.display()),
+            Ok((state, _, _)) => outln!("{}: {state}", dir.display())?,
             Err(e) => {
                 eprintln!("error: {}", crate::report(&e));
                 code = ExitCode::from(crate::EXIT_BAD_INPUT);
@@ -145,7 +145,7 @@ pub(crate) fn cancel(args: &CancelArgs) -> Result<ExitCode> {
             Ok(job.state()?.to_string())
         });
         match result {
-            Ok(what) => println!("{}: {what}", dir.display()),
+            Ok(what) => outln!("{}: {what}", dir.display())?,
             Err(e) => {
                 eprintln!("error: {}", crate::report(&e));
                 code = ExitCode::from(crate::EXIT_BAD_INPUT);

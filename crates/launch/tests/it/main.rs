@@ -1,6 +1,7 @@
 //! Integration tests of the `launch` binary: real processes, the contract of
 //! `docs/cli.md`.
 
+mod broken_pipe;
 mod cli_find;
 mod cli_generate;
 mod cli_match;

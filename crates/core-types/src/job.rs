@@ -135,9 +135,22 @@ impl Job {
                 )));
             }
         }
+        if self.alternative.duration.seconds() > MAX_TIME_LIMIT_SECONDS {
+            return Err(bad(format!(
+                "its duration ({}) is longer than any launcher can enforce (at most {} seconds, \
+                 about 68 years)",
+                self.alternative.duration, MAX_TIME_LIMIT_SECONDS
+            )));
+        }
         Ok(())
     }
 }
+
+/// The longest time limit a job may have, in seconds (2³¹ − 1, about 68
+/// years): what every launcher can enforce (a POSIX shell's arithmetic,
+/// `sleep`, Slurm's time limit); a longer one is refused rather than
+/// dropped.
+pub const MAX_TIME_LIMIT_SECONDS: u64 = i32::MAX as u64;
 
 /// Why a job failed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

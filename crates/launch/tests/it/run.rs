@@ -378,3 +378,26 @@ fn status_and_cancel_follow_the_recorded_launcher() {
         );
     }
 }
+
+/// A time limit no launcher can enforce is refused before anything runs,
+/// naming the bound (it once reached the script, which ran the job with no
+/// limit at all).
+#[test]
+fn an_unenforceable_duration_is_refused() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("forever");
+    let out = run_in(
+        home.path(),
+        &dir,
+        &["duration=18446744073709551615s", "--", "true"],
+    );
+    crate::support::assert_fails(&out, 2, "at most 2147483647 seconds");
+    assert!(!dir.join("job.json").exists(), "nothing was submitted");
+    // The longest enforceable limit is taken.
+    let ok = run_in(
+        home.path(),
+        &home.path().join("long"),
+        &["duration=2147483647s", "--", "true"],
+    );
+    crate::support::assert_ok(&ok);
+}

@@ -24,6 +24,20 @@ fn key_refusal(e: &ssh2::Error) -> String {
     }
 }
 
+/// Why OpenSSH would ignore a private key file of this user's that others
+/// may read or write (mode bits 077), in its words; `None` when it is fine.
+fn too_open(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(path).ok()?;
+    let mode = meta.mode() & 0o7777;
+    (meta.uid() == nix::unistd::getuid().as_raw() && mode & 0o077 != 0).then(|| {
+        format!(
+            "its permissions {mode:04o} are too open: a private key must not be accessible by \
+             others, and OpenSSH ignores it too (chmod 600 it)"
+        )
+    })
+}
+
 pub(super) fn authenticate(
     session: &Session,
     config: &SshConfig,
@@ -35,7 +49,7 @@ pub(super) fn authenticate(
         target: target.to_owned(),
         tried,
     };
-    let try_file = |path: &Path, passphrase: Option<&Secret>, tried: &mut Vec<String>| match session
+    let try_key = |path: &Path, passphrase: Option<&Secret>, tried: &mut Vec<String>| match session
         .userauth_pubkey_file(user, None, path, passphrase.map(Secret::expose))
     {
         Ok(()) if session.authenticated() => true,
@@ -54,6 +68,13 @@ pub(super) fn authenticate(
             ));
             false
         }
+    };
+    let try_file = |path: &Path, passphrase: Option<&Secret>, tried: &mut Vec<String>| {
+        if let Some(why) = too_open(path) {
+            tried.push(format!("identity file `{}`: {why}", path.display()));
+            return false;
+        }
+        try_key(path, passphrase, tried)
     };
     let home = ssh_settings::home();
     if let Some(identity) = &config.identity {

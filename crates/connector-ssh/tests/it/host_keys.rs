@@ -158,3 +158,27 @@ fn passphrases_never_show() {
         assert!(!text.contains("correct horse"), "{text}");
     }
 }
+
+/// A private key that others may read is refused as OpenSSH refuses it,
+/// with its advice; the same key made private logs in.
+#[test]
+fn an_identity_file_others_can_read_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    let Some(server) = server() else { return };
+    let temp = support::tempdir();
+    let key = temp.path().join("id_ed25519");
+    std::fs::copy(server.dir.join("id_ed25519"), &key).unwrap();
+    for mode in [0o644, 0o666, 0o640] {
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+        let err = connect(server.config().identity(&key)).unwrap_err();
+        assert!(matches!(err, SshError::Auth { .. }), "{err:?}");
+        let text = err.to_string();
+        assert!(
+            text.contains(&format!("its permissions {mode:04o} are too open"))
+                && text.contains("chmod 600"),
+            "{text}"
+        );
+    }
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    connect(server.config().identity(&key)).unwrap();
+}

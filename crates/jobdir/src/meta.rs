@@ -137,6 +137,10 @@ pub struct SlurmMeta {
     /// The job array it is a task of, when it is one.
     #[serde(default)]
     pub array: Option<ArrayMeta>,
+    /// Why `sbatch` did not take the job, when it did not: nothing was
+    /// submitted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submission_failed: Option<String>,
 }
 
 /// A task of a job array.

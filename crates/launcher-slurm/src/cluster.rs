@@ -187,6 +187,11 @@ impl Cluster {
                     ..
                 }) => {
                     if is_transient(&stderr) && attempt < attempts {
+                        // The controller may have taken the job before the
+                        // answer was lost: never submit it twice.
+                        if let Ok(Some(id)) = self.job_in(cwd) {
+                            return Ok(id);
+                        }
                         attempt += 1;
                         continue;
                     }
@@ -200,6 +205,31 @@ impl Cluster {
                 Err(e) => return Err(SlurmError::Connector(e)),
             }
         }
+    }
+
+    /// The id of this user's job (or job array) Slurm holds whose working
+    /// directory is `dir`: how a submission whose `sbatch` answer was lost
+    /// (the submitter killed, a timed-out socket) is found again. `None`
+    /// when Slurm holds none.
+    pub(crate) fn job_in(&self, dir: &Path) -> Result<Option<String>, SlurmError> {
+        let args = [
+            "--noheader".to_owned(),
+            "--me".to_owned(),
+            "--states=all".to_owned(),
+            format!("--format={}", parse::JOB_DIR_FORMAT),
+        ];
+        let out = self
+            .run("squeue", args, None)
+            .map_err(|e| SlurmError::Query {
+                message: failure_message(&e),
+                transient: transient_error(&e),
+            })?;
+        let want = dir.to_string_lossy();
+        let text = String::from_utf8_lossy(&out.stdout);
+        Ok(parse::job_dirs(&text)
+            .into_iter()
+            .find(|(_, d)| d.trim_end_matches('/') == want.trim_end_matches('/'))
+            .map(|(id, _)| id))
     }
 
     /// `squeue` for these job ids (`123`, `123_4`; arrays by their base id),

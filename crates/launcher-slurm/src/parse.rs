@@ -242,6 +242,23 @@ pub fn is_accounting_disabled(stderr: &str) -> bool {
         || s.contains("accounting_storage/none")
 }
 
+/// The format [`job_dirs`] reads: each job's (array's) id and its working
+/// directory.
+pub const JOB_DIR_FORMAT: &str = "%F|%Z";
+
+/// `squeue --noheader --format=%F|%Z` output: `(job id, working directory)`
+/// for each line (an array's tasks share its id and directory).
+pub fn job_dirs(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|line| {
+            let (id, dir) = line.trim_end_matches('\r').split_once('|')?;
+            let id = id.trim();
+            (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| (id.to_owned(), dir.to_owned()))
+        })
+        .collect()
+}
+
 /// A Slurm time (as `--time` takes it and `sinfo`, `squeue` print it) in
 /// seconds: `M`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`. A bare number
 /// is minutes. `Ok(None)`: unlimited (`UNLIMITED`, `INFINITE`).
@@ -487,6 +504,20 @@ pub fn scontrol_partitions(text: &str) -> Result<Vec<PartitionRow>, ParseError> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn job_dirs_of_squeue() {
+        let text =
+            "41|/scratch/jobs/a b\n42|/scratch/jobs/arr\n42|/scratch/jobs/arr\nbad line\n|/x\n";
+        assert_eq!(
+            job_dirs(text),
+            [
+                ("41".to_owned(), "/scratch/jobs/a b".to_owned()),
+                ("42".to_owned(), "/scratch/jobs/arr".to_owned()),
+                ("42".to_owned(), "/scratch/jobs/arr".to_owned()),
+            ]
+        );
+    }
 
     fn data(name: &str) -> String {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -37,22 +37,13 @@ pub fn recover(connector: Arc<dyn Connector>, dir: &Path) -> Result<SlurmJob, Sl
             .get(&id)
             .unwrap_or_else(|| Arc::new(Tracked::new(id, jobdir, None)))
     } else {
-        {
-            // sbatch was running when the submitter stopped: the job may
-            // never have reached Slurm.
-            let state = match jobdir.decided()?.or(jobdir.wrapper_state()?) {
-                Some(state) => state,
-                None if meta
-                    .submitter
-                    .as_ref()
-                    .and_then(jobdir::Identity::alive_here)
-                    == Some(false) =>
-                {
-                    JobState::Failed(FailReason::Lost)
-                }
-                None => JobState::Scheduled,
-            };
-            Arc::new(Tracked::new(String::new(), jobdir, Some(state)))
+        match unsaved(&meta, &jobdir, &cluster, dir)? {
+            // `sbatch` took it, but its answer was not saved (the
+            // submitter was killed): Slurm knows it by its directory.
+            Unsaved::Found(id) => watcher
+                .get(&id)
+                .unwrap_or_else(|| Arc::new(Tracked::new(id, jobdir, None))),
+            Unsaved::State(state) => Arc::new(Tracked::new(String::new(), jobdir, Some(state))),
         }
     };
     Ok(SlurmJob {
@@ -64,4 +55,53 @@ pub fn recover(connector: Arc<dyn Connector>, dir: &Path) -> Result<SlurmJob, Sl
         cancel_timeout: config.cancel_timeout,
         followed: false,
     })
+}
+
+/// A job whose `job.json` has no Slurm id.
+enum Unsaved {
+    /// Slurm holds it under this id.
+    Found(String),
+    /// What can be said without an id.
+    State(JobState),
+}
+
+/// A job without a saved id: what its directory says (it ran, it was
+/// never submitted), else what Slurm says of a job in that directory, else
+/// scheduled while its submitter lives and lost once it is gone.
+fn unsaved(
+    meta: &crate::slurm_dir::Meta,
+    jobdir: &JobDir,
+    cluster: &Cluster,
+    dir: &Path,
+) -> Result<Unsaved, SlurmError> {
+    if let Some(state) = jobdir.decided()?.or(jobdir.wrapper_state()?) {
+        return Ok(Unsaved::State(state));
+    }
+    if let Some(why) = &meta.submission_failed {
+        return Ok(Unsaved::State(JobState::Failed(FailReason::Other(
+            format!("submission failed: {why}"),
+        ))));
+    }
+    let workdir = meta.array.as_ref().map_or(dir, |a| a.first.as_path());
+    match cluster.job_in(workdir) {
+        Ok(Some(base)) => {
+            return Ok(Unsaved::Found(match &meta.array {
+                Some(array) => format!("{base}_{}", array.index),
+                None => base,
+            }));
+        }
+        // Slurm cannot be asked now: not final either way.
+        Err(_) => return Ok(Unsaved::State(JobState::Scheduled)),
+        Ok(None) => {}
+    }
+    let gone = meta
+        .submitter
+        .as_ref()
+        .and_then(jobdir::Identity::alive_here)
+        == Some(false);
+    Ok(Unsaved::State(if gone {
+        JobState::Failed(FailReason::Lost)
+    } else {
+        JobState::Scheduled
+    }))
 }

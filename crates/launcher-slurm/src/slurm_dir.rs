@@ -42,6 +42,8 @@ pub(crate) struct Meta {
     pub submitter: Option<Identity>,
     /// The job array it is a task of, when it is one.
     pub array: Option<ArrayRef>,
+    /// Why `sbatch` did not take it, when it did not.
+    pub submission_failed: Option<String>,
 }
 
 /// A task of a job array: its index, the array's size, and the first
@@ -75,6 +77,7 @@ pub(crate) fn job_meta(
             size: a.size,
             first_dir: lossy(a.first.as_os_str()),
         }),
+        submission_failed: meta.submission_failed.clone(),
     };
     let mut out = JobMeta::of(job, LauncherMeta::Slurm { slurm }, connector.name());
     out.submitter.clone_from(&meta.submitter);
@@ -116,6 +119,7 @@ pub(crate) fn read_meta(connector: &dyn Connector, dir: &Path) -> Result<Meta, S
             size: a.size,
             first: a.first_dir.into(),
         }),
+        submission_failed: slurm.submission_failed,
     })
 }
 

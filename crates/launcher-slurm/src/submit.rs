@@ -64,6 +64,7 @@ impl SlurmLauncher {
             env: self.cluster().env.clone(),
             submitter: jobdir::this_process().cloned(),
             array,
+            submission_failed: None,
         };
         self.write_meta(job, &meta, options)?;
         Ok(meta)
@@ -97,9 +98,16 @@ impl SlurmLauncher {
         let options = self.options_for(job);
         let mut meta = self.write_job(job, &options, None)?;
         let script = job.dir.join(SCRIPT);
-        let id = self
-            .cluster()
-            .sbatch(&script, &job.dir, &self.config.retry)?;
+        let id = match self.cluster().sbatch(&script, &job.dir, &self.config.retry) {
+            Ok(id) => id,
+            Err(e) => {
+                // Said in the directory, so that any process tells "never
+                // submitted" from "lost" (the error goes to the caller too).
+                meta.submission_failed = Some(core_types::job::report(&e));
+                self.write_meta(job, &meta, &options)?;
+                return Err(e);
+            }
+        };
         meta.job_id = Some(id.clone());
         self.write_meta(job, &meta, &options)?;
         Ok(self.follow(id, dir))

@@ -365,3 +365,79 @@ fn time_left_inside_a_job() {
         "{printed:?} -> {left:?}"
     );
 }
+
+/// The submitter killed after `sbatch` answered and before the id was
+/// saved (`job_id: null`, its process gone): any process finds the job by
+/// its directory, follows it and cancels it; it is never said lost.
+#[test]
+fn a_job_whose_id_was_never_saved_is_found_by_its_directory() {
+    let Some((cluster, _guard)) = support::cluster() else {
+        return;
+    };
+    let launcher = support::launcher(&cluster);
+    let work = support::workdir("unsaved");
+    let later = launcher.config(&SlurmOptions::default().begin("now+3600"));
+    let job = later.submit(Job::new(work.join("j"), ["true"])).unwrap();
+    let id = job.id();
+    // What a submitter killed at the worst moment leaves: no id, and a
+    // process that is gone.
+    let meta_path = work.join("j/job.json");
+    let mut meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&meta_path).unwrap()).unwrap();
+    meta["slurm"]["job_id"] = serde_json::Value::Null;
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    meta["submitter"]["pid"] = gone.id().into();
+    std::fs::write(&meta_path, meta.to_string()).unwrap();
+    let recovered =
+        launcher_slurm::recover(connector_local::LocalConnector::shared(), &work.join("j"))
+            .unwrap();
+    assert_eq!(recovered.id(), id, "found by its directory");
+    assert_eq!(recovered.state().unwrap(), JobState::Scheduled);
+    recovered.cancel().unwrap();
+    assert_eq!(
+        support::squeue(&cluster, &id, "%T", Some("all")),
+        "CANCELLED",
+        "scancel was sent"
+    );
+    assert_eq!(
+        recovered.state().unwrap(),
+        JobState::Failed(FailReason::Cancelled)
+    );
+}
+
+/// `sbatch` missing: the submission fails, and the directory says so
+/// (not "lost").
+#[test]
+fn a_submission_that_failed_says_so() {
+    let work = support::workdir("nosbatch");
+    let empty = work.join("no-bin");
+    std::fs::create_dir_all(&empty).unwrap();
+    let launcher = launcher_slurm::SlurmLauncher::new(connector_local::LocalConnector::shared())
+        .bin(&empty)
+        .retry(launcher_slurm::RetryPolicy {
+            attempts: 1,
+            ..launcher_slurm::RetryPolicy::default()
+        });
+    let err = launcher
+        .submit(Job::new(work.join("j"), ["true"]))
+        .unwrap_err();
+    assert!(report(&err).contains("sbatch"), "{}", report(&err));
+    let recovered =
+        launcher_slurm::recover(connector_local::LocalConnector::shared(), &work.join("j"))
+            .unwrap();
+    let state = recovered.state().unwrap();
+    let JobState::Failed(FailReason::Other(why)) = &state else {
+        panic!("{state}");
+    };
+    assert!(
+        why.starts_with("submission failed: ") && why.contains("sbatch"),
+        "{why}"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(work.join("j"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp") || n.starts_with(".launch-write"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

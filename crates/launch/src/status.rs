@@ -72,29 +72,58 @@ fn locate(arg: &Path, config: Option<&Path>) -> Result<(Arc<dyn Connector>, Path
     Ok((Arc::new(connector_ssh::SshConnector::new(settings)?), dir))
 }
 
+/// A handle on a job, from the launcher its `job.json` names.
+enum Recovered {
+    Slurm(launcher_slurm::SlurmJob),
+    Direct(launcher_direct::RecoveredJob),
+}
+
+impl Recovered {
+    fn handle(&self) -> &dyn JobHandle {
+        match self {
+            Recovered::Slurm(job) => job,
+            Recovered::Direct(job) => job,
+        }
+    }
+
+    /// Why a scheduled job waits, when its launcher says.
+    fn waiting_reason(&self) -> Result<Option<String>> {
+        Ok(match self {
+            Recovered::Direct(job) => job.waiting_reason()?,
+            Recovered::Slurm(_) => None,
+        })
+    }
+}
+
 /// A handle on the job in `dir`, from the launcher its `job.json` names,
 /// and that launcher's kind.
-fn recover(arg: &Path, config: Option<&Path>) -> Result<(Box<dyn JobHandle>, LauncherKind)> {
+fn recover(arg: &Path, config: Option<&Path>) -> Result<(Recovered, LauncherKind)> {
     let (connector, dir) = locate(arg, config)?;
     let dir = dir.as_path();
     let kind = jobdir::read_meta(connector.as_ref(), dir)?.kind();
-    let job: Box<dyn JobHandle> = match kind {
-        LauncherKind::Slurm => Box::new(
+    let job = match kind {
+        LauncherKind::Slurm => Recovered::Slurm(
             launcher_slurm::recover(connector, dir)?
                 .with_poll_interval(std::time::Duration::from_secs(1)),
         ),
-        LauncherKind::Direct => Box::new(launcher_direct::recover(connector, dir)?),
+        LauncherKind::Direct => Recovered::Direct(launcher_direct::recover(connector, dir)?),
     };
     Ok((job, kind))
 }
 
-/// The JSON object `launch status --json` prints for a directory.
-fn state_json(dir: &Path, state: &JobState, launcher: LauncherKind) -> serde_json::Value {
+/// The JSON object `launch status --json` prints for a directory; a
+/// scheduled job's `reason` says what it waits for, when that is known.
+fn state_json(
+    dir: &Path,
+    state: &JobState,
+    waiting: Option<&str>,
+    launcher: LauncherKind,
+) -> serde_json::Value {
     serde_json::json!({
         "dir": dir.display().to_string(),
         "state": state.name(),
         "exit_code": state.exit_code(),
-        "reason": state.reason().map(ToString::to_string),
+        "reason": state.reason().map(ToString::to_string).or(waiting.map(str::to_owned)),
         "launcher": launcher.name(),
     })
 }
@@ -106,9 +135,22 @@ pub(crate) fn status(args: &StatusArgs) -> Result<ExitCode> {
     let mut code = ExitCode::SUCCESS;
     for dir in &args.dirs {
         let recovered = recover(dir, args.config.as_deref());
-        match recovered.and_then(|(job, kind)| Ok((job.state()?, kind))) {
-            Ok((state, kind)) if args.json => println!("{}", state_json(dir, &state, kind)),
-            Ok((state, _)) => println!("{}: {state}", dir.display()),
+        let observed = recovered.and_then(|(job, kind)| {
+            let state = job.handle().state()?;
+            let waiting = if state == JobState::Scheduled {
+                job.waiting_reason()?
+            } else {
+                None
+            };
+            Ok((state, waiting, kind))
+        });
+        match observed {
+            Ok((state, waiting, kind)) if args.json => println!(
+                "{}",
+                state_json(dir, &state, waiting.as_deref(), kind)
+            ),
+            Ok((state, Some(waiting), _)) => println!("{}: {state} ({waiting})", dir.display()),
+            Ok((state, None, _)) => println!("{}: {state}", dir.display()),
             Err(e) => {
                 eprintln!("error: {}", crate::report(&e));
                 code = ExitCode::from(crate::EXIT_BAD_INPUT);
@@ -124,6 +166,7 @@ pub(crate) fn cancel(args: &CancelArgs) -> Result<ExitCode> {
     let mut code = ExitCode::SUCCESS;
     for dir in &args.dirs {
         let result = recover(dir, args.config.as_deref()).and_then(|(job, _)| {
+            let job = job.handle();
             let before = job.state()?;
             if before.is_final() {
                 return Ok(format!("already ended: {before}"));

@@ -145,10 +145,9 @@ pub(crate) fn status(args: &StatusArgs) -> Result<ExitCode> {
             Ok((state, waiting, kind))
         });
         match observed {
-            Ok((state, waiting, kind)) if args.json => println!(
-                "{}",
-                state_json(dir, &state, waiting.as_deref(), kind)
-            ),
+            Ok((state, waiting, kind)) if args.json => {
+                println!("{}", state_json(dir, &state, waiting.as_deref(), kind))
+            }
             Ok((state, Some(waiting), _)) => println!("{}: {state} ({waiting})", dir.display()),
             Ok((state, None, _)) => println!("{}: {state}", dir.display()),
             Err(e) => {

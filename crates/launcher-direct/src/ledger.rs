@@ -496,7 +496,10 @@ mod tests {
         };
         let plan = device_plan(
             &host,
-            &[req(AcceleratorKind::Cuda, 48), req(AcceleratorKind::Cuda, 8)],
+            &[
+                req(AcceleratorKind::Cuda, 48),
+                req(AcceleratorKind::Cuda, 8),
+            ],
         );
         assert_eq!(plan, "1/cuda:0;1/cuda:1");
     }

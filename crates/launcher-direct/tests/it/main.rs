@@ -1,5 +1,7 @@
 //! Integration tests of the direct launcher: real jobs, real processes.
 
+mod ledger;
+
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};

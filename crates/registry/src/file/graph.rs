@@ -142,8 +142,13 @@ pub(super) fn check_ledgers(
         if other != ledger {
             let say = |l: &Option<std::path::PathBuf>| {
                 l.as_ref().map_or_else(
-                    || "the default one".to_owned(),
-                    |p| format!("`{}`", core_types::text::printable(&p.to_string_lossy())),
+                    || "the default ledger".to_owned(),
+                    |p| {
+                        format!(
+                            "the ledger `{}`",
+                            core_types::text::printable(&p.to_string_lossy())
+                        )
+                    },
                 )
             };
             return Err(source.error(
@@ -151,7 +156,7 @@ pub(super) fn check_ledgers(
                 InvalidKind::BadValue,
                 format!("launcher[{i}].ledger"),
                 format!(
-                    "`{}` runs jobs on the machine of connector `{connector}` with the ledger {}, \
+                    "`{}` runs jobs on the machine of connector `{connector}` with {}, \
                      and `{}` (line {}) with {}: launchers of one machine share one ledger",
                     entry.name,
                     say(ledger),

@@ -146,7 +146,7 @@ pub(crate) fn status(args: &StatusArgs) -> Result<ExitCode> {
         });
         match observed {
             Ok((state, waiting, kind)) if args.json => {
-                println!("{}", state_json(dir, &state, waiting.as_deref(), kind))
+                println!("{}", state_json(dir, &state, waiting.as_deref(), kind));
             }
             Ok((state, Some(waiting), _)) => println!("{}: {state} ({waiting})", dir.display()),
             Ok((state, None, _)) => println!("{}: {state}", dir.display()),

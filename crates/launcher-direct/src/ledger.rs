@@ -108,15 +108,12 @@ fn device_names(host: &HostSpec) -> Vec<String> {
     host.accelerators
         .iter()
         .map(|a| {
-            let n = match seen.iter_mut().find(|(k, _)| *k == a.kind) {
-                Some(entry) => {
-                    entry.1 += 1;
-                    entry.1 - 1
-                }
-                None => {
-                    seen.push((a.kind, 1));
-                    0
-                }
+            let n = if let Some(entry) = seen.iter_mut().find(|(k, _)| *k == a.kind) {
+                entry.1 += 1;
+                entry.1 - 1
+            } else {
+                seen.push((a.kind, 1));
+                0
             };
             format!("{}:{n}", a.kind.host_name())
         })

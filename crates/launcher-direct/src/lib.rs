@@ -474,7 +474,7 @@ impl Inner {
             while since.elapsed() < Duration::from_secs(10)
                 && process.try_wait()?.is_none()
                 && !this.connector.exists(&in_line)?
-                && !files.pid_file()?.is_some_and(|p| p.command.is_some())
+                && files.pid_file()?.is_none_or(|p| p.command.is_none())
                 && !this.connector.exists(&state)?
             {
                 std::thread::sleep(Duration::from_millis(1));

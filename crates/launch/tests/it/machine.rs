@@ -167,8 +167,13 @@ fn runs_from_many_processes_never_share_a_device_nor_exceed_the_cores() {
         );
     }
     assert_eq!(started(Path::new(locks)), 6);
+}
 
-    // Cores: `cpu(cores=2)` jobs on a 2-core machine run one at a time.
+#[test]
+fn cpu_jobs_from_many_processes_run_one_at_a_time_on_two_cores() {
+    let (home, file, _) = setup();
+    let (home, file) = (home.path(), file.to_str().unwrap());
+    // `cpu(cores=2)` jobs on a 2-core machine run one at a time.
     let cpu_locks = Path::new(home).join("cpu");
     std::fs::create_dir(&cpu_locks).unwrap();
     let cpu = cpu_locks.to_str().unwrap();

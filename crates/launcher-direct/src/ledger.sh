@@ -1,9 +1,12 @@
 # The machine's ledger (launch's direct launcher, ledger format 1): what
 # every job of this machine holds and who waits for what, in order, shared
 # by every process that runs jobs here. It is one file, `$L/ledger`,
-# rewritten (write, then rename) only under the lock, the directory
-# `$L/lock` (mkdir is atomic); a line per job:
+# replaced only by the holder of the lock: the lock is the file
+# `$L/ledger.lock`, created exclusively (`set -C`), whose first line names
+# its owner and into which the owner writes the new ledger; renaming it to
+# `ledger` commits and unlocks at once. A line per job:
 #   next N                                                   the next ticket
+#   x SEQ...                                   purged jobs whose files stay
 #   h SEQ PID START BOOT CORES MEM TOKENS DEVS               a holder
 #   w SEQ PID START BOOT CORES MEM CAPC CAPM TOKENS PLAN LIMIT OVER   a waiter
 # PID START BOOT: the job's supervisor (START is field 22 of /proc/PID/stat,
@@ -143,12 +146,16 @@ lg_fits() {
 # lg_started: those started; lg_wake: whom to wake (those, and the first
 # of those left).
 lg_dispatch() {
-	lg_mode=$1 lg_next=1 lg_h= lg_w= lg_uc=0 lg_um=0 lg_ud=, lg_ut=,
+	lg_mode=$1 lg_next=1 lg_h= lg_w= lg_uc=0 lg_um=0 lg_ud=, lg_ut=, lg_trash=
 	if [ -e "$L/ledger" ]; then
 		while read -r lg_line; do
 			set -- $lg_line
 			case $1 in
 			next) lg_next=$2 ;;
+			x)
+				shift
+				lg_trash=$*
+				;;
 			h)
 				if [ "$2" != "$lg_skip" ] && lg_holder_alive "$2" "$3" "$4" "$5"; then
 					lg_h="$lg_h$lg_line$lg_nl"
@@ -190,8 +197,14 @@ lg_dispatch() {
 	done
 	IFS=$lg_IFS
 	lg_wake="$lg_started $lg_head"
+	# The files of purged jobs go in batches (one `rm` for many).
+	lg_trash="$lg_trash $lg_dead" lg_sweep=
+	set -- $lg_trash
+	if [ $# -ge 32 ]; then
+		lg_sweep=$lg_trash lg_trash=
+	fi
 	{
-		printf 'next %s\n%s' "$lg_next" "$lg_h"
+		printf 'next %s\nx %s\n%s' "$lg_next" "$lg_trash" "$lg_h"
 		IFS=$lg_nl
 		for lg_line in $lg_keep; do
 			IFS=$lg_IFS
@@ -201,37 +214,48 @@ lg_dispatch() {
 			IFS=$lg_nl
 		done
 		IFS=$lg_IFS
-	} > "$L/ledger.$$" && mv -f "$L/ledger.$$" "$L/ledger"
+	} >| "$L/ledger.lock"
 }
 
+# Takes the lock: spins a little, then sleeps 5 ms between tries; a lock
+# held for long (about 2 s) by a process that is gone is broken.
 lg_lock() {
 	lg_dead= lg_n=0
-	until mkdir "$L/lock" 2> /dev/null; do
+	until { set -C && true > "$L/ledger.lock"; } 2> /dev/null; do
+		set +C
 		lg_n=$((lg_n + 1))
-		if [ "$lg_n" -ge 300 ]; then
-			# Held for long: break it when its owner is gone.
+		[ $((lg_n % 32)) = 0 ] || continue
+		if [ "$lg_n" -ge 12800 ]; then
 			lg_n=0 lg_o=
-			{ read -r lg_o < "$L/lock/owner"; } 2> /dev/null
-			if [ -z "$lg_o" ]; then
-				[ -n "$lg_noowner" ] && lg_o='1 1 -'
+			{ read -r lg_o < "$L/ledger.lock"; } 2> /dev/null
+			case $lg_o in
+			'lock '*) ;;
+			*)
+				[ -n "$lg_noowner" ] && lg_o='lock 1 1 -'
 				lg_noowner=1
-			fi
-			if [ -n "$lg_o" ] && ! lg_alive $lg_o; then
-				mv "$L/lock" "$L/lock.stale.$$" 2> /dev/null && rm -rf "$L/lock.stale.$$"
+				;;
+			esac
+			if [ -n "$lg_o" ] && ! lg_alive ${lg_o#lock }; then
+				mv -f "$L/ledger.lock" "$L/ledger.stale.$$" 2> /dev/null &&
+					rm -f "$L/ledger.stale.$$"
 			fi
 		fi
-		sleep "$lg_tick" 2> /dev/null || sleep 1
+		sleep 0.005 2> /dev/null || sleep 1
 	done
+	set +C
 	lg_noowner=
-	printf '%s %s %s\n' "$$" "$lg_start" "$lg_bootw" > "$L/lock/owner"
+	printf 'lock %s %s %s\n' "$$" "$lg_start" "$lg_bootw" >| "$L/ledger.lock"
 }
 
-lg_unlock() {
-	set -- "$L/lock"
-	for lg_x in $lg_dead; do
+# Commits the new ledger and unlocks; 1 when the lock was broken meanwhile.
+lg_commit() {
+	mv -f "$L/ledger.lock" "$L/ledger" 2> /dev/null || return 1
+	[ -z "$lg_sweep" ] && return 0
+	set --
+	for lg_x in $lg_sweep; do
 		set -- "$@" "$L/d.$lg_x" "$L/w.$lg_x"
 	done
-	rm -rf "$@"
+	rm -f "$@"
 }
 
 lg_wakeup() {
@@ -275,7 +299,10 @@ lg_look() {
 lg_round() {
 	lg_lock
 	lg_dispatch "$1"
-	lg_unlock
+	until lg_commit; do
+		lg_lock
+		lg_dispatch "$1"
+	done
 	lg_wakeup
 }
 

@@ -10,7 +10,7 @@
 #   h SEQ PID START BOOT CORES MEM TOKENS DEVS               a holder
 #   w SEQ PID START BOOT CORES MEM CAPC CAPM TOKENS PLAN LIMIT OVER   a waiter
 # PID START BOOT: the job's supervisor (START is field 22 of /proc/PID/stat,
-# BOOT the boot id); MEM in KiB; CAPC CAPM the job's own host's cores and
+# BOOT the boot id, `=` for that of the line `boot ID`); MEM in KiB; CAPC CAPM the job's own host's cores and
 # memory (0: unknown, no limit); TOKENS `-` or `name=K/COUNT,...`; DEVS
 # `-` or `cuda:0,...`; PLAN the devices that may serve the job: `|`
 # between alternatives, `;` between groups, a group `K/dev,dev,...` (any
@@ -39,6 +39,7 @@ lg_stat() {
 lg_alive() {
 	case $3 in
 	- | "$lg_boot") ;;
+	=) [ "$lg_lboot" = "$lg_bootw" ] || [ -z "$lg_boot" ] || return 1 ;;
 	*) [ -z "$lg_boot" ] || return 1 ;;
 	esac
 	if [ "$2" = 0 ]; then
@@ -55,6 +56,8 @@ lg_holder_alive() {
 	lg_alive "$2" "$3" "$4" && return 0
 	lg_dir=
 	{ read -r lg_dir < "$L/d.$1"; } 2> /dev/null || return 1
+	# Its script wrote the end: the command is gone.
+	[ ! -e "$lg_dir/state" ] || return 1
 	lg_c= lg_cs=
 	{
 		while read -r lg_k lg_v; do
@@ -146,12 +149,13 @@ lg_fits() {
 # lg_started: those started; lg_wake: whom to wake (those, and the first
 # of those left).
 lg_dispatch() {
-	lg_mode=$1 lg_next=1 lg_h= lg_w= lg_uc=0 lg_um=0 lg_ud=, lg_ut=, lg_trash=
+	lg_mode=$1 lg_next=1 lg_lboot=- lg_h= lg_w= lg_uc=0 lg_um=0 lg_ud=, lg_ut=, lg_trash=
 	if [ -e "$L/ledger" ]; then
 		while read -r lg_line; do
 			set -- $lg_line
 			case $1 in
 			next) lg_next=$2 ;;
+			boot) lg_lboot=$2 ;;
 			x)
 				shift
 				lg_trash=$*
@@ -177,7 +181,7 @@ lg_dispatch() {
 	if [ "$lg_mode" = new ]; then
 		lg_seq=$lg_next lg_next=$((lg_next + 1))
 		printf '%s\n' "$d" > "$L/d.$lg_seq"
-		lg_w="${lg_w}w $lg_seq $$ $lg_start $lg_bootw $lg_need 0$lg_nl"
+		lg_w="${lg_w}w $lg_seq $$ $lg_start = $lg_need 0$lg_nl"
 	fi
 	lg_g=0 lg_block= lg_started= lg_keep= lg_head=
 	IFS=$lg_nl
@@ -204,7 +208,7 @@ lg_dispatch() {
 		lg_sweep=$lg_trash lg_trash=
 	fi
 	{
-		printf 'next %s\nx %s\n%s' "$lg_next" "$lg_trash" "$lg_h"
+		printf 'next %s\nboot %s\nx %s\n%s' "$lg_next" "$lg_bootw" "$lg_trash" "$lg_h"
 		IFS=$lg_nl
 		for lg_line in $lg_keep; do
 			IFS=$lg_IFS
@@ -267,10 +271,11 @@ lg_wakeup() {
 # Lock-free: lg_mine (`h` with lg_devs once started), lg_first (the first
 # waiter), lg_stale (someone the first waiter checks is gone).
 lg_look() {
-	lg_mine= lg_first= lg_stale= lg_hs=
+	lg_mine= lg_first= lg_stale= lg_hs= lg_lboot=-
 	while read -r lg_line; do
 		set -- $lg_line
 		case $1 in
+		boot) lg_lboot=$2 ;;
 		h)
 			if [ "$2" = "$lg_seq" ]; then
 				lg_mine=h lg_devs=$9
@@ -371,10 +376,17 @@ ledger_take() {
 		L=$L/launch/ledger
 	fi
 	[ -d "$L" ] || mkdir -p "$L" || finish 'error cannot create the machine ledger' 1
-	lg_boot=
-	{ read -r lg_boot < /proc/sys/kernel/random/boot_id; } 2> /dev/null
+	# The job script has read both already (`boot`, `self`); else read them.
+	lg_boot=${boot:-}
+	[ -n "$lg_boot" ] || { read -r lg_boot < /proc/sys/kernel/random/boot_id; } 2> /dev/null
 	lg_bootw=${lg_boot:--}
-	if lg_stat $$; then lg_start=$lg_st; else lg_start=0; fi
+	if [ -n "${self:-}" ] && lg_split ${self##*')'}; then
+		lg_start=$lg_st
+	elif lg_stat $$; then
+		lg_start=$lg_st
+	else
+		lg_start=0
+	fi
 	lg_skip= lg_seq=
 	lg_round new
 	case " $lg_started " in

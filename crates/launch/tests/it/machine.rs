@@ -84,10 +84,21 @@ fn started(locks: &Path) -> usize {
         .count()
 }
 
+/// Opens a gate when dropped, so that a failing test leaves no job waiting
+/// for it.
+struct OpenOnDrop(PathBuf);
+
+impl Drop for OpenOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.0, "");
+    }
+}
+
 #[test]
 fn runs_from_many_processes_never_share_a_device_nor_exceed_the_cores() {
     let (home, file, locks) = setup();
     let (home, file, locks) = (home.path(), file.to_str().unwrap(), locks.to_str().unwrap());
+    let _open = OpenOnDrop(Path::new(locks).join("go"));
     let mut detached = Vec::new();
     for i in 0..4 {
         let tag = format!("d{i}");
@@ -177,6 +188,7 @@ fn cpu_jobs_from_many_processes_run_one_at_a_time_on_two_cores() {
     let cpu_locks = Path::new(home).join("cpu");
     std::fs::create_dir(&cpu_locks).unwrap();
     let cpu = cpu_locks.to_str().unwrap();
+    let _open = OpenOnDrop(cpu_locks.join("go"));
     let dirs: Vec<PathBuf> = (0..3)
         .map(|i| {
             let tag = format!("c{i}");
@@ -221,6 +233,7 @@ fn cpu_jobs_from_many_processes_run_one_at_a_time_on_two_cores() {
 fn tokens_are_declared_taken_and_given_back() {
     let (home, file, locks) = setup();
     let (home, file, locks) = (home.path(), file.to_str().unwrap(), locks.to_str().unwrap());
+    let _open = OpenOnDrop(Path::new(locks).join("go"));
     let out = run(
         home,
         &[

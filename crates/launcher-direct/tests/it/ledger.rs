@@ -55,12 +55,23 @@ fn reason(dir: &Path) -> Option<String> {
         .unwrap()
 }
 
+/// Opens a gate when dropped, so that a failing test leaves no job waiting
+/// for it.
+struct OpenOnDrop(PathBuf);
+
+impl Drop for OpenOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.0, "");
+    }
+}
+
 #[test]
 fn jobs_of_several_launchers_never_share_a_device_nor_exceed_the_machine() {
     let work = tempfile::tempdir().unwrap();
     let ledger = work.path().join("ledger");
     let locks = work.path().join("locks");
     std::fs::create_dir(&locks).unwrap();
+    let _open = OpenOnDrop(locks.join("go"));
     // Three launchers of one 2-GPU machine, as three processes would be.
     let launchers: Vec<_> = (0..3).map(|_| on(&ledger, 16, 2, &[])).collect();
     let mut dirs = Vec::new();
@@ -109,6 +120,7 @@ fn waiting_jobs_start_in_order_of_submission_and_say_why_they_wait() {
     let work = tempfile::tempdir().unwrap();
     let ledger = work.path().join("ledger");
     let (gate, log) = (work.path().join("open"), work.path().join("log"));
+    let _open = OpenOnDrop(gate.clone());
     let a = on(&ledger, 1, 0, &[]);
     let b = on(&ledger, 1, 0, &[]);
     let first = work.path().join("first");
@@ -144,6 +156,7 @@ fn a_cancelled_waiting_job_never_starts() {
     let work = tempfile::tempdir().unwrap();
     let ledger = work.path().join("ledger");
     let (gate, log) = (work.path().join("open"), work.path().join("log"));
+    let _open = OpenOnDrop(gate.clone());
     let l = on(&ledger, 1, 0, &[]);
     let holder = work.path().join("holder");
     let h = l
@@ -204,6 +217,7 @@ fn two_entries_on_one_machine_never_give_a_device_twice() {
     let ledger = work.path().join("ledger");
     let locks = work.path().join("locks");
     std::fs::create_dir(&locks).unwrap();
+    let _open = OpenOnDrop(locks.join("go"));
     // Two descriptions of one machine: all of it, and its first GPU only.
     let all = on(&ledger, 16, 2, &[]);
     let first_gpu = on(&ledger, 4, 1, &[]);
@@ -250,6 +264,7 @@ fn tokens_bound_the_jobs_that_take_them() {
     let ledger = work.path().join("ledger");
     let locks = work.path().join("locks");
     std::fs::create_dir(&locks).unwrap();
+    let _open = OpenOnDrop(locks.join("go"));
     let tokens = [("one", 1), ("two", 2)];
     let l = on(&ledger, 16, 0, &tokens);
     let other = on(&ledger, 16, 0, &tokens);

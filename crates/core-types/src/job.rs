@@ -41,6 +41,10 @@ pub struct Job {
     /// Whether the job must outlive the submitting process without it
     /// (a session of its own, nothing waits for it).
     pub detach: bool,
+    /// Tokens the job holds for its life, as `(name, count)`: named
+    /// counters of the launcher file (`[token.NAME]`), counted on the job's
+    /// machine by the direct launcher.
+    pub tokens: Vec<(String, u32)>,
 }
 
 impl Job {
@@ -69,6 +73,7 @@ impl Job {
             alternative: Alternative::default(),
             dir: dir.into(),
             detach: false,
+            tokens: Vec::new(),
         }
     }
 
@@ -92,6 +97,13 @@ impl Job {
     #[must_use]
     pub fn detach(mut self, detach: bool) -> Self {
         self.detach = detach;
+        self
+    }
+
+    /// Takes `count` of the token `name` for the job's life.
+    #[must_use]
+    pub fn token(mut self, name: impl Into<String>, count: u32) -> Self {
+        self.tokens.push((name.into(), count));
         self
     }
 

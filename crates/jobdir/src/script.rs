@@ -23,6 +23,12 @@ pub struct ScriptSpec<'a> {
     pub time_limit: u64,
     /// Seconds between TERM and KILL when the time limit fires.
     pub grace: u64,
+    /// `sh` text run once the `pid` file names the supervisor, before the
+    /// command starts (the direct launcher waits there for its share of the
+    /// machine); empty for none. It runs with `$d` the job directory and
+    /// may end the job with `finish STATE CODE`; what it exports reaches
+    /// the command.
+    pub before_command: &'a [u8],
 }
 
 fn push_quoted(out: &mut Vec<u8>, word: &OsStr) -> Result<(), JobDirError> {
@@ -85,6 +91,11 @@ finish() {
 { read -r self < "/proc/$$/stat"; } 2> /dev/null || self=
 { read -r boot < /proc/sys/kernel/random/boot_id; } 2> /dev/null || boot=
 printf 'pid %s\nboot %s\nstat %s\nend\n' "$$" "$boot" "$self" > "$d/pid"
+"#,
+    );
+    s.extend_from_slice(spec.before_command);
+    s.extend_from_slice(
+        br#"
 cd "$cwd" 2> /dev/null || {
 	printf 'launch: cannot change directory to %s\n' "$cwd" >> "$d/stderr"
 	finish 'exited 126' 126
@@ -149,6 +160,7 @@ mod tests {
             env: &env,
             time_limit: 5,
             grace: 2,
+            before_command: b"",
         })
         .unwrap();
         let text = String::from_utf8_lossy(&script);

@@ -65,7 +65,9 @@ fn summary(registry: &Registry) -> String {
             let _ = write!(out, ", tags {}", entry.tags.join(", "));
         }
         match &entry.kind {
-            EntryKind::Direct { connector, host } => {
+            EntryKind::Direct {
+                connector, host, ..
+            } => {
                 let _ = write!(out, ", on {connector}: {}", host_summary(host));
             }
             EntryKind::Slurm {

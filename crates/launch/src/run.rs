@@ -1,4 +1,4 @@
-//! `launch run [--config FILE] [--tag T]... [--job-dir DIR] [--detach] EXPR -- COMMAND [ARGS...]`.
+//! `launch run [--config FILE] [--tag T]... [--token NAME[=K]]... [--job-dir DIR] [--detach] EXPR -- COMMAND [ARGS...]`.
 //!
 //! Finds where the job can run (with no launcher file: this machine, through
 //! the direct launcher), submits it, copies its output as it is written,
@@ -32,12 +32,52 @@ pub(crate) struct Args {
     /// Submit, print the job directory, exit at once; the job goes on alone.
     #[arg(long)]
     detach: bool,
+    /// Take K (default 1) of a token of the launcher file (`[token.NAME]`)
+    /// for the job's life; the job waits until they are free.
+    #[arg(long = "token", value_name = "NAME[=K]", value_parser = parse_token)]
+    tokens: Vec<(String, u32)>,
     /// What the job needs (`duration=2h & cuda(mem=8G)`); its duration is a
     /// time limit.
     expr: String,
     /// The command and its arguments, after `--`, passed verbatim.
     #[arg(last = true, required = true, num_args = 1.., value_name = "COMMAND")]
     command: Vec<OsString>,
+}
+
+/// `NAME` or `NAME=K`, K at least 1.
+fn parse_token(text: &str) -> std::result::Result<(String, u32), String> {
+    let (name, count) = match text.split_once('=') {
+        Some((name, k)) => (
+            name,
+            k.parse::<u32>()
+                .ok()
+                .filter(|&k| k >= 1)
+                .ok_or_else(|| format!("`{k}` is not a count of at least 1"))?,
+        ),
+        None => (text, 1),
+    };
+    if name.is_empty() {
+        return Err("the token has no name".into());
+    }
+    Ok((name.to_owned(), count))
+}
+
+/// Every token asked for is declared in the launcher file.
+fn check_tokens(
+    tokens: &[(String, u32)],
+    declared: &std::collections::BTreeMap<String, u32>,
+    source: &impl std::fmt::Display,
+) -> Result<()> {
+    for (name, _) in tokens {
+        if !declared.contains_key(name) {
+            bail!(
+                "{source}: no token is named `{}` (declare it in a [token.{0}] table with `count = N`){}",
+                core_types::text::printable(name),
+                core_types::suggest::did_you_mean(name, declared.keys().map(String::as_str))
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Where fresh job directories go.
@@ -99,6 +139,7 @@ fn remote_job_dir(args: &Args, connector: &dyn Connector) -> Result<PathBuf> {
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let requirement = reqparse::parse(&args.expr)?;
     let (source, registry) = registry::load_discovered(args.config.as_deref())?;
+    check_tokens(&args.tokens, registry.tokens(), &source)?;
     let launchers = launcher_factory::Launchers::new(registry, launcher_factory::StandardBackend);
     let choice = match launchers.find_launcher(&requirement, &args.tags) {
         Ok(choice) => choice,
@@ -136,6 +177,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let mut job = Job::new(&dir, args.command.iter().cloned())
         .alternative(alternative)
         .detach(args.detach);
+    job.tokens.clone_from(&args.tokens);
     if !remote {
         // The job runs where `launch run` was started, as a local command
         // would (on another machine, in its job directory).

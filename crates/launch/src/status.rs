@@ -72,40 +72,58 @@ fn locate(arg: &Path, config: Option<&Path>) -> Result<(Arc<dyn Connector>, Path
     Ok((Arc::new(connector_ssh::SshConnector::new(settings)?), dir))
 }
 
+/// A handle on a job, from the launcher its `job.json` names.
+enum Recovered {
+    Slurm(launcher_slurm::SlurmJob),
+    Direct(launcher_direct::RecoveredJob),
+}
+
+impl Recovered {
+    fn handle(&self) -> &dyn JobHandle {
+        match self {
+            Recovered::Slurm(job) => job,
+            Recovered::Direct(job) => job,
+        }
+    }
+
+    /// Why a scheduled job waits, when its launcher says.
+    fn waiting_reason(&self) -> Result<Option<String>> {
+        Ok(match self {
+            Recovered::Direct(job) => job.waiting_reason()?,
+            Recovered::Slurm(job) => job.pending_reason(),
+        })
+    }
+}
+
 /// A handle on the job in `dir`, from the launcher its `job.json` names,
 /// and that launcher's kind.
-fn recover(arg: &Path, config: Option<&Path>) -> Result<(Box<dyn JobHandle>, LauncherKind)> {
+fn recover(arg: &Path, config: Option<&Path>) -> Result<(Recovered, LauncherKind)> {
     let (connector, dir) = locate(arg, config)?;
     let dir = dir.as_path();
     let kind = jobdir::read_meta(connector.as_ref(), dir)?.kind();
-    let job: Box<dyn JobHandle> = match kind {
-        LauncherKind::Slurm => Box::new(
+    let job = match kind {
+        LauncherKind::Slurm => Recovered::Slurm(
             launcher_slurm::recover(connector, dir)?
                 .with_poll_interval(std::time::Duration::from_secs(1)),
         ),
-        LauncherKind::Direct => Box::new(launcher_direct::recover(connector, dir)?),
+        LauncherKind::Direct => Recovered::Direct(launcher_direct::recover(connector, dir)?),
     };
     Ok((job, kind))
 }
 
-/// The JSON object `launch status --json` prints for a directory: the
-/// `reason` of a failed job, or why a scheduled one waits (Slurm's pending
-/// reason).
+/// The JSON object `launch status --json` prints for a directory; a
+/// scheduled job's `reason` says what it waits for, when that is known.
 fn state_json(
     dir: &Path,
     state: &JobState,
-    pending: Option<String>,
+    waiting: Option<&str>,
     launcher: LauncherKind,
 ) -> serde_json::Value {
-    let reason = match state {
-        JobState::Scheduled => pending,
-        _ => state.reason().map(ToString::to_string),
-    };
     serde_json::json!({
         "dir": dir.display().to_string(),
         "state": state.name(),
         "exit_code": state.exit_code(),
-        "reason": reason,
+        "reason": state.reason().map(ToString::to_string).or(waiting.map(str::to_owned)),
         "launcher": launcher.name(),
     })
 }
@@ -117,11 +135,21 @@ pub(crate) fn status(args: &StatusArgs) -> Result<ExitCode> {
     let mut code = ExitCode::SUCCESS;
     for dir in &args.dirs {
         let recovered = recover(dir, args.config.as_deref());
-        match recovered.and_then(|(job, kind)| Ok((job.state()?, job.pending_reason(), kind))) {
-            Ok((state, pending, kind)) if args.json => {
-                outln!("{}", state_json(dir, &state, pending, kind))?;
+        let observed = recovered.and_then(|(job, kind)| {
+            let state = job.handle().state()?;
+            let waiting = if state == JobState::Scheduled {
+                job.waiting_reason()?
+            } else {
+                None
+            };
+            Ok((state, waiting, kind))
+        });
+        match observed {
+            Ok((state, waiting, kind)) if args.json => {
+                outln!("{}", state_json(dir, &state, waiting.as_deref(), kind))?;
             }
-            Ok((state, _, _)) => outln!("{}: {state}", dir.display())?,
+            Ok((state, Some(waiting), _)) => outln!("{}: {state} ({waiting})", dir.display())?,
+            Ok((state, None, _)) => outln!("{}: {state}", dir.display())?,
             Err(e) => {
                 eprintln!("error: {}", crate::report(&e));
                 code = ExitCode::from(crate::EXIT_BAD_INPUT);
@@ -137,6 +165,7 @@ pub(crate) fn cancel(args: &CancelArgs) -> Result<ExitCode> {
     let mut code = ExitCode::SUCCESS;
     for dir in &args.dirs {
         let result = recover(dir, args.config.as_deref()).and_then(|(job, _)| {
+            let job = job.handle();
             let before = job.state()?;
             if before.is_final() {
                 return Ok(format!("already ended: {before}"));

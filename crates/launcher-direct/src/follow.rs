@@ -63,6 +63,10 @@ impl JobDir {
         }
         if let Some(pid) = self.pid_file()? {
             let (supervisor, command) = self.liveness(&pid)?;
+            if supervisor && pid.command.is_none() && self.exists(crate::ledger::JOB_FILE)? {
+                // In line for its share of the machine.
+                return Ok(JobState::Scheduled);
+            }
             if supervisor || command {
                 return Ok(JobState::Running);
             }
@@ -83,6 +87,43 @@ impl JobDir {
             }
         }
         self.unsupervised_end()
+    }
+
+    /// Whether its supervisor runs and waits in the machine's ledger.
+    pub(crate) fn waiting(&self) -> Result<bool, DirectError> {
+        let Some(pid) = self.pid_file()? else {
+            return Ok(false);
+        };
+        if pid.command.is_some() || !self.exists(crate::ledger::JOB_FILE)? {
+            return Ok(false);
+        }
+        Ok(self.process_alive(pid.supervisor, pid.supervisor_start, &pid.boot)?)
+    }
+
+    /// Why it waits, when it does: for its share of the machine (what the
+    /// ledger says), or in its submitter's queue.
+    pub(crate) fn waiting_reason(&self) -> Result<Option<String>, DirectError> {
+        if self.observed_state()? != JobState::Scheduled {
+            return Ok(None);
+        }
+        if self.pid_file()?.is_none() {
+            return Ok(Some(
+                "waiting for room in the queue of the process that submitted it".to_owned(),
+            ));
+        }
+        let Some(text) = self.read(crate::ledger::JOB_FILE)? else {
+            return Ok(None);
+        };
+        let Some((path, seq)) = crate::ledger::job_file(&String::from_utf8_lossy(&text)) else {
+            return Ok(None);
+        };
+        let ledger = self
+            .read_abs(&std::path::Path::new(&path).join("ledger"))?
+            .map(|bytes| crate::ledger::parse(&String::from_utf8_lossy(&bytes)))
+            .unwrap_or_default();
+        Ok(Some(ledger.reason(seq).unwrap_or_else(|| {
+            "starting: it holds its share of the machine".to_owned()
+        })))
     }
 
     /// The state once the supervisor has ended. When it ended without a

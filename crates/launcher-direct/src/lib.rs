@@ -39,8 +39,10 @@
 //! ```
 
 mod follow;
+pub mod ledger;
 mod sched;
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -55,7 +57,7 @@ use core_types::job::{
 use core_types::{AcceleratorKind, HostSpec};
 
 use follow::JobDir;
-use jobdir::{JobDirError, JobMeta, LauncherMeta, META, PID, SCRIPT, STATE, STDERR};
+use jobdir::{JobDirError, JobMeta, LauncherMeta, META, SCRIPT, STATE, STDERR};
 use sched::{Capacity, Device, Need, Queue};
 
 /// The environment variable listing a job's devices (`cuda:0,rocm:1`).
@@ -90,6 +92,16 @@ pub enum DirectError {
         job: String,
         /// What it needs that the host does not have.
         reason: String,
+    },
+    /// The job takes a token its launcher does not declare.
+    #[error("job `{job}` takes the token `{token}`, which is not declared ({known})")]
+    UnknownToken {
+        /// The job's name.
+        job: String,
+        /// The token.
+        token: String,
+        /// The tokens declared, in words.
+        known: String,
     },
     /// The host description cannot run anything.
     #[error("invalid host for a direct launcher: {0}")]
@@ -137,6 +149,15 @@ pub struct DirectConfig {
     pub grace: Duration,
     /// How many later jobs may start before a waiting one (see the queue).
     pub overtake_limit: u32,
+    /// The directory of the machine's ledger, on the connector's machine
+    /// (`None`: the per-user default there,
+    /// `$XDG_STATE_HOME/launch/ledger`, else
+    /// `$HOME/.local/state/launch/ledger`). Every launcher that runs jobs
+    /// on one machine should name the same one.
+    pub ledger: Option<PathBuf>,
+    /// The tokens jobs may take, with their counts (`[token.NAME]` of the
+    /// launcher file).
+    pub tokens: BTreeMap<String, u32>,
 }
 
 impl Default for DirectConfig {
@@ -145,6 +166,8 @@ impl Default for DirectConfig {
             priority: 0.0,
             grace: Duration::from_secs(5),
             overtake_limit: 16,
+            ledger: None,
+            tokens: BTreeMap::new(),
         }
     }
 }
@@ -172,6 +195,9 @@ struct Sched {
 struct Tracked {
     job: Job,
     need: Need,
+    /// Whether it counts in this process's queue (attached jobs; a detached
+    /// job waits in the machine's ledger alone, and outlives the process).
+    counted: bool,
     status: Mutex<Local>,
     cond: Condvar,
 }
@@ -275,6 +301,7 @@ impl DirectLauncher {
                 reason,
             });
         }
+        let tokens = self.tokens_of(&job)?;
         let connector = &self.inner.connector;
         connector.create_dir_all(&job.dir)?;
         let files = JobDir::new(Arc::clone(connector), &job.dir);
@@ -304,26 +331,87 @@ impl DirectLauncher {
             env: &env,
             time_limit: job.alternative.duration.seconds(),
             grace: self.inner.config.grace.as_secs().max(1),
+            before_command: &ledger::snippet(&ledger::Ask {
+                host: self.inner.sched.lock().capacity.host(),
+                need: &need,
+                tokens: &tokens,
+                overtake_limit: self.inner.config.overtake_limit,
+                ledger: self.inner.config.ledger.as_deref(),
+            })?,
         })?;
         let script_path = job.dir.join(SCRIPT);
         connector.write_file(&script_path, &body)?;
         connector.set_executable(&script_path)?;
+        let counted = !job.detach;
         let tracked = Arc::new(Tracked {
             job,
             need: need.clone(),
+            counted,
             status: Mutex::new(Local::Queued),
             cond: Condvar::new(),
         });
-        self.inner
-            .sched
-            .lock()
-            .queue
-            .push(need, Arc::clone(&tracked));
-        Inner::dispatch(&self.inner);
+        if counted {
+            self.inner
+                .sched
+                .lock()
+                .queue
+                .push(need, Arc::clone(&tracked));
+            Inner::dispatch(&self.inner);
+        } else {
+            // Its supervisor waits in the machine's ledger, whether or not
+            // this process is still there.
+            *tracked.status.lock() = Local::Running;
+            if let Err(e) = Inner::start(&self.inner, &tracked, &[]) {
+                let state = JobState::Failed(FailReason::Other(format!("cannot start: {e}")));
+                let _ = tracked_dir(&self.inner, &tracked).write_state(&state);
+                *tracked.status.lock() = Local::Ended(state);
+                tracked.cond.notify_all();
+            }
+        }
         Ok(DirectJob {
             tracked,
             inner: Arc::clone(&self.inner),
         })
+    }
+}
+
+fn tracked_dir(inner: &Inner, tracked: &Tracked) -> JobDir {
+    JobDir::new(Arc::clone(&inner.connector), &tracked.job.dir)
+}
+
+impl DirectLauncher {
+    /// The job's tokens, `(name, taken, declared count)`: each declared,
+    /// and no more taken than declared.
+    fn tokens_of(&self, job: &Job) -> Result<Vec<(String, u32, u32)>, DirectError> {
+        let declared = &self.inner.config.tokens;
+        let mut out: Vec<(String, u32, u32)> = Vec::new();
+        for (name, k) in &job.tokens {
+            let Some(&count) = declared.get(name) else {
+                let known = if declared.is_empty() {
+                    "this launcher declares none".to_owned()
+                } else {
+                    let names: Vec<&str> = declared.keys().map(String::as_str).collect();
+                    format!("declared: {}", names.join(", "))
+                };
+                return Err(DirectError::UnknownToken {
+                    job: job.name.clone(),
+                    token: name.clone(),
+                    known,
+                });
+            };
+            match out.iter_mut().find(|(n, _, _)| n == name) {
+                Some(entry) => entry.1 = entry.1.saturating_add(*k),
+                None => out.push((name.clone(), *k, count)),
+            }
+        }
+        out.retain(|(_, k, _)| *k > 0);
+        if let Some((name, k, count)) = out.iter().find(|(_, k, count)| k > count) {
+            return Err(DirectError::DoesNotFit {
+                job: job.name.clone(),
+                reason: format!("it takes {k} of the token `{name}`, which counts {count}"),
+            });
+        }
+        Ok(out)
     }
 }
 
@@ -359,9 +447,10 @@ impl Inner {
         devices: &[Device],
     ) -> Result<(), DirectError> {
         let job = &tracked.job;
-        let host = this.sched.lock().capacity.host().clone();
         let script_path = job.dir.join(SCRIPT);
-        let mut spec = ProcessSpec::new("sh")
+        // The job's devices are the ledger's to give: its script exports
+        // them once it holds its share.
+        let spec = ProcessSpec::new("sh")
             .args([script_path.into_os_string()])
             .cwd(&job.dir)
             .stdio(
@@ -371,38 +460,21 @@ impl Inner {
                 StdioSpec::File(job.dir.join(STDERR)),
             )
             .detached(job.detach);
-        // The devices granted to this run, in the supervisor's environment
-        // (the script, written at submission, holds none of them).
-        for (kind, var) in [
-            (AcceleratorKind::Cuda, "CUDA_VISIBLE_DEVICES"),
-            (AcceleratorKind::Rocm, "ROCR_VISIBLE_DEVICES"),
-        ] {
-            // Only the job's own devices are visible; none when it has none.
-            if host.accelerators.iter().any(|a| a.kind == kind) {
-                let list: Vec<String> = devices
-                    .iter()
-                    .filter(|d| d.kind == kind)
-                    .map(|d| d.ordinal.to_string())
-                    .collect();
-                spec = spec.env(var, list.join(","));
-            }
-        }
-        let granted: Vec<String> = devices
-            .iter()
-            .map(|d| format!("{}:{}", d.kind.host_name(), d.ordinal))
-            .collect();
-        spec = spec.env(ACCELERATORS_VAR, granted.join(","));
         let mut process = this.connector.spawn(&spec)?;
         if job.detach {
             // A detached job outlives its submitter: return once its
-            // directory says who runs it, so that no one ever takes it for
-            // a job whose submitter vanished before it started.
-            let pid = job.dir.join(PID);
+            // directory says who runs it and it waits in the machine's
+            // ledger or has started, so that no one ever takes it for a job
+            // whose submitter vanished before it started, and jobs
+            // submitted one after the other wait in that order.
+            let files = JobDir::new(Arc::clone(&this.connector), &job.dir);
+            let in_line = job.dir.join(ledger::JOB_FILE);
             let state = job.dir.join(STATE);
             let since = Instant::now();
             while since.elapsed() < Duration::from_secs(10)
                 && process.try_wait()?.is_none()
-                && !this.connector.exists(&pid)?
+                && !this.connector.exists(&in_line)?
+                && files.pid_file()?.is_none_or(|p| p.command.is_none())
                 && !this.connector.exists(&state)?
             {
                 std::thread::sleep(Duration::from_millis(1));
@@ -438,7 +510,7 @@ impl Inner {
 
     /// Records a job's end, gives back what it held and starts what now fits.
     fn finished(this: &Arc<Inner>, tracked: &Tracked, devices: &[Device], state: JobState) {
-        {
+        if tracked.counted {
             let mut sched = this.sched.lock();
             sched.capacity.give_back(&tracked.need, devices);
             sched.running -= 1;
@@ -545,10 +617,15 @@ impl JobHandle for DirectJob {
     }
 
     fn state(&self) -> Result<JobState, JobError> {
-        Ok(match &*self.tracked.status.lock() {
+        let local = self.tracked.status.lock().clone();
+        Ok(match local {
             Local::Queued => JobState::Scheduled,
-            Local::Running => JobState::Running,
-            Local::Ended(state) => state.clone(),
+            // Started here; it may still wait for its share of the machine.
+            Local::Running => match self.jobdir().waiting() {
+                Ok(true) => JobState::Scheduled,
+                _ => JobState::Running,
+            },
+            Local::Ended(state) => state,
         })
     }
 
@@ -606,6 +683,13 @@ pub fn recover(connector: Arc<dyn Connector>, dir: &Path) -> Result<RecoveredJob
 }
 
 impl RecoveredJob {
+    /// Why the job waits, when it waits for its share of its machine
+    /// (`waiting for 2 cores: 2 of 2 in use`), or in the queue of the
+    /// process that submitted it.
+    pub fn waiting_reason(&self) -> Result<Option<String>, DirectError> {
+        self.dir.waiting_reason()
+    }
+
     /// Sets the grace period between TERM and KILL when cancelling.
     #[must_use]
     pub fn with_grace(mut self, grace: Duration) -> Self {

@@ -182,7 +182,9 @@ impl<F: LauncherFinder, G: LauncherFinder> LauncherFinder for Or<F, G> {
 /// Connectors are made once per name, and direct launchers once per entry,
 /// so that every job found for a direct launcher shares its capacity (it
 /// never runs more at once than its host can hold), whichever dynamic
-/// launcher led to it.
+/// launcher led to it; across processes, the machine's ledger (the
+/// entry's `ledger`, else the per-user default) counts what every job
+/// holds, and the file's tokens.
 pub struct Launchers<B> {
     registry: Registry,
     backend: B,
@@ -279,13 +281,22 @@ impl<B: Backend> Launchers<B> {
         found: Option<&Found>,
     ) -> Result<Arc<dyn Launcher>, BuildError> {
         match &entry.kind {
-            EntryKind::Direct { connector, host } => {
+            EntryKind::Direct {
+                connector,
+                host,
+                ledger,
+            } => {
                 if let Some(made) = self.direct.lock().get(&index) {
                     return Ok(Arc::clone(made) as Arc<dyn Launcher>);
                 }
                 let connector = self.connector(connector)?;
+                // Shares of the machine are counted in its ledger, with
+                // every other process's jobs; the file's tokens are
+                // counted there too.
                 let config = DirectConfig {
                     priority: entry.priority,
+                    ledger: ledger.clone(),
+                    tokens: self.registry.tokens().clone(),
                     ..DirectConfig::default()
                 };
                 let made = DirectLauncher::with_config(connector, host.clone(), config)

@@ -50,6 +50,7 @@ impl SlurmLauncher {
             env: &env,
             time_limit: job.alternative.duration.seconds(),
             grace: self.config.grace.as_secs().max(1),
+            before_command: b"",
         })?;
         let script = script::job_script(&job.dir, options, &wrapper)?;
         let path = job.dir.join(SCRIPT);

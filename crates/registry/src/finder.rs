@@ -37,6 +37,8 @@ pub struct Registry {
     /// Entry indices by priority, highest first, in file order on ties.
     order: Vec<usize>,
     has_dynamic: bool,
+    /// The tokens and their counts.
+    tokens: BTreeMap<String, u32>,
 }
 
 /// What the finder chose for a requirement.
@@ -97,6 +99,7 @@ impl Registry {
             kind: EntryKind::Direct {
                 connector: crate::LOCAL.to_owned(),
                 host,
+                ledger: None,
             },
             priority: 0.0,
             tags: Vec::new(),
@@ -106,6 +109,7 @@ impl Registry {
             connectors: std::collections::BTreeMap::new(),
             entries: vec![entry],
             members: vec![Vec::new()],
+            tokens: std::collections::BTreeMap::new(),
         };
         Ok(Registry::prepare(crate::DEFAULT_SOURCE, checked))
     }
@@ -115,6 +119,7 @@ impl Registry {
             connectors,
             entries,
             members,
+            tokens,
         } = checked;
         let prepared: Vec<Option<PreparedHost>> = entries
             .iter()
@@ -142,6 +147,7 @@ impl Registry {
             leaves,
             order,
             has_dynamic,
+            tokens,
         }
     }
 
@@ -177,6 +183,11 @@ impl Registry {
     /// The connectors the file defines (not the built-in `local`).
     pub fn connectors(&self) -> &BTreeMap<String, ConnectorConfig> {
         &self.connectors
+    }
+
+    /// The tokens (`[token.NAME]`, `count = N`) jobs may take.
+    pub fn tokens(&self) -> &BTreeMap<String, u32> {
+        &self.tokens
     }
 
     /// The connector named `name`: one of the file's, or `local`.

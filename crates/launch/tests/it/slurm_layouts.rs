@@ -78,11 +78,11 @@ fn generate_find_and_the_reason_a_job_waits() {
     };
     assert_eq!(line["state"], "scheduled", "{line}");
     assert_eq!(line["reason"], "PartitionDown", "{line}");
-    // The plain form is as it was.
+    // The text form says it after the state, as for a direct job.
     let plain = launch(&layout, &["status", dir_arg]);
     assert_eq!(
         String::from_utf8_lossy(&plain.stdout),
-        format!("{}: scheduled\n", Path::new(dir_arg).display())
+        format!("{}: scheduled (PartitionDown)\n", Path::new(dir_arg).display())
     );
     handle.cancel().unwrap();
 }

@@ -170,3 +170,66 @@ fn jobs_over_ssh_run_and_are_followed_by_new_processes() {
     );
     crate::support::assert_fails(&out, 2, "127.0.0.1");
 }
+
+#[test]
+fn launch_processes_share_the_remote_machines_ledger() {
+    let Some((sshd, port)) = sshd() else { return };
+    let home = tempfile::tempdir().unwrap();
+    let user = user();
+    // One core on the remote machine, a ledger of the test's own there.
+    let file = home.path().join("launchers.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[connector.box]\ntype = \"ssh\"\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"{user}\"\n\
+             identity = \"{}\"\nknown_hosts = \"{}\"\n\n\
+             [[launcher]]\nname = \"remote\"\ntype = \"direct\"\nconnector = \"box\"\n\
+             ledger = \"{}\"\nhost = {{ cores = 1, memory = \"1GiB\" }}\n",
+            sshd.join("id_ed25519").display(),
+            sshd.join("known_hosts").display(),
+            home.path().join("ledger").display()
+        ),
+    )
+    .unwrap();
+    let file = file.display().to_string();
+    let file = file.as_str();
+    let jobs = home.path().join("jobs");
+    let job = |name: &str| jobs.join(name).display().to_string();
+    let gate = home.path().join("open");
+    let log = home.path().join("log");
+    let script = format!(
+        "echo \"$0\" >> '{}'; while [ ! -e '{}' ]; do sleep 0.01; done",
+        log.display(),
+        gate.display()
+    );
+    // Two `launch` processes, one after the other.
+    let first = detach(
+        home.path(),
+        file,
+        &job("first"),
+        &["sh", "-c", &script, "first"],
+    );
+    let second = detach(
+        home.path(),
+        file,
+        &job("second"),
+        &["sh", "-c", &script, "second"],
+    );
+    let out = launch_in(
+        home.path(),
+        &["status", "--config", file, "--json", &second],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (status["state"].as_str(), status["reason"].as_str()),
+        (Some("scheduled"), Some("waiting for 1 core: 1 of 1 in use")),
+        "{status}"
+    );
+    std::fs::write(&gate, "").unwrap();
+    for address in [&first, &second] {
+        assert_eq!(final_status(home.path(), file, address)["state"], "done");
+    }
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "first\nsecond\n");
+}

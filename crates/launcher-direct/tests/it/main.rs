@@ -1,5 +1,7 @@
 //! Integration tests of the direct launcher: real jobs, real processes.
 
+mod ledger;
+
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
@@ -31,12 +33,23 @@ fn host(cores: u64, gpus: usize) -> HostSpec {
     }
 }
 
+/// A ledger of its own, so that tests running at once do not wait for each
+/// other's jobs (they would, on one machine, as they should).
+fn own_ledger() -> PathBuf {
+    static ROOT: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let root = ROOT.get_or_init(|| tempfile::tempdir().unwrap());
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    root.path().join(format!("ledger-{n}"))
+}
+
 fn launcher(cores: u64, gpus: usize) -> DirectLauncher {
     DirectLauncher::with_config(
         LocalConnector::shared(),
         host(cores, gpus),
         DirectConfig {
             grace: Duration::from_secs(1),
+            ledger: Some(own_ledger()),
             ..DirectConfig::default()
         },
     )

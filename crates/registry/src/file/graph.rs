@@ -117,6 +117,59 @@ pub(super) fn check_cycles(
     Ok(())
 }
 
+/// Direct launchers on one machine (one connector) share one ledger, so
+/// that they never give a device to two jobs: they name the same one.
+pub(super) fn check_ledgers(
+    source: &Source<'_>,
+    entries: &[LauncherEntry],
+    spans: &[Spans],
+) -> Result<(), RegistryError> {
+    let mut first: HashMap<&str, usize> = HashMap::new();
+    for (i, entry) in entries.iter().enumerate() {
+        let EntryKind::Direct {
+            connector, ledger, ..
+        } = &entry.kind
+        else {
+            continue;
+        };
+        let Some(&j) = first.get(connector.as_str()) else {
+            first.insert(connector, i);
+            continue;
+        };
+        let EntryKind::Direct { ledger: other, .. } = &entries[j].kind else {
+            continue;
+        };
+        if other != ledger {
+            let say = |l: &Option<std::path::PathBuf>| {
+                l.as_ref().map_or_else(
+                    || "the default ledger".to_owned(),
+                    |p| {
+                        format!(
+                            "the ledger `{}`",
+                            core_types::text::printable(&p.to_string_lossy())
+                        )
+                    },
+                )
+            };
+            return Err(source.error(
+                Some(spans[i].name_span.clone()),
+                InvalidKind::BadValue,
+                format!("launcher[{i}].ledger"),
+                format!(
+                    "`{}` runs jobs on the machine of connector `{connector}` with {}, \
+                     and `{}` (line {}) with {}: launchers of one machine share one ledger",
+                    entry.name,
+                    say(ledger),
+                    entries[j].name,
+                    entries[j].line,
+                    say(other)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub(super) fn check_sampling(
     source: &Source<'_>,
     entries: &[LauncherEntry],

@@ -127,7 +127,14 @@ pub(super) fn check_launcher(
                     None => SlurmOptions::new(),
                 },
             },
-            _ => EntryKind::Direct { connector, host },
+            _ => EntryKind::Direct {
+                connector,
+                host,
+                ledger: match raw.ledger {
+                    Some(dir) => Some(check_ledger(source, &dir, &key("ledger"))?),
+                    None => None,
+                },
+            },
         }
     };
     Ok((
@@ -155,7 +162,13 @@ pub(super) fn check_misplaced(
         LauncherType::Dynamic => "dynamic",
     };
     let dynamic = kind == LauncherType::Dynamic;
-    let misplaced: [(&str, Option<Range<usize>>, bool, &str); 5] = [
+    let misplaced: [(&str, Option<Range<usize>>, bool, &str); 6] = [
+        (
+            "ledger",
+            raw.ledger.as_ref().map(Spanned::span),
+            kind != LauncherType::Direct,
+            "the machine's ledger is for direct launchers",
+        ),
         (
             "slurm",
             raw.slurm.as_ref().map(Spanned::span),
@@ -198,6 +211,54 @@ pub(super) fn check_misplaced(
         }
     }
     Ok(())
+}
+
+/// A direct launcher's `ledger`: an absolute directory of its machine.
+fn check_ledger(
+    source: &Source<'_>,
+    dir: &Spanned<String>,
+    key: &str,
+) -> Result<std::path::PathBuf, RegistryError> {
+    let path = std::path::PathBuf::from(dir.get_ref());
+    if path.is_absolute() && !dir.get_ref().contains(['\n', '\0']) {
+        return Ok(path);
+    }
+    Err(source.error(
+        Some(dir.span()),
+        InvalidKind::BadValue,
+        key,
+        format!(
+            "the ledger `{}` is not an absolute directory of the launcher's machine",
+            core_types::text::printable(dir.get_ref())
+        ),
+    ))
+}
+
+/// The `[token.NAME]` tables: valid names, a count of at least 1.
+pub(super) fn check_tokens(
+    source: &Source<'_>,
+    raw: BTreeMap<String, Spanned<super::schema::RawToken>>,
+) -> Result<BTreeMap<String, u32>, RegistryError> {
+    let mut tokens = BTreeMap::new();
+    for (name, table) in raw {
+        let span = table.span();
+        check_name(source, &name, span, &format!("token.{name}"))?;
+        let count = &table.get_ref().count;
+        let Some(n) = u32::try_from(*count.get_ref()).ok().filter(|&n| n >= 1) else {
+            return Err(source.error(
+                Some(count.span()),
+                InvalidKind::BadValue,
+                format!("token.{name}.count"),
+                format!(
+                    "a token counts at least 1 (and at most {}), not {}",
+                    u32::MAX,
+                    count.get_ref()
+                ),
+            ));
+        };
+        tokens.insert(name, n);
+    }
+    Ok(tokens)
 }
 
 /// Tags: not empty; duplicates dropped.

@@ -5,6 +5,7 @@
 //! names, cycles) are checked afterwards, with the spans kept for them.
 
 use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 
 use core_types::HostSpec;
 use serde::Deserialize;
@@ -15,8 +16,8 @@ mod launchers;
 mod schema;
 
 use connectors::check_connectors;
-use graph::{check_cycles, check_sampling, resolve_members};
-use launchers::check_launcher;
+use graph::{check_cycles, check_ledgers, check_sampling, resolve_members};
+use launchers::{check_launcher, check_tokens};
 use schema::RawFile;
 
 use crate::connector::ConnectorConfig;
@@ -32,6 +33,9 @@ pub enum EntryKind {
         connector: String,
         /// What the machine offers: the launcher never runs more at once.
         host: HostSpec,
+        /// The directory of the machine's ledger, on that machine (`None`:
+        /// the per-user default there).
+        ledger: Option<PathBuf>,
     },
     /// Submits jobs to Slurm through its connector.
     Slurm {
@@ -115,6 +119,8 @@ pub(crate) struct Checked {
     pub(crate) entries: Vec<LauncherEntry>,
     /// For each entry, the indices of its members (dynamic entries).
     pub(crate) members: Vec<Vec<usize>>,
+    /// The tokens (`[token.NAME]`) and their counts.
+    pub(crate) tokens: BTreeMap<String, u32>,
 }
 
 /// Reads and checks a launcher file's text.
@@ -122,6 +128,7 @@ pub(crate) fn check(text: &str, source_name: &str) -> Result<Checked, RegistryEr
     let source = Source::new(source_name, text);
     let raw = parse(&source)?;
     let connectors = check_connectors(&source, raw.connector)?;
+    let tokens = check_tokens(&source, raw.token)?;
     let mut entries = Vec::with_capacity(raw.launcher.len());
     let mut raw_members = Vec::with_capacity(raw.launcher.len());
     let mut first_line: HashMap<String, usize> = HashMap::with_capacity(raw.launcher.len());
@@ -145,10 +152,12 @@ pub(crate) fn check(text: &str, source_name: &str) -> Result<Checked, RegistryEr
     let members = resolve_members(&source, &entries, &raw_members)?;
     check_cycles(&source, &entries, &members, &raw_members)?;
     check_sampling(&source, &entries, &members, &raw_members)?;
+    check_ledgers(&source, &entries, &raw_members)?;
     Ok(Checked {
         connectors,
         entries,
         members,
+        tokens,
     })
 }
 

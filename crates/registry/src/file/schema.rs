@@ -17,6 +17,15 @@ pub(super) struct RawFile {
     pub(super) connector: BTreeMap<String, Spanned<RawConnector>>,
     #[serde(default)]
     pub(super) launcher: Vec<Spanned<RawLauncher>>,
+    #[serde(default)]
+    pub(super) token: BTreeMap<String, Spanned<RawToken>>,
+}
+
+/// A `[token.NAME]` table.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawToken {
+    pub(super) count: Spanned<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -47,6 +56,7 @@ pub(super) struct RawLauncher {
     pub(super) slurm: Option<Spanned<RawSlurm>>,
     pub(super) members: Option<Spanned<Vec<Spanned<String>>>>,
     pub(super) sample: Option<Spanned<bool>>,
+    pub(super) ledger: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -349,3 +349,59 @@ fn dot_dot_names_and_control_characters_are_refused_and_escaped() {
         "{text:?}"
     );
 }
+
+#[test]
+fn tokens_and_ledgers_are_read_and_checked() {
+    let file = r#"
+[token.license]
+count = 2
+
+[[launcher]]
+name = "a"
+type = "direct"
+ledger = "/var/lib/launch"
+host = { cores = 2, memory = "1GiB" }
+
+[[launcher]]
+name = "b"
+type = "direct"
+ledger = "/var/lib/launch"
+host = { cores = 1, memory = "1GiB" }
+"#;
+    let registry = Registry::from_toml_str(file, "t.toml").unwrap();
+    assert_eq!(registry.tokens().get("license"), Some(&2));
+    assert!(matches!(
+        &registry.entries()[0].kind,
+        registry::EntryKind::Direct { ledger: Some(l), .. } if l == std::path::Path::new("/var/lib/launch")
+    ));
+    let bad = |text: &str| {
+        Registry::from_toml_str(text, "t.toml")
+            .unwrap_err()
+            .to_string()
+    };
+    let host = "host = { cores = 1, memory = \"1GiB\" }";
+    assert_eq!(
+        bad("[token.x]\ncount = 0\n"),
+        "t.toml:2:9: token.x.count: a token counts at least 1 (and at most 4294967295), not 0"
+    );
+    assert!(bad("[token.x]\ncont = 1\n").contains("unknown field `cont`"));
+    assert!(bad("[token.\"a b\"]\ncount = 1\n").contains("not a valid name"));
+    let relative =
+        format!("[[launcher]]\nname = \"a\"\ntype = \"direct\"\nledger = \"rel\"\n{host}\n");
+    assert!(
+        bad(&relative)
+            .contains("launcher[0].ledger: the ledger `rel` is not an absolute directory")
+    );
+    let misplaced =
+        format!("[[launcher]]\nname = \"a\"\ntype = \"slurm\"\nledger = \"/l\"\n{host}\n");
+    assert!(bad(&misplaced).contains("`ledger` does not belong to a slurm launcher"));
+    let split = format!(
+        "[[launcher]]\nname = \"a\"\ntype = \"direct\"\nledger = \"/l\"\n{host}\n\n\
+         [[launcher]]\nname = \"b\"\ntype = \"direct\"\n{host}\n"
+    );
+    assert_eq!(
+        bad(&split),
+        "t.toml:8:8: launcher[1].ledger: `b` runs jobs on the machine of connector `local` with the \
+         default ledger, and `a` (line 2) with the ledger `/l`: launchers of one machine share one ledger"
+    );
+}

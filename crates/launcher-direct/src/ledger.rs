@@ -516,26 +516,19 @@ mod tests {
     fn reasons_say_what_a_job_waits_for() {
         let ledger = parse(LEDGER);
         assert_eq!(ledger.entries.len(), 7);
-        assert_eq!(
-            ledger.reason(5).unwrap(),
-            "waiting for 2 cores: 3 of 3 in use"
-        );
-        assert_eq!(
-            ledger.reason(6).unwrap(),
-            "waiting for 1 token `gpu`: 1 of 1 in use"
-        );
-        assert_eq!(
-            ledger.reason(7).unwrap(),
-            "waiting for 1 accelerator: cuda:0 in use"
-        );
-        assert_eq!(
-            ledger.reason(8).unwrap(),
-            "waiting for 3 jobs submitted before it"
-        );
-        assert_eq!(
-            ledger.reason(9).unwrap(),
-            "waiting for 4 MiB of memory: 1 MiB of 4 MiB in use"
-        );
+        for (ticket, reason) in [
+            (5, "waiting for 2 cores: 3 of 3 in use"),
+            (6, "waiting for 1 token `gpu`: 1 of 1 in use"),
+            (7, "waiting for 1 accelerator: cuda:0 in use"),
+            (8, "waiting for 3 jobs submitted before it"),
+            (9, "waiting for 4 MiB of memory: 1 MiB of 4 MiB in use"),
+        ] {
+            assert_eq!(
+                ledger.reason(ticket).as_deref(),
+                Some(reason),
+                "ticket {ticket}"
+            );
+        }
         assert_eq!(ledger.reason(3), None, "holders do not wait");
         assert_eq!(ledger.reason(42), None);
     }

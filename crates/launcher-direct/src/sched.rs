@@ -350,6 +350,11 @@ mod tests {
         assert!(cap.try_take(&none).is_none());
     }
 
+    /// The items the queue starts now.
+    fn dispatched(q: &mut Queue<i32>, cap: &mut Capacity) -> Vec<i32> {
+        q.dispatch(cap).into_iter().map(|(w, _)| w.item).collect()
+    }
+
     #[test]
     fn queue_is_fifo_with_bounded_overtaking() {
         let mut cap = Capacity::new(host(4, Vec::new()));
@@ -362,20 +367,12 @@ mod tests {
         for i in 3..8 {
             q.push(need(1, &[]), i);
         }
-        let started: Vec<_> = q
-            .dispatch(&mut cap)
-            .into_iter()
-            .map(|(w, _)| w.item)
-            .collect();
+        let started = dispatched(&mut q, &mut cap);
         // 0, 1, 2 fit; the big one does not; 3 overtakes it (overtaken = 1).
         assert_eq!(started, vec![0, 1, 2, 3]);
         let small = need(1, &[]);
         cap.give_back(&small, &[]);
-        let started: Vec<_> = q
-            .dispatch(&mut cap)
-            .into_iter()
-            .map(|(w, _)| w.item)
-            .collect();
+        let started = dispatched(&mut q, &mut cap);
         assert_eq!(started, vec![4], "second overtaking");
         // The big job has been overtaken twice: from now on it is first.
         cap.give_back(&small, &[]);
@@ -383,18 +380,10 @@ mod tests {
         for _ in 0..3 {
             cap.give_back(&small, &[]);
         }
-        let started: Vec<_> = q
-            .dispatch(&mut cap)
-            .into_iter()
-            .map(|(w, _)| w.item)
-            .collect();
+        let started = dispatched(&mut q, &mut cap);
         assert_eq!(started, vec![100]);
         cap.give_back(&need(4, &[]), &[]);
-        let started: Vec<_> = q
-            .dispatch(&mut cap)
-            .into_iter()
-            .map(|(w, _)| w.item)
-            .collect();
+        let started = dispatched(&mut q, &mut cap);
         assert_eq!(started, vec![5, 6, 7]);
     }
 }

@@ -11,8 +11,8 @@
 use std::error::Error;
 use std::fmt;
 
-use core_types::AcceleratorKind;
 use core_types::job::{Connector, ProcessSpec, StdioSpec};
+use core_types::{AcceleratorKind, AcceleratorRequest, Alternative, MemSize};
 use proptest::prelude::*;
 
 /// An error and its causes, `: `-joined, as the `launch` binary prints
@@ -127,3 +127,17 @@ pub fn slurm_test_bin() -> Option<std::path::PathBuf> {
 }
 
 pub mod slurm_layout;
+
+/// A requirement alternative of `count` CUDA accelerators of `gib` GiB.
+pub fn cuda(count: usize, gib: u64) -> Alternative {
+    Alternative {
+        accelerators: vec![
+            AcceleratorRequest {
+                kind: AcceleratorKind::Cuda,
+                memory: MemSize::from_bytes(gib << 30),
+            };
+            count
+        ],
+        ..Alternative::default()
+    }
+}

@@ -102,49 +102,16 @@ fn runs_from_many_processes_never_share_a_device_nor_exceed_the_cores() {
     let mut detached = Vec::new();
     for i in 0..4 {
         let tag = format!("d{i}");
-        let out = run(
-            home,
-            &[
-                "run",
-                "--config",
-                file,
-                "--detach",
-                "cuda(mem=1G)",
-                "--",
-                "sh",
-                "-c",
-                JOB,
-                "sh",
-                locks,
-                "gpu",
-                &tag,
-            ],
-        );
+        let out = run(home, &gpu_job(file, true, locks, &tag));
         assert!(out.status.success(), "{}", text(&out.stderr));
         detached.push(PathBuf::from(text(&out.stdout).trim()));
     }
     let attached: Vec<_> = (0..2)
         .map(|i| {
             let tag = format!("a{i}");
-            launch(
-                home,
-                &[
-                    "run",
-                    "--config",
-                    file,
-                    "cuda(mem=1G)",
-                    "--",
-                    "sh",
-                    "-c",
-                    JOB,
-                    "sh",
-                    locks,
-                    "gpu",
-                    &tag,
-                ],
-            )
-            .spawn()
-            .unwrap()
+            launch(home, &gpu_job(file, false, locks, &tag))
+                .spawn()
+                .unwrap()
         })
         .collect();
     eventually("two jobs hold the two GPUs", || {
@@ -295,4 +262,24 @@ fn tokens_are_declared_taken_and_given_back() {
     }
     assert!(!Path::new(locks).join("started-2").exists());
     assert_eq!(status(home, &second)["reason"], "cancelled");
+}
+
+/// `launch run --config FILE [--detach] cuda(mem=1G) -- sh -c JOB sh LOCKS gpu TAG`.
+fn gpu_job<'a>(file: &'a str, detach: bool, locks: &'a str, tag: &'a str) -> Vec<&'a str> {
+    let mut args = vec!["run", "--config", file];
+    if detach {
+        args.push("--detach");
+    }
+    args.extend([
+        "cuda(mem=1G)",
+        "--",
+        "sh",
+        "-c",
+        JOB,
+        "sh",
+        locks,
+        "gpu",
+        tag,
+    ]);
+    args
 }

@@ -82,7 +82,10 @@ fn generate_find_and_the_reason_a_job_waits() {
     let plain = launch(&layout, &["status", dir_arg]);
     assert_eq!(
         String::from_utf8_lossy(&plain.stdout),
-        format!("{}: scheduled (PartitionDown)\n", Path::new(dir_arg).display())
+        format!(
+            "{}: scheduled (PartitionDown)\n",
+            Path::new(dir_arg).display()
+        )
     );
     handle.cancel().unwrap();
 }

@@ -56,22 +56,33 @@ fn final_status(home: &Path, file: &str, address: &str) -> serde_json::Value {
     }
 }
 
-/// A launcher file with one direct launcher on the test sshd's machine.
-fn launcher_file(home: &Path, sshd: &Path, port: u16, user: &str) -> String {
+/// A launcher file with one direct launcher on the test sshd's machine,
+/// with `entry` (its `host`, a `ledger`) as the entry's last lines.
+fn launcher_file_with(home: &Path, sshd: &Path, port: u16, user: &str, entry: &str) -> String {
     let file = home.join("launchers.toml");
     std::fs::write(
         &file,
         format!(
             "[connector.box]\ntype = \"ssh\"\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"{user}\"\n\
              identity = \"{}\"\nknown_hosts = \"{}\"\n\n\
-             [[launcher]]\nname = \"remote\"\ntype = \"direct\"\nconnector = \"box\"\n\
-             host = {{ cores = 2, memory = \"1GiB\" }}\n",
+             [[launcher]]\nname = \"remote\"\ntype = \"direct\"\nconnector = \"box\"\n{entry}",
             sshd.join("id_ed25519").display(),
             sshd.join("known_hosts").display()
         ),
     )
     .unwrap();
     file.display().to_string()
+}
+
+/// The launcher file of [`launcher_file_with`] with 2 cores and 1 GiB.
+fn launcher_file(home: &Path, sshd: &Path, port: u16, user: &str) -> String {
+    launcher_file_with(
+        home,
+        sshd,
+        port,
+        user,
+        "host = { cores = 2, memory = \"1GiB\" }\n",
+    )
 }
 
 /// `launch run --detach` in `dir`: the address it prints.
@@ -177,21 +188,11 @@ fn launch_processes_share_the_remote_machines_ledger() {
     let home = tempfile::tempdir().unwrap();
     let user = user();
     // One core on the remote machine, a ledger of the test's own there.
-    let file = home.path().join("launchers.toml");
-    std::fs::write(
-        &file,
-        format!(
-            "[connector.box]\ntype = \"ssh\"\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"{user}\"\n\
-             identity = \"{}\"\nknown_hosts = \"{}\"\n\n\
-             [[launcher]]\nname = \"remote\"\ntype = \"direct\"\nconnector = \"box\"\n\
-             ledger = \"{}\"\nhost = {{ cores = 1, memory = \"1GiB\" }}\n",
-            sshd.join("id_ed25519").display(),
-            sshd.join("known_hosts").display(),
-            home.path().join("ledger").display()
-        ),
-    )
-    .unwrap();
-    let file = file.display().to_string();
+    let entry = format!(
+        "ledger = \"{}\"\nhost = {{ cores = 1, memory = \"1GiB\" }}\n",
+        home.path().join("ledger").display()
+    );
+    let file = launcher_file_with(home.path(), &sshd, port, &user, &entry);
     let file = file.as_str();
     let jobs = home.path().join("jobs");
     let job = |name: &str| jobs.join(name).display().to_string();

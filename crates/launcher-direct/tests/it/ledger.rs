@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use connector_local::LocalConnector;
 use core_types::job::{Connector, FailReason, Job, JobHandle, JobState, Launcher, report};
-use core_types::{AcceleratorKind, AcceleratorRequest, Alternative, MemSize};
 use launcher_direct::{DirectConfig, DirectLauncher, recover};
 
 use super::{cuda_job, eventually, host, read, sh};
@@ -333,16 +332,7 @@ rmdir "$LOCKS/$T-$s"
 fn requests_that_never_fit_are_refused_at_once() {
     let work = tempfile::tempdir().unwrap();
     let l = on(&work.path().join("ledger"), 2, 1, &[]);
-    let two_gpus = Alternative {
-        accelerators: vec![
-            AcceleratorRequest {
-                kind: AcceleratorKind::Cuda,
-                memory: MemSize::from_bytes(1 << 30),
-            };
-            2
-        ],
-        ..Alternative::default()
-    };
+    let two_gpus = test_support::cuda(2, 1);
     let err = l
         .submit(Job::new(work.path().join("big"), ["true"]).alternative(two_gpus))
         .unwrap_err();

@@ -480,16 +480,7 @@ fn bad_input_is_refused_with_a_clear_error() {
         err.contains("relative/dir") && err.contains("absolute"),
         "{err}"
     );
-    let big = Alternative {
-        accelerators: vec![
-            AcceleratorRequest {
-                kind: AcceleratorKind::Cuda,
-                memory: MemSize::from_bytes(1 << 30),
-            };
-            2
-        ],
-        ..Alternative::default()
-    };
+    let big = test_support::cuda(2, 1);
     let err = l
         .submit(
             Job::new(work.path().join("big"), ["true"])

@@ -103,9 +103,7 @@ impl LocalEnv {
     pub fn from_process() -> LocalEnv {
         LocalEnv {
             home: home(),
-            user: SshConfig::new("localhost")
-                .user_name()
-                .unwrap_or_default(),
+            user: SshConfig::new("localhost").user_name().unwrap_or_default(),
         }
     }
 }
@@ -249,8 +247,7 @@ impl SshConfig {
                 .as_ref()
                 .map_or_else(|| "~".into(), |h| h.display().to_string()),
         };
-        let mut expand = |l: &Located<String>, text: &str| match ssh_config::expand(text, &tokens)
-        {
+        let mut expand = |l: &Located<String>, text: &str| match ssh_config::expand(text, &tokens) {
             Ok(path) => Some(PathBuf::from(path)),
             Err(why) => {
                 warnings.push(warning(l, why));

@@ -77,7 +77,11 @@ impl ConfigFs for TextFs {
         let Ok(p) = glob::Pattern::new(pattern) else {
             return Vec::new();
         };
-        self.0.keys().filter(|k| p.matches_path(k)).cloned().collect()
+        self.0
+            .keys()
+            .filter(|k| p.matches_path(k))
+            .cloned()
+            .collect()
     }
 }
 
@@ -435,7 +439,9 @@ impl Walk<'_> {
             k if HARMLESS.contains(&k) => {
                 e.ignored.push(Self::located(d.keyword.clone(), file, d));
             }
-            _ => e.unsupported.push(Self::located(d.keyword.clone(), file, d)),
+            _ => e
+                .unsupported
+                .push(Self::located(d.keyword.clone(), file, d)),
         }
     }
 }

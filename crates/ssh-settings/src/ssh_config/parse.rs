@@ -216,7 +216,10 @@ mod tests {
         assert!(!glob_match("a*b*c", "aXXbYY"));
         assert!(list_match(["*.org", "!bad.org"], "good.org"));
         assert!(!list_match(["*.org", "!bad.org"], "bad.org"));
-        assert!(!list_match(["!bad.org"], "good.org"), "negation alone matches nothing");
+        assert!(
+            !list_match(["!bad.org"], "good.org"),
+            "negation alone matches nothing"
+        );
     }
 
     #[test]

@@ -48,7 +48,11 @@ fn an_alias_behind_a_bastion() {
     assert_eq!(c.host, "login1.hpc.example.edu");
     assert_eq!(c.alias.as_deref(), Some("mycluster"));
     assert_eq!((c.port, c.user.as_deref()), (22, None));
-    assert_eq!(c.proxy_jump.as_deref(), Some("bastion"), "the first value wins");
+    assert_eq!(
+        c.proxy_jump.as_deref(),
+        Some("bastion"),
+        "the first value wins"
+    );
     assert_eq!(c.keepalive, Duration::from_secs(60));
     assert_eq!(c.connect_timeout, Duration::from_secs(15));
     assert_eq!(c.host_key_policy, HostKeyPolicy::AcceptNew);
@@ -79,7 +83,10 @@ fn an_alias_behind_a_bastion() {
     assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
     // Debian's defaults change nothing, and are listed as such.
     let ignored: Vec<&str> = r.ignored.iter().map(|w| w.what.as_str()).collect();
-    assert_eq!(ignored, ["SendEnv", "HashKnownHosts", "GSSAPIAuthentication"]);
+    assert_eq!(
+        ignored,
+        ["SendEnv", "HashKnownHosts", "GSSAPIAuthentication"]
+    );
 
     // The hop, resolved for its own name.
     assert_eq!(r.hops.len(), 1);
@@ -94,7 +101,10 @@ fn an_alias_behind_a_bastion() {
             PathBuf::from("/home/me/.ssh/id_jdoe@gateway.hpc.example.edu"),
         ]
     );
-    assert!(r.hops[0].hops.is_empty(), "a hop's own ProxyJump is not followed");
+    assert!(
+        r.hops[0].hops.is_empty(),
+        "a hop's own ProxyJump is not followed"
+    );
 }
 
 #[test]
@@ -104,7 +114,11 @@ fn patterns_negation_and_jump_forms() {
     assert_eq!(r.config.host, "login-3.hpc.example.edu", "%h in HostName");
     let hop = &r.hops[0];
     assert_eq!(
-        (hop.config.host.as_str(), hop.config.port, hop.config.user.as_deref()),
+        (
+            hop.config.host.as_str(),
+            hop.config.port,
+            hop.config.user.as_deref()
+        ),
         ("gateway.hpc.example.edu", 2222, Some("jdoe"))
     );
     assert_eq!(hop.origin("port"), Some(&Origin::Given));
@@ -169,7 +183,12 @@ fn the_launcher_file_wins() {
     // What neither says keeps the defaults.
     let r = SshConfig::new("plain").resolve_with(&fs(""), &env());
     assert_eq!(r.config, SshConfig::new("plain"));
-    assert!(r.origins.iter().skip(1).all(|(k, o)| *o == Origin::Default || *k == "transport"));
+    assert!(
+        r.origins
+            .iter()
+            .skip(1)
+            .all(|(k, o)| *o == Origin::Default || *k == "transport")
+    );
     assert!(r.warnings.is_empty());
 }
 
@@ -178,9 +197,17 @@ fn match_blocks_and_unsupported_options() {
     let r = resolve("gpu1", &fs(MATCH));
     let c = &r.config;
     assert_eq!(c.host, "gpu1.example.org");
-    assert_eq!(c.user.as_deref(), Some("researcher"), "originalhost and !user");
+    assert_eq!(
+        c.user.as_deref(),
+        Some("researcher"),
+        "originalhost and !user"
+    );
     assert_eq!(c.port, 22, "`Match host` saw gpu1 before HostName");
-    assert_eq!(c.connect_timeout, Duration::from_secs(7), "after HostName it matches");
+    assert_eq!(
+        c.connect_timeout,
+        Duration::from_secs(7),
+        "after HostName it matches"
+    );
     let named: Vec<(String, usize)> = r
         .warnings
         .iter()
@@ -191,7 +218,11 @@ fn match_blocks_and_unsupported_options() {
         [("ProxyCommand".into(), 15), ("LocalForward".into(), 16)]
     );
     assert!(r.warnings[0].advice.contains("transport = \"openssh\""));
-    assert!(r.warnings[0].to_string().contains("/home/me/.ssh/config:15"));
+    assert!(
+        r.warnings[0]
+            .to_string()
+            .contains("/home/me/.ssh/config:15")
+    );
     // `!user root`: a given root user does not match.
     let r = SshConfig::new("gpu1")
         .user("root")
@@ -230,7 +261,10 @@ fn includes_with_globs_and_nesting() {
     let r = resolve("home", &fs);
     assert_eq!(r.config.host, "home.example.net");
     assert_eq!(r.config.user.as_deref(), Some("fallback"));
-    assert!(r.config.identity_files.is_empty(), "the Include of `work` only");
+    assert!(
+        r.config.identity_files.is_empty(),
+        "the Include of `work` only"
+    );
     // A missing file named without a glob is said.
     let fs = TextFs::new([("/home/me/.ssh/config", "Include nothere\n")]);
     let r = resolve("x", &fs);

@@ -316,15 +316,18 @@ impl SshConfig {
         self.given.port
     }
 
-    pub(crate) fn given_host_key_policy(&self) -> bool {
+    /// Whether the host key policy was given.
+    pub fn host_key_policy_given(&self) -> bool {
         self.given.host_key_policy
     }
 
-    pub(crate) fn given_connect_timeout(&self) -> bool {
+    /// Whether the connection timeout was given.
+    pub fn connect_timeout_given(&self) -> bool {
         self.given.connect_timeout
     }
 
-    pub(crate) fn given_keepalive(&self) -> bool {
+    /// Whether the keep-alive interval was given.
+    pub fn keepalive_given(&self) -> bool {
         self.given.keepalive
     }
 

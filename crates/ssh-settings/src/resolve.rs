@@ -300,7 +300,7 @@ impl SshConfig {
             ),
         ));
         let mut policy_origin = None;
-        if !self.given_host_key_policy() {
+        if !self.host_key_policy_given() {
             if let Some(s) = &entry.strict_host_key_checking {
                 match policy_of(&s.value) {
                     Some(policy) => {
@@ -316,9 +316,9 @@ impl SshConfig {
         }
         origins.push((
             "host_key_policy",
-            pick(self.given_host_key_policy(), policy_origin),
+            pick(self.host_key_policy_given(), policy_origin),
         ));
-        if !self.given_connect_timeout() {
+        if !self.connect_timeout_given() {
             if let Some(t) = entry.connect_timeout.as_ref().filter(|t| t.value > 0) {
                 c.connect_timeout = Duration::from_secs(t.value);
             }
@@ -326,7 +326,7 @@ impl SshConfig {
         origins.push((
             "connect_timeout",
             pick(
-                self.given_connect_timeout(),
+                self.connect_timeout_given(),
                 entry
                     .connect_timeout
                     .as_ref()
@@ -334,7 +334,7 @@ impl SshConfig {
                     .map(Origin::from),
             ),
         ));
-        if !self.given_keepalive() {
+        if !self.keepalive_given() {
             if let Some(t) = &entry.server_alive_interval {
                 c.keepalive = Duration::from_secs(t.value);
             }
@@ -342,7 +342,7 @@ impl SshConfig {
         origins.push((
             "keepalive",
             pick(
-                self.given_keepalive(),
+                self.keepalive_given(),
                 entry.server_alive_interval.as_ref().map(Origin::from),
             ),
         ));
@@ -417,10 +417,10 @@ impl SshConfig {
                     if self.known_hosts.is_some() {
                         h.known_hosts.clone_from(&self.known_hosts);
                     }
-                    if self.given_host_key_policy() {
+                    if self.host_key_policy_given() {
                         h = h.host_key_policy(self.host_key_policy);
                     }
-                    if self.given_connect_timeout() {
+                    if self.connect_timeout_given() {
                         h = h.connect_timeout(self.connect_timeout);
                     }
                     h.timeout = self.timeout;

@@ -113,8 +113,29 @@ fn options(given: &SshConfig, control: &Path) -> Vec<OsString> {
     if let Some(jump) = &given.proxy_jump {
         opt(format!("ProxyJump={jump}"));
     }
+    // OpenSSH finds `~` in the user database, not in `$HOME`: when they
+    // differ (a test's or a job's own HOME), the files under `$HOME` are
+    // named.
+    let db_home = nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.dir);
+    let own_home = home.as_ref().filter(|h| db_home.as_ref() != Some(*h));
     match &given.ssh_config {
-        ConfigFiles::User => {}
+        ConfigFiles::User => {
+            if let Some(h) = own_home {
+                let config = h.join(".ssh").join("config");
+                if config.is_file() {
+                    o.insert(0, config.into());
+                    o.insert(0, "-F".into());
+                }
+                if given.known_hosts.is_none() {
+                    let known = h.join(".ssh").join("known_hosts");
+                    o.push("-o".into());
+                    o.push(format!("UserKnownHostsFile={}", known.display()).into());
+                }
+            }
+        }
         ConfigFiles::None => {
             o.push("-F".into());
             o.push("none".into());

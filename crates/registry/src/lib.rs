@@ -95,7 +95,7 @@ pub use error::{InvalidKind, RegistryError};
 pub use file::{EntryKind, LauncherEntry};
 pub use finder::{AlternativeReport, EntryReport, Explanation, Found, Registry, Verdict};
 pub use generate::local_file;
-pub use ssh_settings::{HostKeyPolicy, SshConfig};
+pub use ssh_settings::{HostKeyPolicy, Origin, Resolved, SshConfig};
 
 /// The source name of the default registry (no launcher file).
 pub const DEFAULT_SOURCE: &str = "<default: this machine>";

@@ -298,3 +298,31 @@ fn strict_host_key_checking_is_never_weakened() {
         .resolve_with(&TextFs::new([("/home/me/other", "Port 1\n")]), &env());
     assert_eq!(r.config.port, 1);
 }
+
+#[test]
+fn an_unsupported_option_is_named_once() {
+    let fs = TextFs::new([(
+        "/home/me/.ssh/config",
+        "Host cl\n  HostName 127.0.0.9\n  ProxyJump me@gw:2200\n  ProxyCommand nc %h %p\n",
+    )]);
+    let r = resolve("cl", &fs);
+    assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+}
+
+#[test]
+fn system_files_once() {
+    let dir = std::env::temp_dir().join(format!("ssh-settings-once-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join(".ssh")).unwrap();
+    std::fs::write(
+        dir.join(".ssh/config"),
+        "Host cl\n  ProxyCommand nc %h %p\n",
+    )
+    .unwrap();
+    let env = LocalEnv {
+        home: Some(dir.clone()),
+        user: "me".into(),
+    };
+    let r = SshConfig::new("cl").resolve_with(&SystemFs, &env);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+}

@@ -269,7 +269,10 @@ fn ppid(pid: u32) -> Option<u32> {
 }
 
 /// Stops the test server of an earlier `up` in `dir`, and its connections.
-#[allow(clippy::unnecessary_wraps, reason = "callers treat stopping like starting")]
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "callers treat stopping like starting"
+)]
 pub(crate) fn down(dir: &Path) -> Result<()> {
     stop(&dir.join("bastion.pid"));
     stop(&dir.join("sshd.pid"));

@@ -173,8 +173,8 @@ impl SshConfig {
     /// `IdentitiesOnly`, `UserKnownHostsFile`, `StrictHostKeyChecking`,
     /// `ConnectTimeout`, `ServerAliveInterval`, `ProxyJump`), then the
     /// defaults. Each jump host is resolved the same way, for its own
-    /// name; the known hosts file, host key policy and timeouts given
-    /// here apply to it too.
+    /// name; the identity file, known hosts file, host key policy and
+    /// timeouts given here apply to it too.
     pub fn resolve_with(&self, fs: &dyn ConfigFs, env: &LocalEnv) -> Resolved {
         let (files, user_files) = file_list(&self.ssh_config, env.home.as_deref());
         let query = Query {
@@ -416,6 +416,10 @@ impl SshConfig {
                     }
                     if self.known_hosts.is_some() {
                         h.known_hosts.clone_from(&self.known_hosts);
+                    }
+                    if self.identity.is_some() {
+                        h.identity.clone_from(&self.identity);
+                        h.passphrase.clone_from(&self.passphrase);
                     }
                     if self.host_key_policy_given() {
                         h = h.host_key_policy(self.host_key_policy);

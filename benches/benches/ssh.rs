@@ -88,6 +88,85 @@ fn ssh(c: &mut Criterion) {
     for user in accounts() {
         account(c, &dir, port, &user);
     }
+    match std::fs::read_to_string(dir.join("bastion_port"))
+        .ok()
+        .and_then(|p| p.trim().parse::<u16>().ok())
+    {
+        Some(bastion) => proxy_jump(c, &dir, port, bastion, &user()),
+        None => eprintln!("ssh bench: the test sshd has no bastion; ProxyJump not timed"),
+    }
+}
+
+/// Over `ProxyJump`: 100 commands on one reused connection (a session to
+/// the bastion, one to the target through it) against 100 `ssh -J`
+/// processes (two connections, key exchanges and logins each).
+fn proxy_jump(c: &mut Criterion, dir: &std::path::Path, port: u16, bastion: u16, user: &str) {
+    let key = dir.join("id_ed25519");
+    let known_hosts = dir.join("known_hosts");
+    let connector = SshConnector::new(
+        SshConfig::new("127.0.0.1")
+            .port(port)
+            .user(user)
+            .identity(&key)
+            .known_hosts(&known_hosts)
+            .ssh_config(connector_ssh::ConfigFiles::None)
+            .proxy_jump(format!("{user}@127.0.0.1:{bastion}")),
+    )
+    .expect("settings");
+    connector.connect().expect("through the bastion");
+    let config = dir.join("bench_ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host *\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  StrictHostKeyChecking yes\n  BatchMode yes\n  GSSAPIAuthentication no\n",
+            key.display(),
+            known_hosts.display()
+        ),
+    )
+    .expect("writing the bench's ssh config");
+    let ssh_args: Vec<String> = vec![
+        "-F".into(),
+        config.display().to_string(),
+        "-J".into(),
+        format!("{user}@127.0.0.1:{bastion}"),
+        "-p".into(),
+        port.to_string(),
+        format!("{user}@127.0.0.1"),
+    ];
+    let since = Instant::now();
+    for i in 0..COMMANDS {
+        over_session(&connector, i);
+    }
+    let session = since.elapsed();
+    let since = Instant::now();
+    for i in 0..COMMANDS {
+        over_process(&ssh_args, i);
+    }
+    let processes = since.elapsed();
+    assert_eq!(connector.sessions_opened(), 1, "one session for all");
+    assert_eq!(connector.hops_open(), 1, "one bastion session for all");
+    eprintln!(
+        "ssh bench (ProxyJump, {user}): {COMMANDS} commands over one reused connection: {:.3} s ({:.2} ms each); \
+         {COMMANDS} ssh -J processes: {:.3} s ({:.2} ms each); {:.1} times faster",
+        session.as_secs_f64(),
+        session.as_secs_f64() * 1000.0 / COMMANDS as f64,
+        processes.as_secs_f64(),
+        processes.as_secs_f64() * 1000.0 / COMMANDS as f64,
+        processes.as_secs_f64() / session.as_secs_f64()
+    );
+    let mut group = c.benchmark_group(format!("ssh-jump/{user}"));
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    let mut i = 0;
+    group.bench_function("command_through_bastion_reused", |b| {
+        b.iter(|| {
+            i += 1;
+            over_session(&connector, i);
+        });
+    });
+    group.finish();
 }
 
 fn account(c: &mut Criterion, dir: &std::path::Path, port: u16, user: &str) {

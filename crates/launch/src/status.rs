@@ -64,7 +64,7 @@ fn locate(arg: &Path, config: Option<&Path>) -> Result<(Arc<dyn Connector>, Path
     });
     let mut settings = from_file.unwrap_or_else(|| connector_ssh::SshConfig::new(&address.host));
     if let Some(port) = address.port {
-        settings.port = port;
+        settings = settings.port(port);
     }
     if address.user.is_some() {
         settings.user.clone_from(&address.user);

@@ -89,10 +89,28 @@ pub(super) fn authenticate(
         }
         return Err(fail(tried));
     }
-    match agent_login(session, user) {
-        Ok(true) => return Ok(()),
-        Ok(false) => tried.push("the SSH agent: the server refused each of its keys".into()),
-        Err(why) => tried.push(format!("the SSH agent: {why}")),
+    if config.identities_only {
+        tried.push("the SSH agent: not asked (IdentitiesOnly)".into());
+    } else {
+        match agent_login(session, user) {
+            Ok(true) => return Ok(()),
+            Ok(false) => tried.push("the SSH agent: the server refused each of its keys".into()),
+            Err(why) => tried.push(format!("the SSH agent: {why}")),
+        }
+    }
+    if !config.identity_files.is_empty() {
+        for file in &config.identity_files {
+            let path = expand_home(file, home.as_deref());
+            if !path.is_file() {
+                tried.push(format!(
+                    "identity file `{}` (IdentityFile): it does not exist",
+                    path.display()
+                ));
+            } else if try_file(&path, config.passphrase.as_ref(), &mut tried) {
+                return Ok(());
+            }
+        }
+        return Err(fail(tried));
     }
     let mut defaults = 0;
     for name in ["id_ed25519", "id_ecdsa", "id_rsa"] {

@@ -12,4 +12,5 @@ mod run;
 mod slurm;
 mod slurm_layouts;
 mod ssh;
+mod ssh_jump;
 mod support;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::cli_find::launch_in;
 
 /// The test sshd's directory and port.
-fn sshd() -> Option<(PathBuf, u16)> {
+pub(crate) fn sshd() -> Option<(PathBuf, u16)> {
     let required = std::env::var("LAUNCH_TEST_SSH").is_ok_and(|v| v == "required");
     let found = std::env::var_os("LAUNCH_TEST_SSH_DIR").and_then(|dir| {
         let dir = PathBuf::from(dir);
@@ -32,17 +32,17 @@ fn sshd() -> Option<(PathBuf, u16)> {
     found
 }
 
-fn user() -> String {
+pub(crate) fn user() -> String {
     let out = Command::new("id").arg("-un").output().unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
 /// `launch status --json` of one job until it has ended.
-fn final_status(home: &Path, file: &str, address: &str) -> serde_json::Value {
+pub(crate) fn final_status(home: &Path, file: &str, address: &str) -> serde_json::Value {
     let since = Instant::now();
     loop {
         let out = launch_in(home, &["status", "--config", file, "--json", address], &[]);

@@ -295,6 +295,17 @@ pub(super) fn check_connector_name(
     if wanted == LOCAL || connectors.contains_key(wanted) {
         return Ok(());
     }
+    if wanted.starts_with("ssh://") && !super::connectors::is_address(wanted) {
+        let why = ssh_settings::SshAddress::parse(wanted)
+            .err()
+            .map_or_else(String::new, |e| e.to_string());
+        return Err(source.error(
+            Some(name.span()),
+            InvalidKind::BadValue,
+            format!("launcher[{index}].connector"),
+            why,
+        ));
+    }
     let known = std::iter::once(LOCAL).chain(connectors.keys().map(String::as_str));
     Err(source.error(
         Some(name.span()),

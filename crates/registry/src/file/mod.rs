@@ -127,7 +127,8 @@ pub(crate) struct Checked {
 pub(crate) fn check(text: &str, source_name: &str) -> Result<Checked, RegistryError> {
     let source = Source::new(source_name, text);
     let raw = parse(&source)?;
-    let connectors = check_connectors(&source, raw.connector)?;
+    let mut connectors = check_connectors(&source, raw.connector)?;
+    connectors::address_connectors(&source, &raw.launcher, &mut connectors)?;
     let tokens = check_tokens(&source, raw.token)?;
     let mut entries = Vec::with_capacity(raw.launcher.len());
     let mut raw_members = Vec::with_capacity(raw.launcher.len());

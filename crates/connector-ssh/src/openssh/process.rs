@@ -1,0 +1,382 @@
+//! Processes through `ssh`: a channel process is the `ssh` child itself;
+//! a watched or detached one leaves it, and is followed remotely.
+
+use std::fmt;
+use std::io::{self, Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use core_types::job::{
+    ConnectorError, Process, ProcessExit, ProcessOutput, ProcessSpec, StdioSpec, shell_quote,
+};
+
+use super::{Master, SSH_FAILED};
+use crate::command::{self, Mode, StartLine};
+use crate::util::Backoff;
+
+/// The remote command for a channel script: run by a `sh` of its own, so
+/// that the login shell reports a program killed by signal N as status
+/// 128 + N (OpenSSH's own status for a remote signal is 255).
+fn wrapped(script: &str) -> Result<String, ConnectorError> {
+    let quoted = String::from_utf8(shell_quote(script.as_ref())?)
+        .map_err(|_| ConnectorError::Invalid("the command is not UTF-8".into()))?;
+    Ok(format!("sh -c {quoted}"))
+}
+
+/// The start lines read off a stream; what follows them.
+#[derive(Debug, Default)]
+struct Start {
+    pid: Option<(u32, Option<u64>)>,
+    status: Option<PathBuf>,
+    fail: Option<String>,
+    rest: Vec<u8>,
+}
+
+fn complete(start: &Start, mode: Mode) -> bool {
+    start.fail.is_some()
+        || (start.pid.is_some() && (mode != Mode::Watched || start.status.is_some()))
+}
+
+fn read_start(stdout: &mut impl Read, mode: Mode) -> Start {
+    let mut start = Start::default();
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        while !complete(&start, mode) {
+            let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+                break;
+            };
+            let line: Vec<u8> = buf.drain(..=nl).collect();
+            let line = &line[..line.len() - 1];
+            let Some(at) = line.windows(11).position(|w| w == b"launch-ssh-") else {
+                continue;
+            };
+            match command::parse_start_line(&line[at..]) {
+                Some(StartLine::Pid { pid, start: t }) => start.pid = Some((pid, t)),
+                Some(StartLine::Status(p)) => start.status = Some(p),
+                Some(StartLine::Fail(what)) => start.fail = Some(what),
+                None => {}
+            }
+        }
+        if complete(&start, mode) {
+            start.rest = buf;
+            return start;
+        }
+        match stdout.read(&mut chunk) {
+            Ok(0) | Err(_) => {
+                start.rest = buf;
+                return start;
+            }
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+fn start_error(
+    master: &Master,
+    spec: &ProcessSpec,
+    start: &Start,
+    stderr: &[u8],
+    status: Option<i32>,
+) -> ConnectorError {
+    let program = spec.display_command();
+    let spawn = |kind: io::ErrorKind, message: String| ConnectorError::Spawn {
+        program: program.clone(),
+        source: io::Error::new(kind, message),
+    };
+    let target = &master.name;
+    match start.fail.as_deref() {
+        Some("notfound") => spawn(
+            io::ErrorKind::NotFound,
+            format!("no such program on {target}"),
+        ),
+        Some("noexec") => spawn(
+            io::ErrorKind::PermissionDenied,
+            format!("it is not an executable file on {target}"),
+        ),
+        Some("cwd") => spawn(
+            io::ErrorKind::NotFound,
+            format!("cannot change to its directory on {target}"),
+        ),
+        Some(what @ ("stdin" | "stdout" | "stderr")) => spawn(
+            io::ErrorKind::NotFound,
+            format!("its {what} file cannot be opened on {target}"),
+        ),
+        _ => {
+            let e = master.failed(status.unwrap_or(SSH_FAILED), stderr);
+            ConnectorError::Spawn {
+                program,
+                source: e.into_io(),
+            }
+        }
+    }
+}
+
+/// Runs `spec` with its output captured.
+pub(crate) fn run(
+    master: &Arc<Master>,
+    spec: &ProcessSpec,
+) -> Result<ProcessOutput, ConnectorError> {
+    let mut spec = spec.clone();
+    if matches!(spec.stdin, StdioSpec::Pipe | StdioSpec::Inherit) {
+        spec.stdin = StdioSpec::Null;
+    }
+    spec.stdout = StdioSpec::Pipe;
+    spec.stderr = StdioSpec::Pipe;
+    spec.detached = false;
+    let script = wrapped(&command::render(
+        &spec,
+        Mode::Channel,
+        master.default_dir.as_deref(),
+    )?)?;
+    let program = spec.display_command();
+    let (out, err, status) = master
+        .capture(&script, None)
+        .map_err(|e| ConnectorError::Spawn {
+            program: program.clone(),
+            source: e.into_io(),
+        })?;
+    let mut reader = io::Cursor::new(out);
+    let start = read_start(&mut reader, Mode::Channel);
+    if start.fail.is_some() || start.pid.is_none() {
+        return Err(start_error(master, &spec, &start, &err, Some(status)));
+    }
+    let exit = crate::helper::exit_of(status);
+    let stdout = start.rest;
+    if !exit.success() {
+        return Err(ConnectorError::Failed {
+            program,
+            status: exit.to_string(),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&err).into_owned(),
+        });
+    }
+    Ok(ProcessOutput {
+        exit,
+        stdout,
+        stderr: err,
+    })
+}
+
+/// A process started through `ssh`.
+pub(crate) struct OpenSshProcess {
+    master: Arc<Master>,
+    mode: Mode,
+    pid: u32,
+    start: Option<u64>,
+    child: Option<Child>,
+    status_file: Option<PathBuf>,
+    stdin: Option<Box<dyn Write + Send>>,
+    stdout: Option<Box<dyn Read + Send>>,
+    stderr: Option<Box<dyn Read + Send>>,
+    exit: Option<ProcessExit>,
+    gone_since: Option<Instant>,
+}
+
+impl fmt::Debug for OpenSshProcess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenSshProcess")
+            .field("target", &self.master.name)
+            .field("pid", &self.pid)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts `spec` (as on the ssh2 transport: see [`crate::SshConnector`]).
+pub(crate) fn spawn(
+    master: &Arc<Master>,
+    spec: &ProcessSpec,
+) -> Result<OpenSshProcess, ConnectorError> {
+    let mode = command::mode(spec);
+    let mut script = command::render(spec, mode, master.default_dir.as_deref())?;
+    if mode == Mode::Channel {
+        script = wrapped(&script)?;
+    }
+    let program = spec.display_command();
+    let spawn_error = |source: io::Error| ConnectorError::Spawn {
+        program: program.clone(),
+        source,
+    };
+    master.ensure().map_err(|e| spawn_error(e.into_io()))?;
+    let mut cmd = master.command(&script);
+    cmd.stdin(if matches!(spec.stdin, StdioSpec::Pipe) {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    });
+    cmd.stdout(Stdio::piped());
+    cmd.stderr(match spec.stderr {
+        StdioSpec::Inherit if mode == Mode::Channel => Stdio::inherit(),
+        _ => Stdio::piped(),
+    });
+    let mut child = cmd.spawn().map_err(spawn_error)?;
+    let mut stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| spawn_error(io::ErrorKind::BrokenPipe.into()))?;
+    let start = read_start(&mut stdout, mode);
+    let Some((pid, start_time)) = start.pid.filter(|_| start.fail.is_none()) else {
+        let mut err = Vec::new();
+        if let Some(mut e) = child.stderr.take() {
+            let _ = e.read_to_end(&mut err);
+        }
+        let status = child.wait().ok().and_then(|s| s.code());
+        return Err(start_error(master, spec, &start, &err, status));
+    };
+    let mut process = OpenSshProcess {
+        master: Arc::clone(master),
+        mode,
+        pid,
+        start: start_time,
+        child: None,
+        status_file: start.status.clone(),
+        stdin: None,
+        stdout: None,
+        stderr: None,
+        exit: None,
+        gone_since: None,
+    };
+    if mode == Mode::Channel {
+        process.stdin = child
+            .stdin
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Write + Send>);
+        let rest = io::Cursor::new(start.rest);
+        match spec.stdout {
+            StdioSpec::Pipe => process.stdout = Some(Box::new(rest.chain(stdout))),
+            StdioSpec::Inherit => {
+                let mut r = rest.chain(stdout);
+                std::thread::spawn(move || {
+                    let _ = io::copy(&mut r, &mut io::stdout());
+                });
+            }
+            _ => {
+                let mut r = rest.chain(stdout);
+                std::thread::spawn(move || {
+                    let _ = io::copy(&mut r, &mut io::sink());
+                });
+            }
+        }
+        if let Some(err) = child.stderr.take() {
+            if matches!(spec.stderr, StdioSpec::Pipe) {
+                process.stderr = Some(Box::new(err));
+            } else {
+                let mut err = err;
+                std::thread::spawn(move || {
+                    let _ = io::copy(&mut err, &mut io::sink());
+                });
+            }
+        }
+        process.child = Some(child);
+    } else {
+        // The script left the channel: `ssh` ends by itself.
+        drop(stdout);
+        std::thread::spawn(move || {
+            let _ = child.wait_with_output();
+        });
+    }
+    Ok(process)
+}
+
+impl OpenSshProcess {
+    fn check(&mut self, block: bool) -> Result<Option<ProcessExit>, ConnectorError> {
+        if let Some(exit) = self.exit {
+            return Ok(Some(exit));
+        }
+        let exit = if let Some(child) = self.child.as_mut() {
+            let status = if block {
+                Some(child.wait().map_err(|source| self.wait_error(source))?)
+            } else {
+                child.try_wait().map_err(|source| self.wait_error(source))?
+            };
+            status.map(|s| crate::helper::exit_of(s.code().unwrap_or(SSH_FAILED)))
+        } else {
+            self.check_remote(block)?
+        };
+        if exit.is_some() {
+            self.exit = exit;
+            self.child = None;
+        }
+        Ok(exit)
+    }
+
+    fn wait_error(&self, source: io::Error) -> ConnectorError {
+        ConnectorError::Io {
+            op: "wait for",
+            path: PathBuf::from(format!("process {}", self.pid)),
+            source,
+        }
+    }
+
+    fn check_remote(&mut self, block: bool) -> Result<Option<ProcessExit>, ConnectorError> {
+        let mut backoff = Backoff::new(Duration::from_millis(5), Duration::from_millis(500));
+        loop {
+            if let Some(path) = self.status_file.clone() {
+                match self.master.read_file(&path, 0, None) {
+                    Ok(bytes) => {
+                        if let Some(exit) = command::parse_status_file(&bytes) {
+                            let _ = self.master.remove(&path);
+                            return Ok(Some(exit));
+                        }
+                    }
+                    Err(e) if e.is_not_found() => self.status_file = None,
+                    Err(e) => return Err(e),
+                }
+            }
+            if self.master.alive(self.pid, self.start)? {
+                self.gone_since = None;
+            } else if self.status_file.is_none() {
+                return Ok(Some(ProcessExit {
+                    code: None,
+                    signal: None,
+                }));
+            } else {
+                let since = *self.gone_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= Duration::from_secs(2) {
+                    return Ok(Some(ProcessExit {
+                        code: None,
+                        signal: None,
+                    }));
+                }
+            }
+            if !block {
+                return Ok(None);
+            }
+            backoff.sleep();
+        }
+    }
+}
+
+impl Process for OpenSshProcess {
+    fn id(&self) -> Option<u32> {
+        Some(self.pid)
+    }
+
+    fn wait(&mut self) -> Result<ProcessExit, ConnectorError> {
+        let _ = self.master.timeout;
+        loop {
+            if let Some(exit) = self.check(true)? {
+                return Ok(exit);
+            }
+        }
+    }
+
+    fn try_wait(&mut self) -> Result<Option<ProcessExit>, ConnectorError> {
+        self.check(false)
+    }
+
+    fn take_stdin(&mut self) -> Option<Box<dyn Write + Send>> {
+        self.stdin.take()
+    }
+
+    fn take_stdout(&mut self) -> Option<Box<dyn Read + Send>> {
+        self.stdout.take()
+    }
+
+    fn take_stderr(&mut self) -> Option<Box<dyn Read + Send>> {
+        self.stderr.take()
+    }
+}

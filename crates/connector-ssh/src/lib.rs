@@ -89,6 +89,7 @@ pub mod known_hosts;
 mod openssh;
 mod process;
 mod session;
+mod start;
 mod util;
 
 use std::collections::HashMap;
@@ -257,7 +258,7 @@ impl SshConnector {
                 outcome: master
                     .ensure()
                     .map(|()| "the control master is up (OpenSSH followed its own configuration, jump hosts included)".into())
-                    .map_err(|e| error::chain(&e)),
+                    .map_err(|e| core_types::text::error_chain(&e)),
             }],
         }
     }

@@ -14,8 +14,9 @@ use core_types::job::{
 
 use crate::SshError;
 use crate::channel::{ChanHandle, ChannelReader, ChannelWriter, finish, open_exec, read_chunk};
-use crate::command::{self, Mode, StartLine};
+use crate::command::{self, Mode};
 use crate::session::Shared;
+use crate::start::{Start, captured_output, captured_spec};
 use crate::util::Backoff;
 
 /// An exit whose status cannot be known (the process was followed by its
@@ -32,47 +33,6 @@ const LAST_POLL: Duration = Duration::from_millis(500);
 /// How long a watched process may be gone with no exit status written
 /// before its watcher is taken for gone too.
 const WATCHER_GRACE: Duration = Duration::from_secs(2);
-
-/// What the script said before the program ran.
-#[derive(Debug, Default)]
-struct Start {
-    pid: Option<(u32, Option<u64>)>,
-    status: Option<PathBuf>,
-    fail: Option<String>,
-    /// What came after the last start line: the program's own output.
-    rest: Vec<u8>,
-}
-
-impl Start {
-    fn complete(&self, mode: Mode) -> bool {
-        self.fail.is_some()
-            || (self.pid.is_some() && (mode != Mode::Watched || self.status.is_some()))
-    }
-
-    /// Takes the start lines out of `buf`; what follows them stays.
-    fn scan(&mut self, buf: &mut Vec<u8>, mode: Mode) {
-        let mut consumed = 0;
-        while !self.complete(mode) {
-            let Some(nl) = buf[consumed..].iter().position(|&b| b == b'\n') else {
-                break;
-            };
-            let line = &buf[consumed..consumed + nl];
-            consumed += nl + 1;
-            // What the remote shell's start-up files print comes first, maybe
-            // without a newline: look for the mark anywhere.
-            let Some(at) = line.windows(11).position(|w| w == b"launch-ssh-") else {
-                continue;
-            };
-            match command::parse_start_line(&line[at..]) {
-                Some(StartLine::Pid { pid, start }) => self.pid = Some((pid, start)),
-                Some(StartLine::Status(path)) => self.status = Some(path),
-                Some(StartLine::Fail(what)) => self.fail = Some(what),
-                None => {}
-            }
-        }
-        buf.drain(..consumed);
-    }
-}
 
 /// Reads the start lines from the channel's standard output.
 fn read_start(shared: &Shared, chan: &ChanHandle, mode: Mode) -> Result<(Start, bool), SshError> {
@@ -501,24 +461,17 @@ pub(crate) fn run(
     shared: &Arc<Shared>,
     spec: &ProcessSpec,
 ) -> Result<ProcessOutput, ConnectorError> {
-    let mut spec = spec.clone();
-    if matches!(spec.stdin, StdioSpec::Pipe | StdioSpec::Inherit) {
-        spec.stdin = StdioSpec::Null;
-    }
-    spec.stdout = StdioSpec::Pipe;
-    spec.stderr = StdioSpec::Pipe;
-    spec.detached = false;
+    let spec = captured_spec(spec);
     let script = command::render(&spec, Mode::Channel, shared.config.default_dir.as_deref())?;
     let program = spec.display_command();
-    let (stdout, stderr, exit) =
+    let (mut stdout, stderr, exit) =
         exec_capture(shared, &script).map_err(|source| ConnectorError::Spawn {
             program: program.clone(),
             source,
         })?;
     let mut start = Start::default();
-    let mut out = stdout;
-    start.scan(&mut out, Mode::Channel);
-    if start.fail.is_some() || start.pid.is_none() {
+    start.scan(&mut stdout, Mode::Channel);
+    if !start.started() {
         return Err(start_error(
             shared,
             &spec,
@@ -527,19 +480,7 @@ pub(crate) fn run(
             Some(exit),
         ));
     }
-    if !exit.success() {
-        return Err(ConnectorError::Failed {
-            program,
-            status: exit.to_string(),
-            stdout: String::from_utf8_lossy(&out).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        });
-    }
-    Ok(ProcessOutput {
-        exit,
-        stdout: out,
-        stderr,
-    })
+    captured_output(program, exit, stdout, stderr)
 }
 
 /// Runs a script to its end: its standard output, error and exit.
@@ -553,7 +494,7 @@ pub(crate) fn exec_capture(
     let chan = open_exec(shared, script).map_err(SshError::into_io)?;
     let mut out = Vec::new();
     let mut err = Vec::new();
-    match finish(
+    let exit = finish(
         shared,
         &chan,
         Some(&mut out),
@@ -561,16 +502,14 @@ pub(crate) fn exec_capture(
         true,
         true,
         None,
-    ) {
-        Ok(exit) => Ok((out, err, exit)),
-        Err(SshError::Lost) => Err(io::Error::new(
-            io::ErrorKind::ConnectionAborted,
+    )
+    .map_err(|e| {
+        e.into_stream_io(io::ErrorKind::ConnectionAborted, || {
             format!(
                 "the SSH session to {} broke while the command ran; it may or may not have run to its end",
                 shared.target
-            ),
-        )),
-        Err(SshError::Deadline) => Err(io::ErrorKind::TimedOut.into()),
-        Err(fail) => Err(fail.into_io()),
-    }
+            )
+        })
+    })?;
+    Ok((out, err, exit))
 }

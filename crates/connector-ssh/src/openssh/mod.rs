@@ -427,7 +427,7 @@ impl Master {
 }
 
 fn error_text(e: &SshError) -> String {
-    crate::error::chain(e)
+    core_types::text::error_chain(e)
 }
 
 fn quoted(path: &Path) -> Result<String, ConnectorError> {

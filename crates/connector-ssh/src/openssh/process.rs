@@ -13,7 +13,8 @@ use core_types::job::{
 };
 
 use super::{Master, SSH_FAILED};
-use crate::command::{self, Mode, StartLine};
+use crate::command::{self, Mode};
+use crate::start::{Start, captured_output, captured_spec};
 use crate::util::Backoff;
 
 /// The remote command for a channel script: run by a `sh` of its own, so
@@ -25,42 +26,15 @@ fn wrapped(script: &str) -> Result<String, ConnectorError> {
     Ok(format!("sh -c {quoted}"))
 }
 
-/// The start lines read off a stream; what follows them.
-#[derive(Debug, Default)]
-struct Start {
-    pid: Option<(u32, Option<u64>)>,
-    status: Option<PathBuf>,
-    fail: Option<String>,
-    rest: Vec<u8>,
-}
-
-fn complete(start: &Start, mode: Mode) -> bool {
-    start.fail.is_some()
-        || (start.pid.is_some() && (mode != Mode::Watched || start.status.is_some()))
-}
-
+/// Reads the start lines off `stdout`, up to what `mode` writes (or its
+/// end).
 fn read_start(stdout: &mut impl Read, mode: Mode) -> Start {
     let mut start = Start::default();
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = [0u8; 8192];
     loop {
-        while !complete(&start, mode) {
-            let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
-                break;
-            };
-            let line: Vec<u8> = buf.drain(..=nl).collect();
-            let line = &line[..line.len() - 1];
-            let Some(at) = line.windows(11).position(|w| w == b"launch-ssh-") else {
-                continue;
-            };
-            match command::parse_start_line(&line[at..]) {
-                Some(StartLine::Pid { pid, start: t }) => start.pid = Some((pid, t)),
-                Some(StartLine::Status(p)) => start.status = Some(p),
-                Some(StartLine::Fail(what)) => start.fail = Some(what),
-                None => {}
-            }
-        }
-        if complete(&start, mode) {
+        start.scan(&mut buf, mode);
+        if start.complete(mode) {
             start.rest = buf;
             return start;
         }
@@ -119,13 +93,7 @@ pub(crate) fn run(
     master: &Arc<Master>,
     spec: &ProcessSpec,
 ) -> Result<ProcessOutput, ConnectorError> {
-    let mut spec = spec.clone();
-    if matches!(spec.stdin, StdioSpec::Pipe | StdioSpec::Inherit) {
-        spec.stdin = StdioSpec::Null;
-    }
-    spec.stdout = StdioSpec::Pipe;
-    spec.stderr = StdioSpec::Pipe;
-    spec.detached = false;
+    let spec = captured_spec(spec);
     let script = wrapped(&command::render(
         &spec,
         Mode::Channel,
@@ -140,24 +108,10 @@ pub(crate) fn run(
         })?;
     let mut reader = io::Cursor::new(out);
     let start = read_start(&mut reader, Mode::Channel);
-    if start.fail.is_some() || start.pid.is_none() {
+    if !start.started() {
         return Err(start_error(master, &spec, &start, &err, Some(status)));
     }
-    let exit = crate::helper::exit_of(status);
-    let stdout = start.rest;
-    if !exit.success() {
-        return Err(ConnectorError::Failed {
-            program,
-            status: exit.to_string(),
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&err).into_owned(),
-        });
-    }
-    Ok(ProcessOutput {
-        exit,
-        stdout,
-        stderr: err,
-    })
+    captured_output(program, crate::helper::exit_of(status), start.rest, err)
 }
 
 /// A process started through `ssh`.

@@ -118,6 +118,7 @@ pub fn slurm_test_bin() -> Option<std::path::PathBuf> {
 }
 
 pub mod slurm_layout;
+pub mod spec;
 
 /// A requirement alternative of `count` CUDA accelerators of `gib` GiB.
 pub fn cuda(count: usize, gib: u64) -> Alternative {

@@ -90,6 +90,7 @@ mod openssh;
 mod process;
 mod session;
 mod start;
+mod started;
 mod util;
 
 use std::collections::HashMap;
@@ -104,12 +105,12 @@ use core_types::job::{
 };
 
 pub use error::SshError;
-pub use process::SshProcess;
 pub use session::hops::HopReport;
 pub use ssh_settings::{
     ConfigFiles, ConfigWarning, HostKeyPolicy, Origin, Resolved, Secret, SettingsError, SshAddress,
     SshConfig, Transport, expand_home,
 };
+pub use started::SshProcess;
 
 use session::Shared;
 

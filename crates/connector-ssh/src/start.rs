@@ -2,6 +2,7 @@
 //! reading its start lines off the program's output, and running a
 //! process with its output captured.
 
+use std::io;
 use std::path::PathBuf;
 
 use core_types::job::{ConnectorError, ProcessExit, ProcessOutput, ProcessSpec, StdioSpec};
@@ -53,6 +54,31 @@ impl Start {
         }
         buf.drain(..consumed);
     }
+}
+
+/// The error for a start that failed as the script says both transports'
+/// way (`notfound`: no such program, `noexec`: not an executable file);
+/// `None` for any other failure, which each transport words itself.
+pub(crate) fn program_error(
+    fail: Option<&str>,
+    program: &str,
+    target: &str,
+) -> Option<ConnectorError> {
+    let (kind, message) = match fail {
+        Some("notfound") => (
+            io::ErrorKind::NotFound,
+            format!("no such program on {target}"),
+        ),
+        Some("noexec") => (
+            io::ErrorKind::PermissionDenied,
+            format!("it is not an executable file on {target}"),
+        ),
+        _ => return None,
+    };
+    Some(ConnectorError::Spawn {
+        program: program.to_owned(),
+        source: io::Error::new(kind, message),
+    })
 }
 
 /// `spec` as a captured run starts it: no input from the caller, both

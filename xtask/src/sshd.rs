@@ -198,24 +198,12 @@ pub(crate) fn up(dir: &Path) -> Result<u16> {
     let config_arg = config_path.to_str().context("a UTF-8 path")?;
     sh(SSHD, &["-t", "-f", config_arg]).context("checking sshd_config")?;
     let log = dir.join("sshd.log");
-    sh(
-        SSHD,
-        &[
-            "-f",
-            config_arg,
-            "-E",
-            log.to_str().context("a UTF-8 path")?,
-        ],
-    )?;
-    let since = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        if since.elapsed() > Duration::from_secs(10) {
-            bail!(
-                "sshd did not listen on 127.0.0.1:{port} (see {})",
-                log.display()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    run_sshd(&config_path, &log)?;
+    if !listens(port) {
+        bail!(
+            "sshd did not listen on 127.0.0.1:{port} (see {})",
+            log.display()
+        );
     }
     bastion(&dir, port, bastion_port)?;
     Ok(port)
@@ -241,24 +229,30 @@ fn bastion(dir: &Path, port: u16, bastion_port: u16) -> Result<()> {
         .collect();
     let path = dir.join("bastion_config");
     fs::write(&path, config)?;
-    let log = dir.join("bastion.log");
-    sh(
-        SSHD,
-        &[
-            "-f",
-            path.to_str().context("a UTF-8 path")?,
-            "-E",
-            log.to_str().context("a UTF-8 path")?,
-        ],
-    )?;
+    run_sshd(&path, &dir.join("bastion.log"))?;
+    if !listens(bastion_port) {
+        bail!("the bastion sshd did not listen on 127.0.0.1:{bastion_port}");
+    }
+    Ok(())
+}
+
+/// Starts an sshd of the configuration file `config`, logging to `log`
+/// (it puts itself in the background).
+fn run_sshd(config: &Path, log: &Path) -> Result<()> {
+    let utf8 = |path: &Path| path.to_str().context("a UTF-8 path").map(str::to_owned);
+    sh(SSHD, &["-f", &utf8(config)?, "-E", &utf8(log)?])
+}
+
+/// Whether something listens on `127.0.0.1:port` within 10 s.
+fn listens(port: u16) -> bool {
     let since = Instant::now();
-    while TcpStream::connect(("127.0.0.1", bastion_port)).is_err() {
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
         if since.elapsed() > Duration::from_secs(10) {
-            bail!("the bastion sshd did not listen on 127.0.0.1:{bastion_port}");
+            return false;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    Ok(())
+    true
 }
 
 /// The parent pid of a process, from `/proc`.

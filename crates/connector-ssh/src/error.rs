@@ -288,19 +288,21 @@ impl SshError {
             other => io::Error::new(other.kind(), other),
         }
     }
-}
 
-/// An error and its causes, `: `-separated, as the `launch` binary prints
-/// them.
-pub(crate) fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut cause = err.source();
-    while let Some(e) = cause {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        cause = e.source();
+    /// As an I/O error for a stream of a channel: [`SshError::Lost`] as an
+    /// error of `kind` with the message `lost` gives, a passed deadline as
+    /// `TimedOut`, anything else as [`SshError::into_io`].
+    pub(crate) fn into_stream_io(
+        self,
+        kind: io::ErrorKind,
+        lost: impl FnOnce() -> String,
+    ) -> io::Error {
+        match self {
+            SshError::Lost => io::Error::new(kind, lost()),
+            SshError::Deadline => io::ErrorKind::TimedOut.into(),
+            fail => fail.into_io(),
+        }
     }
-    text
 }
 
 #[cfg(test)]

@@ -89,6 +89,8 @@ pub mod known_hosts;
 mod openssh;
 mod process;
 mod session;
+mod start;
+mod started;
 mod util;
 
 use std::collections::HashMap;
@@ -103,12 +105,12 @@ use core_types::job::{
 };
 
 pub use error::SshError;
-pub use process::SshProcess;
 pub use session::hops::HopReport;
 pub use ssh_settings::{
     ConfigFiles, ConfigWarning, HostKeyPolicy, Origin, Resolved, Secret, SettingsError, SshAddress,
     SshConfig, Transport, expand_home,
 };
+pub use started::SshProcess;
 
 use session::Shared;
 
@@ -257,7 +259,7 @@ impl SshConnector {
                 outcome: master
                     .ensure()
                     .map(|()| "the control master is up (OpenSSH followed its own configuration, jump hosts included)".into())
-                    .map_err(|e| error::chain(&e)),
+                    .map_err(|e| core_types::text::error_chain(&e)),
             }],
         }
     }

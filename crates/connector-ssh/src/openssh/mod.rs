@@ -15,7 +15,6 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use core_types::job::{ConnectorError, Signal, SignalTarget, shell_quote};
 use parking_lot::Mutex;
@@ -46,7 +45,6 @@ pub(crate) struct Master {
     starting: Mutex<()>,
     /// The remote default directory.
     pub(super) default_dir: Option<PathBuf>,
-    pub(super) timeout: Duration,
 }
 
 impl fmt::Debug for Master {
@@ -174,7 +172,6 @@ impl Master {
             _dir: dir,
             starting: Mutex::new(()),
             default_dir: resolved.default_dir.clone(),
-            timeout: resolved.timeout + resolved.connect_timeout,
         })
     }
 
@@ -427,7 +424,7 @@ impl Master {
 }
 
 fn error_text(e: &SshError) -> String {
-    crate::error::chain(e)
+    core_types::text::error_chain(e)
 }
 
 fn quoted(path: &Path) -> Result<String, ConnectorError> {

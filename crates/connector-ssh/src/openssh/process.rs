@@ -1,19 +1,20 @@
 //! Processes through `ssh`: a channel process is the `ssh` child itself;
 //! a watched or detached one leaves it, and is followed remotely.
 
-use std::fmt;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use core_types::job::{
-    ConnectorError, Process, ProcessExit, ProcessOutput, ProcessSpec, StdioSpec, shell_quote,
+    ConnectorError, ProcessExit, ProcessOutput, ProcessSpec, StdioSpec, shell_quote,
 };
 
 use super::{Master, SSH_FAILED};
-use crate::command::{self, Mode, StartLine};
+use crate::command::{self, Mode};
+use crate::start::{Start, captured_output, captured_spec, program_error};
+use crate::started::{Follow, Gone, Pipes, SshProcess, UNKNOWN_EXIT};
 use crate::util::Backoff;
 
 /// The remote command for a channel script: run by a `sh` of its own, so
@@ -25,42 +26,15 @@ fn wrapped(script: &str) -> Result<String, ConnectorError> {
     Ok(format!("sh -c {quoted}"))
 }
 
-/// The start lines read off a stream; what follows them.
-#[derive(Debug, Default)]
-struct Start {
-    pid: Option<(u32, Option<u64>)>,
-    status: Option<PathBuf>,
-    fail: Option<String>,
-    rest: Vec<u8>,
-}
-
-fn complete(start: &Start, mode: Mode) -> bool {
-    start.fail.is_some()
-        || (start.pid.is_some() && (mode != Mode::Watched || start.status.is_some()))
-}
-
+/// Reads the start lines off `stdout`, up to what `mode` writes (or its
+/// end).
 fn read_start(stdout: &mut impl Read, mode: Mode) -> Start {
     let mut start = Start::default();
     let mut buf: Vec<u8> = Vec::new();
     let mut chunk = [0u8; 8192];
     loop {
-        while !complete(&start, mode) {
-            let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
-                break;
-            };
-            let line: Vec<u8> = buf.drain(..=nl).collect();
-            let line = &line[..line.len() - 1];
-            let Some(at) = line.windows(11).position(|w| w == b"launch-ssh-") else {
-                continue;
-            };
-            match command::parse_start_line(&line[at..]) {
-                Some(StartLine::Pid { pid, start: t }) => start.pid = Some((pid, t)),
-                Some(StartLine::Status(p)) => start.status = Some(p),
-                Some(StartLine::Fail(what)) => start.fail = Some(what),
-                None => {}
-            }
-        }
-        if complete(&start, mode) {
+        start.scan(&mut buf, mode);
+        if start.complete(mode) {
             start.rest = buf;
             return start;
         }
@@ -87,15 +61,10 @@ fn start_error(
         source: io::Error::new(kind, message),
     };
     let target = &master.name;
+    if let Some(e) = program_error(start.fail.as_deref(), &program, target) {
+        return e;
+    }
     match start.fail.as_deref() {
-        Some("notfound") => spawn(
-            io::ErrorKind::NotFound,
-            format!("no such program on {target}"),
-        ),
-        Some("noexec") => spawn(
-            io::ErrorKind::PermissionDenied,
-            format!("it is not an executable file on {target}"),
-        ),
         Some("cwd") => spawn(
             io::ErrorKind::NotFound,
             format!("cannot change to its directory on {target}"),
@@ -119,13 +88,7 @@ pub(crate) fn run(
     master: &Arc<Master>,
     spec: &ProcessSpec,
 ) -> Result<ProcessOutput, ConnectorError> {
-    let mut spec = spec.clone();
-    if matches!(spec.stdin, StdioSpec::Pipe | StdioSpec::Inherit) {
-        spec.stdin = StdioSpec::Null;
-    }
-    spec.stdout = StdioSpec::Pipe;
-    spec.stderr = StdioSpec::Pipe;
-    spec.detached = false;
+    let spec = captured_spec(spec);
     let script = wrapped(&command::render(
         &spec,
         Mode::Channel,
@@ -140,56 +103,29 @@ pub(crate) fn run(
         })?;
     let mut reader = io::Cursor::new(out);
     let start = read_start(&mut reader, Mode::Channel);
-    if start.fail.is_some() || start.pid.is_none() {
+    if !start.started() {
         return Err(start_error(master, &spec, &start, &err, Some(status)));
     }
-    let exit = crate::helper::exit_of(status);
-    let stdout = start.rest;
-    if !exit.success() {
-        return Err(ConnectorError::Failed {
-            program,
-            status: exit.to_string(),
-            stdout: String::from_utf8_lossy(&stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&err).into_owned(),
-        });
-    }
-    Ok(ProcessOutput {
-        exit,
-        stdout,
-        stderr: err,
-    })
+    captured_output(program, crate::helper::exit_of(status), start.rest, err)
 }
 
-/// A process started through `ssh`.
-pub(crate) struct OpenSshProcess {
+/// How a process started through `ssh` is followed: by the `ssh` child
+/// while it runs the program (a channel process), else remotely, by its
+/// status file or its pid.
+struct OpenSshFollow {
     master: Arc<Master>,
-    mode: Mode,
     pid: u32,
     start: Option<u64>,
     child: Option<Child>,
     status_file: Option<PathBuf>,
-    stdin: Option<Box<dyn Write + Send>>,
-    stdout: Option<Box<dyn Read + Send>>,
-    stderr: Option<Box<dyn Read + Send>>,
-    exit: Option<ProcessExit>,
-    gone_since: Option<Instant>,
-}
-
-impl fmt::Debug for OpenSshProcess {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OpenSshProcess")
-            .field("target", &self.master.name)
-            .field("pid", &self.pid)
-            .field("mode", &self.mode)
-            .finish_non_exhaustive()
-    }
+    gone: Gone,
 }
 
 /// Starts `spec` (as on the ssh2 transport: see [`crate::SshConnector`]).
 pub(crate) fn spawn(
     master: &Arc<Master>,
     spec: &ProcessSpec,
-) -> Result<OpenSshProcess, ConnectorError> {
+) -> Result<SshProcess, ConnectorError> {
     let mode = command::mode(spec);
     let mut script = command::render(spec, mode, master.default_dir.as_deref())?;
     if mode == Mode::Channel {
@@ -226,27 +162,23 @@ pub(crate) fn spawn(
         let status = child.wait().ok().and_then(|s| s.code());
         return Err(start_error(master, spec, &start, &err, status));
     };
-    let mut process = OpenSshProcess {
+    let mut follow = OpenSshFollow {
         master: Arc::clone(master),
-        mode,
         pid,
         start: start_time,
         child: None,
         status_file: start.status.clone(),
-        stdin: None,
-        stdout: None,
-        stderr: None,
-        exit: None,
-        gone_since: None,
+        gone: Gone::default(),
     };
+    let mut pipes = Pipes::default();
     if mode == Mode::Channel {
-        process.stdin = child
+        pipes.stdin = child
             .stdin
             .take()
             .map(|s| Box::new(s) as Box<dyn Write + Send>);
         let rest = io::Cursor::new(start.rest);
         match spec.stdout {
-            StdioSpec::Pipe => process.stdout = Some(Box::new(rest.chain(stdout))),
+            StdioSpec::Pipe => pipes.stdout = Some(Box::new(rest.chain(stdout))),
             StdioSpec::Inherit => {
                 let mut r = rest.chain(stdout);
                 std::thread::spawn(move || {
@@ -262,7 +194,7 @@ pub(crate) fn spawn(
         }
         if let Some(err) = child.stderr.take() {
             if matches!(spec.stderr, StdioSpec::Pipe) {
-                process.stderr = Some(Box::new(err));
+                pipes.stderr = Some(Box::new(err));
             } else {
                 let mut err = err;
                 std::thread::spawn(move || {
@@ -270,7 +202,7 @@ pub(crate) fn spawn(
                 });
             }
         }
-        process.child = Some(child);
+        follow.child = Some(child);
     } else {
         // The script left the channel: `ssh` ends by itself.
         drop(stdout);
@@ -278,31 +210,35 @@ pub(crate) fn spawn(
             let _ = child.wait_with_output();
         });
     }
-    Ok(process)
+    Ok(SshProcess::new(
+        master.name.clone(),
+        program,
+        pid,
+        mode,
+        pipes,
+        Box::new(follow),
+    ))
 }
 
-impl OpenSshProcess {
+impl Follow for OpenSshFollow {
     fn check(&mut self, block: bool) -> Result<Option<ProcessExit>, ConnectorError> {
-        if let Some(exit) = self.exit {
-            return Ok(Some(exit));
-        }
-        let exit = if let Some(child) = self.child.as_mut() {
-            let status = if block {
-                Some(child.wait().map_err(|source| self.wait_error(source))?)
-            } else {
-                child.try_wait().map_err(|source| self.wait_error(source))?
-            };
-            status.map(|s| crate::helper::exit_of(s.code().unwrap_or(SSH_FAILED)))
-        } else {
-            self.check_remote(block)?
+        let Some(child) = self.child.as_mut() else {
+            return self.check_remote(block);
         };
-        if exit.is_some() {
-            self.exit = exit;
-            self.child = None;
-        }
-        Ok(exit)
+        let status = if block {
+            Some(child.wait().map_err(|source| self.wait_error(source))?)
+        } else {
+            child.try_wait().map_err(|source| self.wait_error(source))?
+        };
+        Ok(status.map(|s| crate::helper::exit_of(s.code().unwrap_or(SSH_FAILED))))
     }
 
+    fn ended(&mut self) {
+        self.child = None;
+    }
+}
+
+impl OpenSshFollow {
     fn wait_error(&self, source: io::Error) -> ConnectorError {
         ConnectorError::Io {
             op: "wait for",
@@ -326,57 +262,17 @@ impl OpenSshProcess {
                     Err(e) => return Err(e),
                 }
             }
-            if self.master.alive(self.pid, self.start)? {
-                self.gone_since = None;
-            } else if self.status_file.is_none() {
-                return Ok(Some(ProcessExit {
-                    code: None,
-                    signal: None,
-                }));
-            } else {
-                let since = *self.gone_since.get_or_insert_with(Instant::now);
-                if since.elapsed() >= Duration::from_secs(2) {
-                    return Ok(Some(ProcessExit {
-                        code: None,
-                        signal: None,
-                    }));
-                }
+            let alive = self.master.alive(self.pid, self.start)?;
+            if !alive && self.status_file.is_none() {
+                return Ok(Some(UNKNOWN_EXIT));
+            }
+            if self.gone.for_good(alive) {
+                return Ok(Some(UNKNOWN_EXIT));
             }
             if !block {
                 return Ok(None);
             }
             backoff.sleep();
         }
-    }
-}
-
-impl Process for OpenSshProcess {
-    fn id(&self) -> Option<u32> {
-        Some(self.pid)
-    }
-
-    fn wait(&mut self) -> Result<ProcessExit, ConnectorError> {
-        let _ = self.master.timeout;
-        loop {
-            if let Some(exit) = self.check(true)? {
-                return Ok(exit);
-            }
-        }
-    }
-
-    fn try_wait(&mut self) -> Result<Option<ProcessExit>, ConnectorError> {
-        self.check(false)
-    }
-
-    fn take_stdin(&mut self) -> Option<Box<dyn Write + Send>> {
-        self.stdin.take()
-    }
-
-    fn take_stdout(&mut self) -> Option<Box<dyn Read + Send>> {
-        self.stdout.take()
-    }
-
-    fn take_stderr(&mut self) -> Option<Box<dyn Read + Send>> {
-        self.stderr.take()
     }
 }

@@ -98,7 +98,7 @@ pub(crate) fn connect(
             if let Some(r) = report {
                 r.push(HopReport {
                     name: config.name(),
-                    outcome: Err(crate::error::chain(&e)),
+                    outcome: Err(core_types::text::error_chain(&e)),
                 });
             }
             return Err(e);

@@ -133,7 +133,7 @@ impl Chain {
                     if let Some(r) = report.as_deref_mut() {
                         r.push(HopReport {
                             name: hop.name(),
-                            outcome: Err(crate::error::chain(&e)),
+                            outcome: Err(core_types::text::error_chain(&e)),
                         });
                     }
                     return Err(e);
@@ -232,6 +232,19 @@ fn idle(link: &Link, end: &UnixStream, to_channel: bool, to_end: bool) {
     let _ = nix::poll::poll(&mut fds, PollTimeout::from(50u8));
 }
 
+/// Writes what `w` takes now of `buf` (non-blocking) and drops that from
+/// `buf`: whether any went.
+fn write_some(w: &mut impl Write, buf: &mut Vec<u8>) -> io::Result<bool> {
+    match w.write(buf) {
+        Ok(n) => {
+            buf.drain(..n);
+            Ok(n > 0)
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Copies between a forwarded channel and its socket pair end until
 /// either side ends.
 fn pump(link: &Link, mut channel: Channel, mut end: UnixStream) {
@@ -257,12 +270,8 @@ fn pump(link: &Link, mut channel: Channel, mut end: UnixStream) {
                 }
             }
             if !to_channel.is_empty() {
-                match channel.write(&to_channel) {
-                    Ok(n) => {
-                        to_channel.drain(..n);
-                        progress |= n > 0;
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                match write_some(&mut channel, &mut to_channel) {
+                    Ok(wrote) => progress |= wrote,
                     Err(_) => break true,
                 }
             }
@@ -283,12 +292,8 @@ fn pump(link: &Link, mut channel: Channel, mut end: UnixStream) {
             }
         }
         if !to_end.is_empty() {
-            match end.write(&to_end) {
-                Ok(n) => {
-                    to_end.drain(..n);
-                    progress |= n > 0;
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            match write_some(&mut end, &mut to_end) {
+                Ok(wrote) => progress |= wrote,
                 Err(_) => break false,
             }
         }

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 
 use connector_ssh::{ConfigFiles, SshConfig, SshConnector, Transport};
 use core_types::job::{Connector, ConnectorError, ProcessSpec, StdioSpec};
+use tempfile::TempDir;
+use test_support::spec::{nul_terminated, printf_words, sh_with_stdout};
 
 use crate::support::{Server, chain, server, tempdir, user};
 
@@ -55,6 +57,36 @@ fn ssh_config(
     path
 }
 
+/// The test server with its bastion, and a home for the client's
+/// `.ssh/config`; `None` (the test skipped) without them.
+fn with_bastion() -> Option<(Server, u16, TempDir)> {
+    let server = server()?;
+    let bastion = bastion_port(&server)?;
+    Some((server, bastion, tempdir()))
+}
+
+/// As [`with_bastion`], with the `.ssh/config` of [`ssh_config`] that
+/// trusts the test server's host keys.
+fn configured() -> Option<(Server, u16, TempDir, PathBuf)> {
+    let (server, bastion, home) = with_bastion()?;
+    let known_hosts = server.dir.join("known_hosts");
+    let config = ssh_config(&server, bastion, home.path(), &known_hosts);
+    Some((server, bastion, home, config))
+}
+
+/// How often the bastion's log names a forwarded connection.
+fn forwarded(log: &std::path::Path) -> usize {
+    fs::read_to_string(log)
+        .unwrap_or_default()
+        .matches("direct-tcpip")
+        .count()
+}
+
+/// Why connecting to `host` failed, with its causes.
+fn connect_error(config: &std::path::Path, host: &str, transport: Transport) -> String {
+    chain(&connector(config, host, transport).connect().unwrap_err())
+}
+
 fn connector(config: &std::path::Path, host: &str, transport: Transport) -> SshConnector {
     SshConnector::new(
         SshConfig::new(host)
@@ -66,23 +98,12 @@ fn connector(config: &std::path::Path, host: &str, transport: Transport) -> SshC
 
 #[test]
 fn jobs_go_through_the_bastion_on_both_transports() {
-    let Some(server) = server() else { return };
-    let Some(bastion) = bastion_port(&server) else {
+    let Some((server, _bastion, _home, config)) = configured() else {
         return;
     };
-    let home = tempdir();
-    let config = ssh_config(
-        &server,
-        bastion,
-        home.path(),
-        &server.dir.join("known_hosts"),
-    );
     let log = server.dir.join("bastion.log");
     for transport in [Transport::Ssh2, Transport::OpenSsh] {
-        let before = fs::read_to_string(&log)
-            .unwrap_or_default()
-            .matches("direct-tcpip")
-            .count();
+        let before = forwarded(&log);
         let ssh = connector(&config, "target", transport);
         assert_eq!(
             ssh.name(),
@@ -95,19 +116,8 @@ fn jobs_go_through_the_bastion_on_both_transports() {
             OsString::from("line\nbreak"),
             OsString::new(),
         ];
-        let out = ssh
-            .run(
-                &ProcessSpec::new("printf")
-                    .args(["%s\\0"])
-                    .args(words.clone()),
-            )
-            .unwrap();
-        let mut expected = Vec::new();
-        for w in &words {
-            expected.extend_from_slice(w.as_encoded_bytes());
-            expected.push(0);
-        }
-        assert_eq!(out.stdout, expected, "{transport:?}");
+        let out = ssh.run(&printf_words(&words)).unwrap();
+        assert_eq!(out.stdout, nul_terminated(&words), "{transport:?}");
         let err = ssh
             .run(&ProcessSpec::new("sh").args(["-c", "exit 7"]))
             .unwrap_err();
@@ -117,16 +127,9 @@ fn jobs_go_through_the_bastion_on_both_transports() {
         );
         // A watched process and a detached one.
         let dir = tempdir();
+        let to_file = StdioSpec::File(dir.path().join("out"));
         let mut p = ssh
-            .spawn(
-                &ProcessSpec::new("sh")
-                    .args(["-c", "echo out; exit 3"])
-                    .stdio(
-                        StdioSpec::Null,
-                        StdioSpec::File(dir.path().join("out")),
-                        StdioSpec::Null,
-                    ),
-            )
+            .spawn(&sh_with_stdout("echo out; exit 3", to_file))
             .unwrap();
         assert_eq!(p.wait().unwrap().code, Some(3), "{transport:?}");
         assert_eq!(ssh.read_file(&dir.path().join("out")).unwrap(), b"out\n");
@@ -136,12 +139,8 @@ fn jobs_go_through_the_bastion_on_both_transports() {
         d.wait().unwrap();
         ssh.write_file(&dir.path().join("f"), b"bytes").unwrap();
         assert!(ssh.exists(&dir.path().join("f")).unwrap());
-        let after = fs::read_to_string(&log)
-            .unwrap_or_default()
-            .matches("direct-tcpip")
-            .count();
         assert!(
-            after > before,
+            forwarded(&log) > before,
             "{transport:?}: the bastion's log names no forwarded connection"
         );
     }
@@ -149,34 +148,18 @@ fn jobs_go_through_the_bastion_on_both_transports() {
 
 #[test]
 fn a_broken_hop_is_named() {
-    let Some(server) = server() else { return };
-    let Some(bastion) = bastion_port(&server) else {
+    let Some((_server, bastion, _home, config)) = configured() else {
         return;
     };
-    let home = tempdir();
-    let config = ssh_config(
-        &server,
-        bastion,
-        home.path(),
-        &server.dir.join("known_hosts"),
-    );
     // The bastion down.
-    let err = chain(
-        &connector(&config, "viadead", Transport::Ssh2)
-            .connect()
-            .unwrap_err(),
-    );
+    let err = connect_error(&config, "viadead", Transport::Ssh2);
     assert!(
         err.contains("through jump host") && err.contains("deadbastion"),
         "{err}"
     );
     assert!(err.contains("hop 1 of 1"), "{err}");
     // The target down.
-    let err = chain(
-        &connector(&config, "deadtarget", Transport::Ssh2)
-            .connect()
-            .unwrap_err(),
-    );
+    let err = connect_error(&config, "deadtarget", Transport::Ssh2);
     assert!(
         err.contains(&format!(
             "jump host {}@bastion:{bastion} cannot open a connection",
@@ -184,21 +167,15 @@ fn a_broken_hop_is_named() {
         )),
         "{err}"
     );
-    let err = chain(
-        &connector(&config, "viadead", Transport::OpenSsh)
-            .connect()
-            .unwrap_err(),
-    );
+    let err = connect_error(&config, "viadead", Transport::OpenSsh);
     assert!(err.contains("ssh to"), "{err}");
 }
 
 #[test]
 fn a_changed_host_key_at_the_hop_is_refused() {
-    let Some(server) = server() else { return };
-    let Some(bastion) = bastion_port(&server) else {
+    let Some((server, bastion, home)) = with_bastion() else {
         return;
     };
-    let home = tempdir();
     let other = fs::read_to_string(server.dir.join("other_ed25519.pub")).unwrap();
     let other: Vec<&str> = other.split_whitespace().take(2).collect();
     let known = home.path().join("known_hosts");
@@ -213,19 +190,11 @@ fn a_changed_host_key_at_the_hop_is_refused() {
     )
     .unwrap();
     let config = ssh_config(&server, bastion, home.path(), &known);
-    let err = chain(
-        &connector(&config, "target", Transport::Ssh2)
-            .connect()
-            .unwrap_err(),
-    );
+    let err = connect_error(&config, "target", Transport::Ssh2);
     assert!(
         err.contains("hop 1 of 1") && err.contains("HOST KEY CHANGED"),
         "{err}"
     );
-    let err = chain(
-        &connector(&config, "target", Transport::OpenSsh)
-            .connect()
-            .unwrap_err(),
-    );
+    let err = connect_error(&config, "target", Transport::OpenSsh);
     assert!(err.contains("ssh to"), "{err}");
 }

@@ -63,12 +63,7 @@ fn check_ssh(
         ));
     };
     if host.get_ref().trim().is_empty() {
-        return Err(source.error(
-            Some(host.span()),
-            InvalidKind::BadValue,
-            key("host"),
-            "the host name is empty",
-        ));
+        return Err(source.bad_value(host.span(), key("host"), "the host name is empty"));
     }
     let port = match c.port {
         None => None,
@@ -76,9 +71,8 @@ fn check_ssh(
             .ok()
             .filter(|&p| p > 0)
             .ok_or_else(|| {
-                source.error(
-                    Some(port.span()),
-                    InvalidKind::BadValue,
+                source.bad_value(
+                    port.span(),
                     key("port"),
                     format!("{} is not a port number (1 to 65535)", port.get_ref()),
                 )
@@ -87,9 +81,8 @@ fn check_ssh(
     };
     let timeout = match c.timeout {
         Some(t) if t.get_ref().is_zero() => {
-            return Err(source.error(
-                Some(t.span()),
-                InvalidKind::BadValue,
+            return Err(source.bad_value(
+                t.span(),
                 key("timeout"),
                 "a timeout of 0 would never connect; give a duration such as \"30s\"",
             ));
@@ -160,9 +153,8 @@ fn one_of<T: Copy>(
         return Ok(Some(*v));
     }
     let names: Vec<&str> = choices.iter().map(|(n, _)| *n).collect();
-    Err(source.error(
-        Some(value.span()),
-        InvalidKind::BadValue,
+    Err(source.bad_value(
+        value.span(),
         key,
         format!(
             "unknown {what} `{}` (expected {}){}",
@@ -184,9 +176,8 @@ fn check_proxy_jump(
     }
     for hop in jump.get_ref().split(',').map(str::trim) {
         if let Err(why) = ssh_settings::parse_jump(hop) {
-            return Err(source.error(
-                Some(jump.span()),
-                InvalidKind::BadValue,
+            return Err(source.bad_value(
+                jump.span(),
                 key,
                 format!("`{hop}` is not a jump host ([user@]host[:port]): {why}"),
             ));
@@ -213,9 +204,8 @@ pub(super) fn address_connectors(
             continue;
         }
         let config = SshConfig::from_address(text).map_err(|e| {
-            source.error(
-                Some(name.span()),
-                InvalidKind::BadValue,
+            source.bad_value(
+                name.span(),
                 format!("launcher[{index}].connector"),
                 e.to_string(),
             )

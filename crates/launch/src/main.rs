@@ -22,6 +22,7 @@ macro_rules! out {
 }
 
 mod batch;
+mod cmd_array;
 mod cmd_check;
 mod cmd_find;
 mod cmd_generate;
@@ -29,6 +30,7 @@ mod cmd_generate_slurm;
 mod cmd_host;
 mod cmd_match;
 mod cmd_parse;
+mod jobs;
 mod run;
 mod status;
 

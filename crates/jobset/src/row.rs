@@ -201,6 +201,11 @@ impl Filter {
                 .is_none_or(|since| row.submitted.is_some_and(|t| t >= since))
     }
 
+    /// Whether it keeps jobs of this name.
+    pub fn keeps_name(&self, name: &str) -> bool {
+        self.name.as_ref().is_none_or(|p| p.matches(name))
+    }
+
     /// Whether it keeps jobs submitted before `time` (then their state
     /// must still be looked at).
     pub fn keeps_submitted(&self, time: Option<SystemTime>) -> bool {

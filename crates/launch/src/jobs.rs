@@ -129,7 +129,6 @@ pub(crate) enum Target {
     Job(Found),
     Array {
         file: ArrayFile,
-        dir: PathBuf,
         /// Each task's index and the task, or why it cannot be followed.
         tasks: Vec<(u64, Result<Found>)>,
     },
@@ -157,7 +156,7 @@ pub(crate) fn target(locator: &mut Locator<'_>, arg: &Path) -> Result<Target> {
             .iter()
             .map(|&i| (i, recover_in(Arc::clone(&connector), &dir.join(i.to_string()))))
             .collect();
-        return Ok(Target::Array { file, dir, tasks });
+        return Ok(Target::Array { file, tasks });
     }
     Ok(Target::Job(recover_in(connector, &dir)?))
 }

@@ -121,7 +121,12 @@ pub fn states(jobs: &[&SlurmJob]) -> Vec<Result<JobState, SlurmError>> {
             (status.state.is_final() || (status.known && job.followed))
                 .then(|| status.state.clone())
         };
-        if let Some(state) = known.or_else(|| {
+        // A state the launcher recorded is final: Slurm need not be asked.
+        let recorded = || match job.tracked.dir.decided() {
+            Ok(state) => state,
+            Err(_) => None,
+        };
+        if let Some(state) = known.or_else(recorded).or_else(|| {
             job.tracked
                 .id
                 .is_empty()

@@ -218,10 +218,12 @@ mod tests {
 
     #[test]
     fn bad_ranges_say_why() {
-        let errors: Vec<String> = ["5-1", "a-3", "1-3%0", "1-3:0", "4:2", "", "0-200000", "1-2%x"]
-            .iter()
-            .map(|t| t.parse::<ArraySpec>().unwrap_err().to_string())
-            .collect();
+        let errors: Vec<String> = [
+            "5-1", "a-3", "1-3%0", "1-3:0", "4:2", "", "0-200000", "1-2%x",
+        ]
+        .iter()
+        .map(|t| t.parse::<ArraySpec>().unwrap_err().to_string())
+        .collect();
         insta::assert_snapshot!(errors.join("\n"), @r"
         bad array range `5-1`: `5-1` ends before it starts
         bad array range `a-3`: `a` is not a task index

@@ -64,8 +64,10 @@ pub(crate) fn candidates() -> Result<Vec<(String, Option<SystemTime>)>> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => {
-            return Err(anyhow::Error::new(e)
-                .context(format!("cannot read the jobs directory `{}`", home.display())));
+            return Err(anyhow::Error::new(e).context(format!(
+                "cannot read the jobs directory `{}`",
+                home.display()
+            )));
         }
     }
     match std::fs::read_to_string(jobset::index_path()) {
@@ -76,7 +78,9 @@ pub(crate) fn candidates() -> Result<Vec<(String, Option<SystemTime>)>> {
                 if !under_home.contains(&entry.address) {
                     out.push(Candidate {
                         address: entry.address,
-                        submitted: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(entry.submitted)),
+                        submitted: Some(
+                            SystemTime::UNIX_EPOCH + Duration::from_secs(entry.submitted),
+                        ),
                     });
                 }
             }
@@ -130,15 +134,21 @@ fn pending(
 ) -> Result<Option<Pending>> {
     let (connector, dir) = locator.locate(Path::new(address))?;
     if let Some(file) = jobs::array_in(connector.as_ref(), &dir)? {
-        let submitted = submitted
-            .or(Some(SystemTime::UNIX_EPOCH + Duration::from_secs(file.submitted)));
+        let submitted = submitted.or(Some(
+            SystemTime::UNIX_EPOCH + Duration::from_secs(file.submitted),
+        ));
         if !filter.keeps_submitted(submitted) {
             return Ok(None);
         }
         let tasks: Vec<(u64, Result<Found>)> = file
             .indices
             .iter()
-            .map(|&i| (i, jobs::recover_in(Arc::clone(&connector), &dir.join(i.to_string()))))
+            .map(|&i| {
+                (
+                    i,
+                    jobs::recover_in(Arc::clone(&connector), &dir.join(i.to_string())),
+                )
+            })
             .collect();
         let requirement = tasks
             .iter()
@@ -172,7 +182,9 @@ fn pending(
     };
     let submitted = submitted.or_else(|| {
         (connector.name() == "local")
-            .then(|| modified(&dir.join(jobdir::SCRIPT)).or_else(|| modified(&dir.join(jobdir::META))))
+            .then(|| {
+                modified(&dir.join(jobdir::SCRIPT)).or_else(|| modified(&dir.join(jobdir::META)))
+            })
             .flatten()
     });
     if !filter.keeps_submitted(submitted) {
@@ -213,9 +225,10 @@ fn pending(
 /// cannot be read are said on stderr.
 fn rows(args: &Args) -> Result<(Vec<JobRow>, bool)> {
     let now = SystemTime::now();
-    let since = args
-        .since
-        .map(|d| now.checked_sub(d.as_std()).unwrap_or(SystemTime::UNIX_EPOCH));
+    let since = args.since.map(|d| {
+        now.checked_sub(d.as_std())
+            .unwrap_or(SystemTime::UNIX_EPOCH)
+    });
     let filter = Filter::new(args.states.clone(), args.name.as_deref(), since)?;
     let mut locator = Locator::new(args.config.as_deref());
     let mut failed = false;
@@ -271,7 +284,11 @@ fn rows(args: &Args) -> Result<(Vec<JobRow>, bool)> {
             out.push(p.row);
         }
     }
-    out.sort_by(|a, b| b.submitted.cmp(&a.submitted).then_with(|| a.dir.cmp(&b.dir)));
+    out.sort_by(|a, b| {
+        b.submitted
+            .cmp(&a.submitted)
+            .then_with(|| a.dir.cmp(&b.dir))
+    });
     Ok((out, failed))
 }
 

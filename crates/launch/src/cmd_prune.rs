@@ -78,15 +78,19 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => {
-            return Err(anyhow::Error::new(e)
-                .context(format!("cannot read the jobs directory `{}`", home.display())));
+            return Err(anyhow::Error::new(e).context(format!(
+                "cannot read the jobs directory `{}`",
+                home.display()
+            )));
         }
     }
     dirs.sort();
     dirs.extend(args.dirs.iter().cloned());
-    let cutoff = args
-        .older_than
-        .map(|d| SystemTime::now().checked_sub(d.as_std()).unwrap_or(SystemTime::UNIX_EPOCH));
+    let cutoff = args.older_than.map(|d| {
+        SystemTime::now()
+            .checked_sub(d.as_std())
+            .unwrap_or(SystemTime::UNIX_EPOCH)
+    });
     let mut locator = Locator::new(args.config.as_deref());
     let mut code = ExitCode::SUCCESS;
     let mut removed: Vec<String> = Vec::new();

@@ -111,10 +111,9 @@ pub(crate) fn recover_in(connector: Arc<dyn Connector>, dir: &Path) -> Result<Fo
             launcher_slurm::recover(Arc::clone(&connector), dir)?
                 .with_poll_interval(std::time::Duration::from_secs(1)),
         ),
-        LauncherKind::Direct => Recovered::Direct(launcher_direct::recover(
-            Arc::clone(&connector),
-            dir,
-        )?),
+        LauncherKind::Direct => {
+            Recovered::Direct(launcher_direct::recover(Arc::clone(&connector), dir)?)
+        }
     };
     Ok(Found {
         job,
@@ -138,10 +137,7 @@ pub(crate) enum Target {
 pub(crate) fn array_in(connector: &dyn Connector, dir: &Path) -> Result<Option<ArrayFile>> {
     let path = dir.join(ARRAY_FILE);
     match connector.read_file(&path) {
-        Ok(bytes) => Ok(Some(ArrayFile::parse(
-            &bytes,
-            &path.display().to_string(),
-        )?)),
+        Ok(bytes) => Ok(Some(ArrayFile::parse(&bytes, &path.display().to_string())?)),
         Err(e) if e.is_not_found() => Ok(None),
         Err(e) => Err(e.into()),
     }
@@ -154,7 +150,12 @@ pub(crate) fn target(locator: &mut Locator<'_>, arg: &Path) -> Result<Target> {
         let tasks = file
             .indices
             .iter()
-            .map(|&i| (i, recover_in(Arc::clone(&connector), &dir.join(i.to_string()))))
+            .map(|&i| {
+                (
+                    i,
+                    recover_in(Arc::clone(&connector), &dir.join(i.to_string())),
+                )
+            })
             .collect();
         return Ok(Target::Array { file, tasks });
     }
@@ -195,9 +196,7 @@ pub(crate) fn observe_all(jobs: &[&Recovered]) -> Vec<Result<Observed>> {
 }
 
 /// An array's tasks counted by state, and the failures (index, state).
-pub(crate) fn count(
-    tasks: &[(u64, Result<Found>)],
-) -> (Counts, Vec<(u64, Result<Observed>)>) {
+pub(crate) fn count(tasks: &[(u64, Result<Found>)]) -> (Counts, Vec<(u64, Result<Observed>)>) {
     let found: Vec<(u64, &Recovered)> = tasks
         .iter()
         .filter_map(|(i, t)| t.as_ref().ok().map(|f| (*i, &f.job)))

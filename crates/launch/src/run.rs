@@ -239,7 +239,11 @@ pub(crate) struct Tail {
 }
 
 impl Tail {
-    pub(crate) fn copy(&mut self, connector: &Arc<dyn Connector>, out: &mut dyn Write) -> Result<bool> {
+    pub(crate) fn copy(
+        &mut self,
+        connector: &Arc<dyn Connector>,
+        out: &mut dyn Write,
+    ) -> Result<bool> {
         const CHUNK: usize = 1 << 20;
         let mut any = false;
         loop {

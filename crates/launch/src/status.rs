@@ -68,9 +68,7 @@ fn state_text(dir: &Path, state: &JobState, waiting: Option<&str>) -> String {
 
 /// Prints the state of one job.
 fn job_status(args: &StatusArgs, dir: &Path, found: &Found) -> Result<()> {
-    let (state, waiting) = jobs::observe_all(&[&found.job])
-        .pop()
-        .expect("one state")?;
+    let (state, waiting) = jobs::observe_all(&[&found.job]).pop().expect("one state")?;
     if args.json {
         outln!(
             "{}",
@@ -168,9 +166,11 @@ fn cancel_tasks(tasks: &[(u64, Result<Found>)]) -> Result<String> {
             scope.spawn(move || {
                 for task in chunk {
                     if let Err(e) = cancel_job(task) {
-                        errors
-                            .lock()
-                            .push(format!("{}: {}", task.dir.display(), crate::report(&e)));
+                        errors.lock().push(format!(
+                            "{}: {}",
+                            task.dir.display(),
+                            crate::report(&e)
+                        ));
                     }
                 }
             });

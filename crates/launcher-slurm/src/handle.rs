@@ -68,7 +68,10 @@ impl SlurmJob {
         if self.tracked.id.is_empty() {
             return Ok(self.tracked.status.lock().state.clone());
         }
-        let seen = follow::observe(&self.watcher.cluster, std::slice::from_ref(&self.tracked.id));
+        let seen = follow::observe(
+            &self.watcher.cluster,
+            std::slice::from_ref(&self.tracked.id),
+        );
         self.look_with(seen.get(&self.tracked.id))
     }
 

@@ -293,7 +293,7 @@ fn prune_removes_ended_jobs_and_leaves_running_ones() {
 
 /// A task script that records how many tasks ran at once: each makes a
 /// file in `running`, counts them, then removes its own.
-fn counting_task(at_once: &Path) -> String {
+pub(crate) fn counting_task(at_once: &Path) -> String {
     format!(
         "r='{r}'; i=$LAUNCH_ARRAY_INDEX; : > \"$r/$i\"; ls \"$r\" | wc -l > \"$r/../seen-$i\"; \
          sleep 0.3; rm \"$r/$i\"; echo \"task $i\"; [ \"$i\" != 4 ]",
@@ -302,7 +302,7 @@ fn counting_task(at_once: &Path) -> String {
 }
 
 /// The largest number of tasks that ran at once.
-fn most_at_once(work: &Path) -> usize {
+pub(crate) fn most_at_once(work: &Path) -> usize {
     std::fs::read_dir(work)
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -11,6 +11,7 @@ mod jobs;
 mod machine;
 mod run;
 mod slurm;
+mod slurm_jobs;
 mod slurm_layouts;
 mod ssh;
 mod support;

@@ -14,4 +14,5 @@ mod slurm;
 mod slurm_jobs;
 mod slurm_layouts;
 mod ssh;
+mod ssh_jobs;
 mod support;

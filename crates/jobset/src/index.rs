@@ -70,12 +70,11 @@ impl Index {
                 submitted,
                 address: address.to_owned(),
             };
-            match at.get(address) {
-                Some(&i) => out[i] = entry,
-                None => {
-                    at.insert(address.to_owned(), out.len());
-                    out.push(entry);
-                }
+            if let Some(&i) = at.get(address) {
+                out[i] = entry;
+            } else {
+                at.insert(address.to_owned(), out.len());
+                out.push(entry);
             }
         }
         out

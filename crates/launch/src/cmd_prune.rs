@@ -29,9 +29,17 @@ pub(crate) struct Args {
     dirs: Vec<PathBuf>,
 }
 
-/// Whether the job (or every task of the array) in `arg` ended, and when
-/// the last of them did (on this machine; unknown on another).
-fn ended(locator: &mut Locator<'_>, arg: &Path) -> Result<Option<Option<SystemTime>>> {
+/// Whether a job (every task of an array) ended.
+enum Verdict {
+    /// Not yet.
+    Going,
+    /// It did, the last of its tasks at this time (on this machine;
+    /// unknown on another).
+    Ended(Option<SystemTime>),
+}
+
+/// Whether the job (or every task of the array) in `arg` ended, and when.
+fn ended(locator: &mut Locator<'_>, arg: &Path) -> Result<Verdict> {
     let modified = |dir: &Path| {
         std::fs::metadata(dir.join(jobdir::STATE))
             .and_then(|m| m.modified())
@@ -40,7 +48,7 @@ fn ended(locator: &mut Locator<'_>, arg: &Path) -> Result<Option<Option<SystemTi
     let (found, remote) = match jobs::target(locator, arg)? {
         Target::Job(found) => {
             let remote = found.connector.name() != "local";
-            (vec![found], remote)
+            (vec![*found], remote)
         }
         Target::Array { tasks, .. } => {
             let mut found = Vec::new();
@@ -56,13 +64,13 @@ fn ended(locator: &mut Locator<'_>, arg: &Path) -> Result<Option<Option<SystemTi
     for (job, observed) in found.iter().zip(jobs::observe_all(&asked)) {
         let (state, _): (JobState, _) = observed?;
         if !state.is_final() {
-            return Ok(None);
+            return Ok(Verdict::Going);
         }
         if !remote {
             last = last.max(modified(&job.dir));
         }
     }
-    Ok(Some(last))
+    Ok(Verdict::Ended(last))
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
@@ -107,7 +115,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
                 continue;
             }
         };
-        let Some(last) = verdict else {
+        let Verdict::Ended(last) = verdict else {
             if named {
                 eprintln!("launch: {}: not ended, kept", dir.display());
             }

@@ -26,13 +26,14 @@ pub(crate) struct Args {
     dirs: Vec<PathBuf>,
 }
 
+#[allow(clippy::unnecessary_wraps)] // the shape of every subcommand
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let mut locator = Locator::new(args.config.as_deref());
     let mut code = ExitCode::SUCCESS;
     let mut jobs: Vec<Found> = Vec::new();
     for dir in &args.dirs {
         match jobs::target(&mut locator, dir) {
-            Ok(Target::Job(found)) => jobs.push(found),
+            Ok(Target::Job(found)) => jobs.push(*found),
             Ok(Target::Array { tasks, .. }) => {
                 for (_, task) in tasks {
                     match task {

@@ -125,7 +125,7 @@ pub(crate) fn recover_in(connector: Arc<dyn Connector>, dir: &Path) -> Result<Fo
 
 /// What a directory argument names: one job, or an array of them.
 pub(crate) enum Target {
-    Job(Found),
+    Job(Box<Found>),
     Array {
         file: ArrayFile,
         /// Each task's index and the task, or why it cannot be followed.
@@ -159,7 +159,7 @@ pub(crate) fn target(locator: &mut Locator<'_>, arg: &Path) -> Result<Target> {
             .collect();
         return Ok(Target::Array { file, tasks });
     }
-    Ok(Target::Job(recover_in(connector, &dir)?))
+    Ok(Target::Job(Box::new(recover_in(connector, &dir)?)))
 }
 
 /// A state and what a scheduled job waits for.

@@ -156,7 +156,7 @@ fn cancel_job(found: &Found) -> Result<String> {
 }
 
 /// Cancels every task of an array that has not ended, a few at once.
-fn cancel_tasks(tasks: &[(u64, Result<Found>)]) -> Result<String> {
+fn cancel_tasks(tasks: &[(u64, Result<Found>)]) -> String {
     let found: Vec<&Found> = tasks.iter().filter_map(|(_, t)| t.as_ref().ok()).collect();
     let errors = parking_lot::Mutex::new(Vec::new());
     let workers = found.len().clamp(1, 8);
@@ -180,7 +180,7 @@ fn cancel_tasks(tasks: &[(u64, Result<Found>)]) -> Result<String> {
         eprintln!("error: {error}");
     }
     let (counts, _) = jobs::count(tasks);
-    Ok(format!("{} ({})", counts.state().name(), counts.summary()))
+    format!("{} ({})", counts.state().name(), counts.summary())
 }
 
 /// Stops each job (every task of an array) and waits until it has stopped.
@@ -191,7 +191,7 @@ pub(crate) fn cancel(args: &CancelArgs) -> Result<ExitCode> {
     for dir in &args.dirs {
         let result = jobs::target(&mut locator, dir).and_then(|target| match target {
             Target::Job(found) => cancel_job(&found),
-            Target::Array { tasks, .. } => cancel_tasks(&tasks),
+            Target::Array { tasks, .. } => Ok(cancel_tasks(&tasks)),
         });
         match result {
             Ok(what) => outln!("{}: {what}", dir.display())?,

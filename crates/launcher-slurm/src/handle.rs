@@ -125,10 +125,7 @@ pub fn states(jobs: &[&SlurmJob]) -> Vec<Result<JobState, SlurmError>> {
                 .then(|| status.state.clone())
         };
         // A state the launcher recorded is final: Slurm need not be asked.
-        let recorded = || match job.tracked.dir.decided() {
-            Ok(state) => state,
-            Err(_) => None,
-        };
+        let recorded = || -> Option<JobState> { job.tracked.dir.decided().unwrap_or_default() };
         if let Some(state) = known.or_else(recorded).or_else(|| {
             job.tracked
                 .id

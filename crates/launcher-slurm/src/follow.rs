@@ -167,6 +167,9 @@ pub(crate) fn decide(
         }),
         Seen::Forgotten => Ok(match dir.wrapper_state()? {
             Some(state) if state.is_final() => Verdict::State(state),
+            // Cancelled before it started (a pending array task leaves
+            // the queue at once): it never ran, as asked.
+            _ if dir.cancel_requested()? => Verdict::State(JobState::Failed(FailReason::Cancelled)),
             _ => Verdict::Vanished,
         }),
         // The wrapper's state file is not final while Slurm cannot be asked:

@@ -75,7 +75,7 @@ fn launcher_file_with(home: &Path, sshd: &Path, port: u16, user: &str, entry: &s
 }
 
 /// The launcher file of [`launcher_file_with`] with 2 cores and 1 GiB.
-fn launcher_file(home: &Path, sshd: &Path, port: u16, user: &str) -> String {
+pub(crate) fn launcher_file(home: &Path, sshd: &Path, port: u16, user: &str) -> String {
     launcher_file_with(
         home,
         sshd,
@@ -86,7 +86,7 @@ fn launcher_file(home: &Path, sshd: &Path, port: u16, user: &str) -> String {
 }
 
 /// `launch run --detach` in `dir`: the address it prints.
-fn detach(home: &Path, file: &str, dir: &str, command: &[&str]) -> String {
+pub(crate) fn detach(home: &Path, file: &str, dir: &str, command: &[&str]) -> String {
     let mut args = vec![
         "run",
         "--config",

@@ -7,6 +7,7 @@ mod cli_generate;
 mod cli_match;
 mod cli_parse;
 mod cli_run_finder;
+mod devices;
 mod machine;
 mod run;
 mod slurm;

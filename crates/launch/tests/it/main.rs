@@ -7,6 +7,7 @@ mod cli_generate;
 mod cli_match;
 mod cli_parse;
 mod cli_run_finder;
+mod devices;
 mod jobs;
 mod machine;
 mod run;

@@ -292,3 +292,19 @@ fn long_quiet_processes_hold_no_channel() {
         assert_eq!(p.wait().unwrap().code, Some(i32::try_from(i).unwrap()));
     }
 }
+
+#[test]
+fn the_openssh_transport_keeps_the_connector_contract() {
+    let Some(server) = support::server() else {
+        return;
+    };
+    let ssh = connector_ssh::SshConnector::new(
+        server
+            .config()
+            .ssh_config(connector_ssh::ConfigFiles::None)
+            .transport(connector_ssh::Transport::OpenSsh),
+    )
+    .unwrap();
+    let dir = support::tempdir();
+    test_support::pipes_files_env_and_cwd(&ssh, dir.path(), dir.path());
+}

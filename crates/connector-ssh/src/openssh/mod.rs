@@ -129,11 +129,9 @@ fn options(given: &SshConfig, resolved: &SshConfig, control: &Path) -> Vec<OsStr
                 }
                 if given.known_hosts.is_none() {
                     // A command-line option wins over the file's own
-                    // `UserKnownHostsFile`: pass the one it resolves to.
-                    let known = resolved.known_hosts.as_ref().map_or_else(
-                        || h.join(".ssh").join("known_hosts"),
-                        |_| resolved.known_hosts_path(),
-                    );
+                    // `UserKnownHostsFile`: pass the one it resolves to
+                    // (`$HOME/.ssh/known_hosts` when it names none).
+                    let known = resolved.known_hosts_path();
                     o.push("-o".into());
                     o.push(format!("UserKnownHostsFile={}", known.display()).into());
                 }

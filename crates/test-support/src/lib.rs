@@ -117,6 +117,7 @@ pub fn slurm_test_bin() -> Option<std::path::PathBuf> {
     ))
 }
 
+pub mod bastion;
 pub mod slurm_layout;
 pub mod spec;
 

@@ -14,17 +14,6 @@ use test_support::spec::{nul_terminated, printf_words, sh_with_stdout};
 
 use crate::support::{Server, chain, server, tempdir, user};
 
-/// The bastion's port, when the test server has one.
-fn bastion_port(server: &Server) -> Option<u16> {
-    let port = fs::read_to_string(server.dir.join("bastion_port"))
-        .ok()
-        .and_then(|p| p.trim().parse().ok());
-    if port.is_none() {
-        eprintln!("note: skipped, the test sshd has no bastion (cargo xtask sshd up starts one)");
-    }
-    port
-}
-
 /// A `.ssh/config` with `bastion` and `target` aliases (and dead ones),
 /// absolute paths only (OpenSSH does not read `$HOME`).
 fn ssh_config(
@@ -61,7 +50,7 @@ fn ssh_config(
 /// `.ssh/config`; `None` (the test skipped) without them.
 fn with_bastion() -> Option<(Server, u16, TempDir)> {
     let server = server()?;
-    let bastion = bastion_port(&server)?;
+    let bastion = test_support::bastion::port(&server.dir)?;
     Some((server, bastion, tempdir()))
 }
 
@@ -72,14 +61,6 @@ fn configured() -> Option<(Server, u16, TempDir, PathBuf)> {
     let known_hosts = server.dir.join("known_hosts");
     let config = ssh_config(&server, bastion, home.path(), &known_hosts);
     Some((server, bastion, home, config))
-}
-
-/// How often the bastion's log names a forwarded connection.
-fn forwarded(log: &std::path::Path) -> usize {
-    fs::read_to_string(log)
-        .unwrap_or_default()
-        .matches("direct-tcpip")
-        .count()
 }
 
 /// Why connecting to `host` failed, with its causes.
@@ -101,9 +82,8 @@ fn jobs_go_through_the_bastion_on_both_transports() {
     let Some((server, _bastion, _home, config)) = configured() else {
         return;
     };
-    let log = server.dir.join("bastion.log");
     for transport in [Transport::Ssh2, Transport::OpenSsh] {
-        let before = forwarded(&log);
+        let before = test_support::bastion::forwarded(&server.dir);
         let ssh = connector(&config, "target", transport);
         assert_eq!(
             ssh.name(),
@@ -140,7 +120,7 @@ fn jobs_go_through_the_bastion_on_both_transports() {
         ssh.write_file(&dir.path().join("f"), b"bytes").unwrap();
         assert!(ssh.exists(&dir.path().join("f")).unwrap());
         assert!(
-            forwarded(&log) > before,
+            test_support::bastion::forwarded(&server.dir) > before,
             "{transport:?}: the bastion's log names no forwarded connection"
         );
     }

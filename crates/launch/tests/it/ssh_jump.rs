@@ -7,6 +7,8 @@
 
 use std::path::Path;
 
+use test_support::bastion;
+
 use crate::cli_find::launch_in;
 use crate::ssh::{final_status, sshd, text, user};
 
@@ -30,22 +32,10 @@ fn ssh_config(home: &Path, sshd: &Path, port: u16, bastion: u16) {
     .unwrap();
 }
 
-/// How many forwarded connections the bastion has logged.
-fn forwarded(sshd: &Path) -> usize {
-    std::fs::read_to_string(sshd.join("bastion.log"))
-        .unwrap_or_default()
-        .matches("direct-tcpip")
-        .count()
-}
-
 #[test]
 fn jobs_reach_a_cluster_behind_a_bastion_through_ssh_config() {
     let Some((sshd, port)) = sshd() else { return };
-    let Some(bastion) = std::fs::read_to_string(sshd.join("bastion_port"))
-        .ok()
-        .and_then(|p| p.trim().parse::<u16>().ok())
-    else {
-        eprintln!("note: skipped, the test sshd has no bastion (cargo xtask sshd up starts one)");
+    let Some(bastion) = bastion::port(&sshd) else {
         return;
     };
     let home = tempfile::tempdir().unwrap();
@@ -81,7 +71,7 @@ fn jobs_reach_a_cluster_behind_a_bastion_through_ssh_config() {
         assert!(!stdout.contains("failed"), "{transport}: {stdout}");
 
         for tag in [None, Some("address")] {
-            let before = forwarded(&sshd);
+            let before = bastion::forwarded(&sshd);
             let jobs = home.join(format!("jobs-{transport}-{}", tag.unwrap_or("table")));
             let job = |name: &str| jobs.join(name).display().to_string();
             let mut args = vec!["run", "--config", file];
@@ -136,7 +126,7 @@ fn jobs_reach_a_cluster_behind_a_bastion_through_ssh_config() {
             let status = final_status(home, file, &address);
             assert_eq!(status["exit_code"], 4, "{transport} {tag:?}: {status}");
             assert!(
-                forwarded(&sshd) > before,
+                bastion::forwarded(&sshd) > before,
                 "{transport} {tag:?}: the bastion logged no forwarded connection"
             );
         }

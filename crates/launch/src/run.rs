@@ -243,6 +243,12 @@ fn progress() -> indicatif::ProgressBar {
     bar
 }
 
+/// The job's exit code as `launch run`'s own (1 when it does not fit or is
+/// 0, for a job that failed).
+fn exit_with(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).ok().filter(|&c| c != 0).unwrap_or(1))
+}
+
 /// Follows an attached job to its end: output copied live, progress on
 /// stderr, Ctrl-C cancels.
 fn follow(
@@ -306,7 +312,11 @@ fn follow(
                 "launch: job failed with exit code {code} ({})",
                 dir.display()
             );
-            ExitCode::from(u8::try_from(code).ok().filter(|&c| c != 0).unwrap_or(1))
+            exit_with(code)
+        }
+        JobState::Failed(reason @ FailReason::NoSpace(code)) => {
+            eprintln!("launch: job failed: {reason} ({})", dir.display());
+            exit_with(code)
         }
         other => {
             eprintln!(

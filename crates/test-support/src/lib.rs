@@ -127,6 +127,7 @@ pub fn slurm_test_bin() -> Option<std::path::PathBuf> {
 }
 
 pub mod slurm_layout;
+pub mod tmpfs;
 
 /// A requirement alternative of `count` CUDA accelerators of `gib` GiB.
 pub fn cuda(count: usize, gib: u64) -> Alternative {

@@ -401,3 +401,50 @@ fn an_unenforceable_duration_is_refused() {
     );
     crate::support::assert_ok(&ok);
 }
+
+#[test]
+fn a_job_that_fills_its_disk_keeps_its_exit_code_and_says_why() {
+    let Some(mut fs) = test_support::tmpfs::Tmpfs::mount("1m") else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let dir = fs.path().join("job");
+    let out = run_in(
+        home.path(),
+        &dir,
+        &[
+            "cpu(cores=1)",
+            "--",
+            "sh",
+            "-c",
+            "head -c 5000000 /dev/zero; exit 7",
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    let reason = "exit code 7, No space left on device in the job directory";
+    let status = status_json(home.path(), &dir);
+    assert_eq!(status["state"], "failed");
+    assert_eq!(status["exit_code"], 7);
+    assert_eq!(status["reason"], reason);
+    assert_eq!(test_support::tmpfs::leftovers(&dir), Vec::<String>::new());
+    // Space freed, the end stays what it was.
+    std::fs::remove_file(dir.join("stdout")).unwrap();
+    assert_eq!(status_json(home.path(), &dir)["reason"], reason);
+
+    // A submission that cannot write `job.json` says so and leaves nothing.
+    let dir = fs.path().join("no-room");
+    std::fs::create_dir(&dir).unwrap();
+    fs.fill_leaving(1);
+    let out = run_in(home.path(), &dir, &["cpu(cores=1)", "--", "true"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let says = format!(
+        "cannot write `{}`: No space left on device",
+        dir.join("job.json").display()
+    );
+    assert!(stderr.contains(&says), "{stderr}");
+    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert!(files.is_empty(), "{files:?}");
+}

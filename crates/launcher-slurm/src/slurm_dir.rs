@@ -165,7 +165,9 @@ impl JobDir {
 
     /// Records the final state (best effort for callers: a read-only job
     /// directory does not change the state).
+    /// The job script's reservation goes: its state no longer counts.
     pub(crate) fn record(&self, state: &JobState) -> Result<(), SlurmError> {
+        self.files.unreserve_state();
         Ok(self.files.write_state_file(SLURM_STATE_FILE, state)?)
     }
 

@@ -116,6 +116,7 @@ impl SlurmLauncher {
                 // Said in the directory, so that any process tells "never
                 // submitted" from "lost" (the error goes to the caller too).
                 meta.submission_failed = Some(core_types::job::report(&e));
+                dir.files.unreserve_state();
                 self.write_meta(job, &meta, &options)?;
                 return Err(e);
             }

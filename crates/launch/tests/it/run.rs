@@ -428,7 +428,7 @@ fn a_job_that_fills_its_disk_keeps_its_exit_code_and_says_why() {
     assert_eq!(status["state"], "failed");
     assert_eq!(status["exit_code"], 7);
     assert_eq!(status["reason"], reason);
-    assert_eq!(test_support::tmpfs::leftovers(&dir), Vec::<String>::new());
+    assert_eq!(test_support::leftovers(&dir), Vec::<String>::new());
     // Space freed, the end stays what it was.
     std::fs::remove_file(dir.join("stdout")).unwrap();
     assert_eq!(status_json(home.path(), &dir)["reason"], reason);

@@ -4,7 +4,8 @@
 use connector_local::LocalConnector;
 use core_types::job::{FailReason, JobHandle, JobState, Launcher, NO_SPACE, report};
 use launcher_direct::recover;
-use test_support::tmpfs::{Tmpfs, leftovers};
+use test_support::leftovers;
+use test_support::tmpfs::Tmpfs;
 
 use super::{launcher, sh};
 

@@ -126,6 +126,7 @@ pub fn slurm_test_bin() -> Option<std::path::PathBuf> {
     ))
 }
 
+pub mod ports;
 pub mod slurm_layout;
 pub mod tmpfs;
 

@@ -28,13 +28,6 @@ pub fn bin_dir() -> PathBuf {
     PathBuf::from(std::env::var_os("LAUNCH_TEST_SLURM_BIN").unwrap_or_else(|| "/usr/bin".into()))
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 fn run(cmd: &mut Command) {
     let out = cmd
         .stdin(Stdio::null())
@@ -159,7 +152,7 @@ impl Layout {
             .pids
             .push(("munged".into(), dir.join("munge/run/munged.pid")));
         let host = hostname();
-        let ctld_port = free_port();
+        let ctld_port = crate::ports::free_port();
         let mut nodes = String::new();
         for line in nodes_and_partitions.lines() {
             let line = line.trim();
@@ -168,7 +161,7 @@ impl Layout {
                 let _ = writeln!(
                     nodes,
                     "{line} NodeHostname={host} NodeAddr=127.0.0.1 Port={}",
-                    free_port()
+                    crate::ports::free_port()
                 );
             } else if !line.is_empty() {
                 nodes.push_str(line);

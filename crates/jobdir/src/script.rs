@@ -27,7 +27,10 @@ pub struct ScriptSpec<'a> {
     /// command starts (the direct launcher waits there for its share of the
     /// machine); empty for none. It runs with `$d` the job directory and
     /// may end the job with `finish STATE CODE`; what it exports reaches
-    /// the command.
+    /// the command. It may set `state_note`, a line the script writes
+    /// after the state line (the Slurm launcher: `run N`, the run of a
+    /// requeued job that wrote it); readers of the state read its first
+    /// line alone.
     pub before_command: &'a [u8],
 }
 
@@ -44,13 +47,18 @@ exec 2>> "$d/stderr"
 # to allocate on a full disk), the blanks after it are cut (which frees
 # space, never takes it), and it becomes `state`; without a reservation,
 # through a temporary file. Nothing is left behind.
+# A launcher's `before_command` may set `state_note`: a line written after
+# the state's.
 finish() {
+	line=$1
+	[ -n "${state_note:-}" ] && line="$1
+$state_note"
 	if [ -f "$d/state.reserved" ] &&
-		{ printf '%s\n' "$1" 1<> "$d/state.reserved"; } 2> /dev/null; then
-		dd if=/dev/null of="$d/state.reserved" bs=1 seek=$((${#1} + 1)) 2> /dev/null
+		{ printf '%s\n' "$line" 1<> "$d/state.reserved"; } 2> /dev/null; then
+		dd if=/dev/null of="$d/state.reserved" bs=1 seek=$((${#line} + 1)) 2> /dev/null
 		LC_ALL=C exec mv -f "$d/state.reserved" "$d/state"
 	fi
-	if { printf '%s\n' "$1" > "$d/state.tmp.$$"; } 2> /dev/null; then
+	if { printf '%s\n' "$line" > "$d/state.tmp.$$"; } 2> /dev/null; then
 		LC_ALL=C exec mv -f "$d/state.tmp.$$" "$d/state"
 	fi
 	rm -f "$d/state.tmp.$$" "$d/state.reserved"

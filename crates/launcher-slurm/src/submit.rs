@@ -50,7 +50,7 @@ impl SlurmLauncher {
             env: &env,
             time_limit: job.alternative.duration.seconds(),
             grace: self.config.grace.as_secs().max(1),
-            before_command: b"",
+            before_command: slurm_dir::RUN_NOTE,
         })?;
         let script = script::job_script(&job.dir, options, &wrapper)?;
         // The state's space, so that a job that fills its disk still

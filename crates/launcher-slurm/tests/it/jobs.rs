@@ -473,6 +473,8 @@ fn a_directory_with_a_backslash_runs_there() {
         dir.join("slurm.out").exists(),
         "Slurm's own output is there"
     );
+    // The state says which run wrote it (the first: 0).
+    assert_eq!(read(&dir, "state"), b"exited 4\nrun 0\n");
     let dirs = [work.join("array\\0 %a"), work.join("array\\1 %a")];
     let jobs: Vec<Job> = dirs
         .iter()

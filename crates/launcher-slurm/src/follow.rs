@@ -265,25 +265,23 @@ mod tests {
         // The first run was requeued (TERM: 143); the second was refused at
         // launch, so Slurm says FAILED with exit code 1 and 1 restart.
         let (_tmp, dir) = dir_with_state("exited 143\nrun 0\n");
-        let requeued = || {
-            Ok(Some(LatestRun {
-                restarts: 1,
-                exit_code: Some((1, 0)),
-            }))
+        // Slurm's word on its latest run: so many restarts, exit code 1.
+        let failed_after = |restarts: u32| {
+            let latest = move || {
+                Ok(Some(LatestRun {
+                    restarts,
+                    exit_code: Some((1, 0)),
+                }))
+            };
+            decide(&slurm("FAILED"), &dir, true, &latest).unwrap()
         };
         assert_eq!(
-            decide(&slurm("FAILED"), &dir, true, &requeued).unwrap(),
+            failed_after(1),
             Verdict::State(JobState::Failed(FailReason::ExitCode(1)))
         );
         // The latest run's own state stands.
-        let same = || {
-            Ok(Some(LatestRun {
-                restarts: 0,
-                exit_code: Some((1, 0)),
-            }))
-        };
         assert_eq!(
-            decide(&slurm("FAILED"), &dir, true, &same).unwrap(),
+            failed_after(0),
             Verdict::State(JobState::Failed(FailReason::ExitCode(143)))
         );
         // COMPLETED: the run that wrote the state ended; Slurm is not asked.

@@ -58,6 +58,11 @@ fn run_in(home: &Path, dir: &Path, args: &[&str]) -> Output {
     output(home, all)
 }
 
+/// `launch run --job-dir DIR 'cpu(cores=1)' -- sh -c SCRIPT`.
+fn sh_in(home: &Path, dir: &Path, script: &str) -> Output {
+    run_in(home, dir, &["cpu(cores=1)", "--", "sh", "-c", script])
+}
+
 /// `launch run --job-dir DIR ARGS...`, started.
 fn spawn_in(home: &Path, dir: &Path, args: &[&str]) -> Child {
     let mut all = vec!["run", "--job-dir", dir_str(dir)];
@@ -73,17 +78,7 @@ fn dir_str(dir: &Path) -> &str {
 fn run_copies_output_and_exits_with_the_jobs_status() {
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().join("job");
-    let out = run_in(
-        home.path(),
-        &dir,
-        &[
-            "cpu(cores=1)",
-            "--",
-            "sh",
-            "-c",
-            "printf out; printf err >&2; exit 5",
-        ],
-    );
+    let out = sh_in(home.path(), &dir, "printf out; printf err >&2; exit 5");
     assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "out");
     let stderr = text(&out.stderr);
@@ -409,17 +404,7 @@ fn a_job_that_fills_its_disk_keeps_its_exit_code_and_says_why() {
     };
     let home = tempfile::tempdir().unwrap();
     let dir = fs.path().join("job");
-    let out = run_in(
-        home.path(),
-        &dir,
-        &[
-            "cpu(cores=1)",
-            "--",
-            "sh",
-            "-c",
-            "head -c 5000000 /dev/zero; exit 7",
-        ],
-    );
+    let out = sh_in(home.path(), &dir, "head -c 5000000 /dev/zero; exit 7");
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(7), "{stderr}");
     assert!(stderr.contains("No space left on device"), "{stderr}");

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 
 use connector_ssh::{SshConfig, SshConnector};
 use core_types::job::{Connector, ProcessSpec};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 
 const COMMANDS: usize = 100;
 
@@ -60,6 +61,71 @@ fn over_process(ssh_args: &[String], i: usize) {
     assert_eq!(out.stdout, format!("{word}\n").as_bytes());
 }
 
+/// The test server's settings for `user`, with the test key.
+fn settings(dir: &std::path::Path, port: u16, user: &str) -> SshConfig {
+    SshConfig::new("127.0.0.1")
+        .port(port)
+        .user(user)
+        .identity(dir.join("id_ed25519"))
+        .known_hosts(dir.join("known_hosts"))
+}
+
+/// How long [`COMMANDS`] commands take over `connector`'s session, and
+/// through as many `ssh` processes.
+fn each_way(connector: &SshConnector, ssh_args: &[String]) -> (Duration, Duration) {
+    let since = Instant::now();
+    for i in 0..COMMANDS {
+        over_session(connector, i);
+    }
+    let session = since.elapsed();
+    let since = Instant::now();
+    for i in 0..COMMANDS {
+        over_process(ssh_args, i);
+    }
+    (session, since.elapsed())
+}
+
+/// Prints both times of [`each_way`] and their ratio: `what` is timed,
+/// over one reused `reused`, against `program` processes.
+fn report(what: &str, reused: &str, program: &str, (session, processes): (Duration, Duration)) {
+    eprintln!(
+        "ssh bench ({what}): {COMMANDS} commands over one reused {reused}: {:.3} s ({:.2} ms each); \
+         {COMMANDS} {program} processes: {:.3} s ({:.2} ms each); {:.1} times faster",
+        session.as_secs_f64(),
+        session.as_secs_f64() * 1000.0 / COMMANDS as f64,
+        processes.as_secs_f64(),
+        processes.as_secs_f64() * 1000.0 / COMMANDS as f64,
+        processes.as_secs_f64() / session.as_secs_f64()
+    );
+}
+
+/// A criterion group of 10 samples, after a second's warm-up, over
+/// `measurement`.
+fn group(c: &mut Criterion, name: String, measurement: Duration) -> BenchmarkGroup<'_, WallTime> {
+    let mut group = c.benchmark_group(name);
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(measurement);
+    group
+}
+
+/// Times one command a round, as `name`: `run` runs it, with a new number
+/// each time.
+fn bench_commands(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    name: &str,
+    mut run: impl FnMut(usize),
+) {
+    let mut i = 0;
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            i += 1;
+            run(i);
+        });
+    });
+}
+
 /// The accounts to time: this process's user, and the test server's
 /// unprivileged account when it exists (the system's default shell
 /// start-up files, as for most users of a login node; root's on this
@@ -88,19 +154,60 @@ fn ssh(c: &mut Criterion) {
     for user in accounts() {
         account(c, &dir, port, &user);
     }
+    match std::fs::read_to_string(dir.join("bastion_port"))
+        .ok()
+        .and_then(|p| p.trim().parse::<u16>().ok())
+    {
+        Some(bastion) => proxy_jump(c, &dir, port, bastion, &user()),
+        None => eprintln!("ssh bench: the test sshd has no bastion; ProxyJump not timed"),
+    }
+}
+
+/// Over `ProxyJump`: 100 commands on one reused connection (a session to
+/// the bastion, one to the target through it) against 100 `ssh -J`
+/// processes (two connections, key exchanges and logins each).
+fn proxy_jump(c: &mut Criterion, dir: &std::path::Path, port: u16, bastion: u16, user: &str) {
+    let (key, known_hosts) = (dir.join("id_ed25519"), dir.join("known_hosts"));
+    let connector = SshConnector::new(
+        settings(dir, port, user)
+            .ssh_config(connector_ssh::ConfigFiles::None)
+            .proxy_jump(format!("{user}@127.0.0.1:{bastion}")),
+    )
+    .expect("settings");
+    connector.connect().expect("through the bastion");
+    let config = dir.join("bench_ssh_config");
+    std::fs::write(
+        &config,
+        format!(
+            "Host *\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  StrictHostKeyChecking yes\n  BatchMode yes\n  GSSAPIAuthentication no\n",
+            key.display(),
+            known_hosts.display()
+        ),
+    )
+    .expect("writing the bench's ssh config");
+    let ssh_args: Vec<String> = vec![
+        "-F".into(),
+        config.display().to_string(),
+        "-J".into(),
+        format!("{user}@127.0.0.1:{bastion}"),
+        "-p".into(),
+        port.to_string(),
+        format!("{user}@127.0.0.1"),
+    ];
+    let times = each_way(&connector, &ssh_args);
+    assert_eq!(connector.sessions_opened(), 1, "one session for all");
+    assert_eq!(connector.hops_open(), 1, "one bastion session for all");
+    report(&format!("ProxyJump, {user}"), "connection", "ssh -J", times);
+    let mut group = group(c, format!("ssh-jump/{user}"), Duration::from_secs(3));
+    bench_commands(&mut group, "command_through_bastion_reused", |i| {
+        over_session(&connector, i);
+    });
+    group.finish();
 }
 
 fn account(c: &mut Criterion, dir: &std::path::Path, port: u16, user: &str) {
-    let key = dir.join("id_ed25519");
-    let known_hosts = dir.join("known_hosts");
-    let connector = SshConnector::new(
-        SshConfig::new("127.0.0.1")
-            .port(port)
-            .user(user)
-            .identity(&key)
-            .known_hosts(&known_hosts),
-    )
-    .expect("settings");
+    let (key, known_hosts) = (dir.join("id_ed25519"), dir.join("known_hosts"));
+    let connector = SshConnector::new(settings(dir, port, user)).expect("settings");
     connector.connect().expect("the test sshd lets us in");
     let ssh_args: Vec<String> = [
         "-p",
@@ -122,44 +229,16 @@ fn account(c: &mut Criterion, dir: &std::path::Path, port: u16, user: &str) {
     .collect();
 
     // The 100-command figures, once each way.
-    let since = Instant::now();
-    for i in 0..COMMANDS {
-        over_session(&connector, i);
-    }
-    let session = since.elapsed();
-    let since = Instant::now();
-    for i in 0..COMMANDS {
-        over_process(&ssh_args, i);
-    }
-    let processes = since.elapsed();
+    let times = each_way(&connector, &ssh_args);
     assert_eq!(connector.sessions_opened(), 1, "one session for all");
-    eprintln!(
-        "ssh bench ({user}): {COMMANDS} commands over one reused session: {:.3} s ({:.2} ms each); \
-         {COMMANDS} ssh processes: {:.3} s ({:.2} ms each); {:.1} times faster",
-        session.as_secs_f64(),
-        session.as_secs_f64() * 1000.0 / COMMANDS as f64,
-        processes.as_secs_f64(),
-        processes.as_secs_f64() * 1000.0 / COMMANDS as f64,
-        processes.as_secs_f64() / session.as_secs_f64()
-    );
+    report(user, "session", "ssh", times);
 
-    let mut group = c.benchmark_group(format!("ssh/{user}"));
-    group
-        .sample_size(10)
-        .warm_up_time(Duration::from_secs(1))
-        .measurement_time(Duration::from_secs(10));
-    let mut i = 0;
-    group.bench_function("command_over_reused_session", |b| {
-        b.iter(|| {
-            i += 1;
-            over_session(&connector, i);
-        });
+    let mut group = group(c, format!("ssh/{user}"), Duration::from_secs(10));
+    bench_commands(&mut group, "command_over_reused_session", |i| {
+        over_session(&connector, i);
     });
-    group.bench_function("command_through_ssh_process", |b| {
-        b.iter(|| {
-            i += 1;
-            over_process(&ssh_args, i);
-        });
+    bench_commands(&mut group, "command_through_ssh_process", |i| {
+        over_process(&ssh_args, i);
     });
     group.finish();
 }

@@ -7,6 +7,8 @@
 //!   command, which `.ci/run` calls).
 //! - `cargo xtask bench-cli`: times `launch parse|match --json -` on 100,000
 //!   lines with a release build.
+//! - `cargo xtask bench-jobs [--debug]`: `launch list` over 10,000 jobs, an
+//!   array of 300 tasks against `xargs -P2`, 1,000 tasks to Slurm.
 //! - `cargo xtask slurm up|down|status|env`: the hermetic Slurm test cluster;
 //!   `cargo xtask bench-slurm` measures submission and polling on it.
 //! - `cargo xtask fuzz [TARGET] [--seconds N]`: every fuzz target (or one)
@@ -16,6 +18,7 @@
 
 mod arch;
 mod bench_cli;
+mod bench_jobs;
 mod bench_slurm;
 mod codegen;
 mod fuzz;
@@ -35,13 +38,14 @@ fn main() -> Result<()> {
         ["codegen", "--check"] => codegen::run(codegen::Mode::Check),
         ["test", rest @ ..] => test::run(rest),
         ["bench-cli"] => bench_cli::run(),
+        ["bench-jobs", rest @ ..] => bench_jobs::run(rest),
         ["fuzz", rest @ ..] => fuzz::run(rest),
         ["slurm", rest @ ..] => slurm::main(rest),
         ["bench-slurm"] => bench_slurm::run(),
         ["sshd", rest @ ..] => sshd::run(rest),
         ["bench-ssh"] => sshd::bench(),
         _ => bail!(
-            "usage: cargo xtask arch | cargo xtask codegen [--check] | cargo xtask test [-- CARGO TEST ARGS] | cargo xtask bench-cli | cargo xtask fuzz [TARGET] [--seconds N] | cargo xtask slurm up|down|status|env | cargo xtask bench-slurm | cargo xtask sshd up|down | cargo xtask bench-ssh"
+            "usage: cargo xtask arch | cargo xtask codegen [--check] | cargo xtask test [-- CARGO TEST ARGS] | cargo xtask bench-cli | cargo xtask bench-jobs [--debug] | cargo xtask fuzz [TARGET] [--seconds N] | cargo xtask slurm up|down|status|env | cargo xtask bench-slurm | cargo xtask sshd up|down | cargo xtask bench-ssh"
         ),
     }
 }

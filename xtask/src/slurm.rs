@@ -246,28 +246,17 @@ impl Cluster {
     }
 
     fn start_daemons(&self) -> Result<()> {
-        run(Command::new(sbin("munged"))
-            .arg(format!(
-                "--key-file={}",
-                self.path("munge/etc/munge.key").display()
-            ))
-            .arg(format!(
-                "--socket={}",
-                self.path("munge/run/munge.socket").display()
-            ))
-            .arg(format!(
-                "--pid-file={}",
-                self.path("munge/run/munged.pid").display()
-            ))
-            .arg(format!(
-                "--log-file={}",
-                self.path("munge/log/munged.log").display()
-            ))
-            .arg(format!(
-                "--seed-file={}",
-                self.path("munge/lib/munged.seed").display()
-            )))
-        .context("starting munged")?;
+        let mut munged = Command::new(sbin("munged"));
+        for (option, file) in [
+            ("key-file", "munge/etc/munge.key"),
+            ("socket", "munge/run/munge.socket"),
+            ("pid-file", "munge/run/munged.pid"),
+            ("log-file", "munge/log/munged.log"),
+            ("seed-file", "munge/lib/munged.seed"),
+        ] {
+            munged.arg(format!("--{option}={}", self.path(file).display()));
+        }
+        run(&mut munged).context("starting munged")?;
         run(Command::new(sbin("slurmctld"))
             .arg("-f")
             .arg(self.conf())

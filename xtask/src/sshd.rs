@@ -180,6 +180,7 @@ pub(crate) fn up(dir: &Path) -> Result<u16> {
         fs::Permissions::from_mode(0o644),
     )?;
     let port = free_port()?;
+    let bastion_port = free_port()?;
     let host_key = fs::read_to_string(dir.join("host_ed25519.pub"))?;
     let mut fields = host_key.split_whitespace();
     let (Some(kind), Some(key)) = (fields.next(), fields.next()) else {
@@ -187,35 +188,71 @@ pub(crate) fn up(dir: &Path) -> Result<u16> {
     };
     fs::write(
         dir.join("known_hosts"),
-        format!("[127.0.0.1]:{port} {kind} {key}\n"),
+        format!("[127.0.0.1]:{port} {kind} {key}\n[127.0.0.1]:{bastion_port} {kind} {key}\n"),
     )?;
     fs::write(dir.join("port"), format!("{port}\n"))?;
+    fs::write(dir.join("bastion_port"), format!("{bastion_port}\n"))?;
     let config_path = dir.join("sshd_config");
     fs::write(&config_path, config(&dir, port))?;
     fs::create_dir_all("/run/sshd").context("creating /run/sshd")?;
     let config_arg = config_path.to_str().context("a UTF-8 path")?;
     sh(SSHD, &["-t", "-f", config_arg]).context("checking sshd_config")?;
     let log = dir.join("sshd.log");
-    sh(
-        SSHD,
-        &[
-            "-f",
-            config_arg,
-            "-E",
-            log.to_str().context("a UTF-8 path")?,
-        ],
-    )?;
+    run_sshd(&config_path, &log)?;
+    if !listens(port) {
+        bail!(
+            "sshd did not listen on 127.0.0.1:{port} (see {})",
+            log.display()
+        );
+    }
+    bastion(&dir, port, bastion_port)?;
+    Ok(port)
+}
+
+/// A second sshd, the jump host of the `ProxyJump` tests: the same keys,
+/// `LogLevel DEBUG1` (its log names each forwarded connection), its own
+/// port (`bastion_port`), pid file and log.
+fn bastion(dir: &Path, port: u16, bastion_port: u16) -> Result<()> {
+    let config: String = config(dir, port)
+        .lines()
+        .map(|line| {
+            if line.starts_with("Port ") {
+                format!("Port {bastion_port}\n")
+            } else if line.starts_with("PidFile ") {
+                format!("PidFile {}/bastion.pid\n", dir.display())
+            } else if line.starts_with("LogLevel ") {
+                "LogLevel DEBUG1\n".to_owned()
+            } else {
+                format!("{line}\n")
+            }
+        })
+        .collect();
+    let path = dir.join("bastion_config");
+    fs::write(&path, config)?;
+    run_sshd(&path, &dir.join("bastion.log"))?;
+    if !listens(bastion_port) {
+        bail!("the bastion sshd did not listen on 127.0.0.1:{bastion_port}");
+    }
+    Ok(())
+}
+
+/// Starts an sshd of the configuration file `config`, logging to `log`
+/// (it puts itself in the background).
+fn run_sshd(config: &Path, log: &Path) -> Result<()> {
+    let utf8 = |path: &Path| path.to_str().context("a UTF-8 path").map(str::to_owned);
+    sh(SSHD, &["-f", &utf8(config)?, "-E", &utf8(log)?])
+}
+
+/// Whether something listens on `127.0.0.1:port` within 10 s.
+fn listens(port: u16) -> bool {
     let since = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         if since.elapsed() > Duration::from_secs(10) {
-            bail!(
-                "sshd did not listen on 127.0.0.1:{port} (see {})",
-                log.display()
-            );
+            return false;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    Ok(port)
+    true
 }
 
 /// The parent pid of a process, from `/proc`.
@@ -226,19 +263,33 @@ fn ppid(pid: u32) -> Option<u32> {
 }
 
 /// Stops the test server of an earlier `up` in `dir`, and its connections.
+#[allow(
+    clippy::unnecessary_wraps,
+    reason = "callers treat stopping like starting"
+)]
 pub(crate) fn down(dir: &Path) -> Result<()> {
-    let pid_file = dir.join("sshd.pid");
-    let Ok(text) = fs::read_to_string(&pid_file) else {
-        return Ok(());
+    stop(&dir.join("bastion.pid"));
+    stop(&dir.join("sshd.pid"));
+    let mut out = std::io::stderr();
+    let _ = writeln!(out, "xtask: the test sshd is stopped");
+    Ok(())
+}
+
+/// Stops the sshd of a pid file, and its connections.
+fn stop(pid_file: &Path) {
+    let Ok(text) = fs::read_to_string(pid_file) else {
+        return;
     };
     let Ok(pid) = text.trim().parse::<u32>() else {
-        let _ = fs::remove_file(&pid_file);
-        return Ok(());
+        let _ = fs::remove_file(pid_file);
+        return;
     };
     let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
     if pid > 1 && comm.trim() == "sshd" {
         // Its connections first: they outlive the listener otherwise.
-        let children: Vec<u32> = fs::read_dir("/proc")?
+        let children: Vec<u32> = fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
             .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
             .filter(|&child| ppid(child) == Some(pid))
             .collect();
@@ -254,10 +305,7 @@ pub(crate) fn down(dir: &Path) -> Result<()> {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
-    let _ = fs::remove_file(&pid_file);
-    let mut out = std::io::stderr();
-    let _ = writeln!(out, "xtask: the test sshd is stopped");
-    Ok(())
+    let _ = fs::remove_file(pid_file);
 }
 
 /// The test server for `cargo xtask test`: started now, stopped (and its

@@ -180,18 +180,14 @@ impl Read for ChannelReader {
             return Ok(0);
         };
         let shared = &self.chan.shared;
-        match read_chunk(shared, self.chan.generation, stream, buf, None) {
-            Ok(n) => Ok(n),
-            Err(SshError::Lost) => Err(io::Error::new(
-                io::ErrorKind::ConnectionAborted,
+        read_chunk(shared, self.chan.generation, stream, buf, None).map_err(|e| {
+            e.into_stream_io(io::ErrorKind::ConnectionAborted, || {
                 format!(
                     "the SSH session to {} broke: the rest of the process's output is lost",
                     shared.target
-                ),
-            )),
-            Err(SshError::Deadline) => Err(io::ErrorKind::TimedOut.into()),
-            Err(fail) => Err(fail.into_io()),
-        }
+                )
+            })
+        })
     }
 }
 
@@ -217,15 +213,13 @@ impl Write for ChannelWriter {
             return Ok(0);
         }
         let shared = &self.chan.shared;
-        match shared.wait_on(self.chan.generation, None, |_| Ok(channel.write(buf)?)) {
-            Ok(n) => Ok(n),
-            Err(SshError::Lost) => Err(io::Error::new(
-                io::ErrorKind::BrokenPipe,
-                format!("the SSH session to {} broke", shared.target),
-            )),
-            Err(SshError::Deadline) => Err(io::ErrorKind::TimedOut.into()),
-            Err(fail) => Err(fail.into_io()),
-        }
+        shared
+            .wait_on(self.chan.generation, None, |_| Ok(channel.write(buf)?))
+            .map_err(|e| {
+                e.into_stream_io(io::ErrorKind::BrokenPipe, || {
+                    format!("the SSH session to {} broke", shared.target)
+                })
+            })
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -34,6 +34,42 @@ pub enum SshError {
         #[source]
         source: io::Error,
     },
+    /// A jump host could not be reached, or refused us: which one.
+    #[error("through jump host {name} (hop {index} of {count})")]
+    Hop {
+        /// Its place in the chain, from 1.
+        index: usize,
+        /// How many jump hosts there are.
+        count: usize,
+        /// `user@host:port` of the hop, as given.
+        name: String,
+        /// What failed there.
+        #[source]
+        source: Box<SshError>,
+    },
+    /// A jump host could not open a connection onwards.
+    #[error("jump host {via} cannot open a connection to {host}:{port}")]
+    Forward {
+        /// The jump host.
+        via: String,
+        /// Where to.
+        host: String,
+        /// The port.
+        port: u16,
+        /// What it said.
+        #[source]
+        source: Box<SshError>,
+    },
+    /// The system's `ssh` (the OpenSSH transport) failed.
+    #[error("ssh to {target} failed ({status}){}", if stderr.is_empty() { String::new() } else { format!(": {stderr}") })]
+    OpenSsh {
+        /// The connector's name.
+        target: String,
+        /// Its exit status.
+        status: String,
+        /// What it wrote on its standard error (trimmed).
+        stderr: String,
+    },
     /// The SSH protocol failed (handshake, key exchange, a broken session).
     #[error("SSH session with {target}: {what}")]
     Session {
@@ -165,8 +201,12 @@ impl SshError {
     /// restarted), as opposed to a refusal (host key, login, settings).
     pub fn is_transient(&self) -> bool {
         match self {
-            SshError::Connect { .. } | SshError::Session { .. } | SshError::Timeout { .. } => true,
-            SshError::Broken(inner) => inner.is_transient(),
+            SshError::Connect { .. }
+            | SshError::Session { .. }
+            | SshError::Timeout { .. }
+            | SshError::Forward { .. }
+            | SshError::OpenSsh { .. } => true,
+            SshError::Broken(inner) | SshError::Hop { source: inner, .. } => inner.is_transient(),
             _ => false,
         }
     }
@@ -212,12 +252,15 @@ impl SshError {
         match self {
             SshError::Timeout { .. } | SshError::Deadline => io::ErrorKind::TimedOut,
             SshError::Connect { source, .. } => source.kind(),
-            SshError::Session { .. } | SshError::Lost => io::ErrorKind::ConnectionAborted,
+            SshError::Session { .. } | SshError::Lost | SshError::OpenSsh { .. } => {
+                io::ErrorKind::ConnectionAborted
+            }
             SshError::UnknownHostKey { .. }
             | SshError::ChangedHostKey { .. }
             | SshError::RevokedHostKey { .. }
             | SshError::Auth { .. } => io::ErrorKind::PermissionDenied,
-            SshError::Broken(inner) => inner.kind(),
+            SshError::Broken(inner) | SshError::Hop { source: inner, .. } => inner.kind(),
+            SshError::Forward { .. } => io::ErrorKind::ConnectionRefused,
             SshError::Io(e) => e.kind(),
             SshError::Libssh2(e) => match e.code() {
                 ErrorCode::SFTP(LIBSSH2_FX_NO_SUCH_FILE | LIBSSH2_FX_NO_SUCH_PATH) => {
@@ -243,6 +286,21 @@ impl SshError {
         match self {
             SshError::Io(e) => e,
             other => io::Error::new(other.kind(), other),
+        }
+    }
+
+    /// As an I/O error for a stream of a channel: [`SshError::Lost`] as an
+    /// error of `kind` with the message `lost` gives, a passed deadline as
+    /// `TimedOut`, anything else as [`SshError::into_io`].
+    pub(crate) fn into_stream_io(
+        self,
+        kind: io::ErrorKind,
+        lost: impl FnOnce() -> String,
+    ) -> io::Error {
+        match self {
+            SshError::Lost => io::Error::new(kind, lost()),
+            SshError::Deadline => io::ErrorKind::TimedOut.into(),
+            fail => fail.into_io(),
         }
     }
 }

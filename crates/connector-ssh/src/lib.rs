@@ -86,8 +86,11 @@ mod error;
 mod files;
 mod helper;
 pub mod known_hosts;
+mod openssh;
 mod process;
 mod session;
+mod start;
+mod started;
 mod util;
 
 use std::collections::HashMap;
@@ -98,127 +101,279 @@ use std::sync::{Arc, Mutex, OnceLock, Weak};
 #[cfg(doc)]
 use core_types::job::StdioSpec;
 use core_types::job::{
-    Connector, ConnectorError, ConnectorResult, Process, ProcessOutput, ProcessSpec, Signal,
-    SignalTarget,
+    Connector, ConnectorError, Process, ProcessOutput, ProcessSpec, Signal, SignalTarget,
 };
 
 pub use error::SshError;
-pub use process::SshProcess;
-pub use ssh_settings::{HostKeyPolicy, Secret, SettingsError, SshAddress, SshConfig, expand_home};
+pub use session::hops::HopReport;
+pub use ssh_settings::{
+    ConfigFiles, ConfigWarning, HostKeyPolicy, Origin, Resolved, Secret, SettingsError, SshAddress,
+    SshConfig, Transport, expand_home,
+};
+pub use started::SshProcess;
 
 use session::Shared;
+
+/// How a connector reaches its machine.
+#[derive(Clone)]
+enum Inner {
+    /// libssh2, in this process.
+    Ssh2(Arc<Shared>),
+    /// The system's `ssh`, through a control master.
+    OpenSsh(Arc<openssh::Master>),
+}
 
 /// Processes and files on a machine reached over SSH.
 #[derive(Clone)]
 pub struct SshConnector {
-    shared: Arc<Shared>,
+    inner: Inner,
+    resolved: Arc<Resolved>,
 }
 
 impl fmt::Debug for SshConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SshConnector")
-            .field("target", &self.shared.target)
+            .field("target", &self.resolved.config.name())
+            .field("transport", &self.resolved.config.transport)
             .finish_non_exhaustive()
     }
 }
 
+/// What a pool holds for one settings' connectors.
+#[derive(Clone)]
+enum Pooled {
+    Ssh2(Weak<Shared>, Arc<Resolved>),
+    OpenSsh(Weak<openssh::Master>, Arc<Resolved>),
+}
+
+impl Pooled {
+    fn upgrade(&self) -> Option<SshConnector> {
+        match self {
+            Pooled::Ssh2(w, r) => w.upgrade().map(|s| SshConnector {
+                inner: Inner::Ssh2(s),
+                resolved: Arc::clone(r),
+            }),
+            Pooled::OpenSsh(w, r) => w.upgrade().map(|m| SshConnector {
+                inner: Inner::OpenSsh(m),
+                resolved: Arc::clone(r),
+            }),
+        }
+    }
+
+    fn alive(&self) -> bool {
+        match self {
+            Pooled::Ssh2(w, _) => w.strong_count() > 0,
+            Pooled::OpenSsh(w, _) => w.strong_count() > 0,
+        }
+    }
+}
+
 /// The sessions of this process, by settings.
-fn pool() -> &'static Mutex<HashMap<SshConfig, Weak<Shared>>> {
-    static POOL: OnceLock<Mutex<HashMap<SshConfig, Weak<Shared>>>> = OnceLock::new();
+fn pool() -> &'static Mutex<HashMap<SshConfig, Pooled>> {
+    static POOL: OnceLock<Mutex<HashMap<SshConfig, Pooled>>> = OnceLock::new();
     POOL.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
 impl SshConnector {
     /// A connector with these settings (a launcher file's
-    /// `[connector.NAME]` table, an address's, or a program's). Nothing is
-    /// connected yet (see [`SshConnector::connect`]); a connector built
-    /// with equal settings while this one lives shares its session.
+    /// `[connector.NAME]` table, an address's, or a program's), resolved
+    /// through the OpenSSH configuration files ([`SshConfig::resolve`]:
+    /// what is given wins, then `~/.ssh/config`, then the defaults).
+    /// Nothing is connected yet (see [`SshConnector::connect`]); a
+    /// connector built with equal settings while this one lives shares its
+    /// session.
     pub fn new(config: SshConfig) -> Result<Self, SshError> {
         config.validate()?;
         let mut pool = util::unpoisoned(pool().lock());
-        pool.retain(|_, shared| shared.strong_count() > 0);
-        if let Some(shared) = pool.get(&config).and_then(Weak::upgrade) {
-            return Ok(SshConnector { shared });
+        pool.retain(|_, pooled| pooled.alive());
+        if let Some(connector) = pool.get(&config).and_then(Pooled::upgrade) {
+            return Ok(connector);
         }
-        let shared = Shared::new(config.clone());
-        pool.insert(config, Arc::downgrade(&shared));
-        Ok(SshConnector { shared })
+        let resolved = Arc::new(config.resolve());
+        resolved.config.validate()?;
+        let (inner, pooled) = match resolved.config.transport {
+            Transport::Ssh2 => {
+                let hops = resolved.hops.iter().map(|h| h.config.clone()).collect();
+                let shared = Shared::new(resolved.config.clone(), hops);
+                let weak = Arc::downgrade(&shared);
+                (
+                    Inner::Ssh2(shared),
+                    Pooled::Ssh2(weak, Arc::clone(&resolved)),
+                )
+            }
+            Transport::OpenSsh => {
+                let master = Arc::new(openssh::Master::new(&config, &resolved.config)?);
+                let weak = Arc::downgrade(&master);
+                (
+                    Inner::OpenSsh(master),
+                    Pooled::OpenSsh(weak, Arc::clone(&resolved)),
+                )
+            }
+        };
+        pool.insert(config, pooled);
+        Ok(SshConnector { inner, resolved })
     }
 
     /// A connector for an `ssh://[user@]host[:port][/path]` address, with
-    /// the other settings' defaults.
+    /// the other settings from `~/.ssh/config` and the defaults.
     pub fn from_address(address: &str) -> Result<Self, SshError> {
         Self::new(SshConfig::from_address(address)?)
     }
 
-    /// Its settings.
+    /// Its settings, resolved through the OpenSSH configuration files.
     pub fn config(&self) -> &SshConfig {
-        &self.shared.config
+        &self.resolved.config
+    }
+
+    /// Its settings with where each value came from, its jump hosts, and
+    /// what the configuration files ask for that it does not do.
+    pub fn resolved(&self) -> &Resolved {
+        &self.resolved
+    }
+
+    /// What the configuration files ask for that this connector does not
+    /// do (`ProxyCommand` on the ssh2 transport, ...), with their places.
+    pub fn warnings(&self) -> &[ConfigWarning] {
+        &self.resolved.warnings
     }
 
     /// Opens the session now (it is otherwise opened on first use): checks
-    /// the host key and logs in.
+    /// the host keys and logs in, at each jump host and at the target.
     pub fn connect(&self) -> Result<(), SshError> {
-        let mut st = self.shared.lock();
-        self.shared.conn(&mut st).map(|_| ())
+        match &self.inner {
+            Inner::Ssh2(shared) => {
+                let mut st = shared.lock();
+                shared.conn(&mut st).map(|_| ())
+            }
+            Inner::OpenSsh(master) => master.ensure(),
+        }
+    }
+
+    /// Connects now, saying what happened at each jump host and at the
+    /// target (the session is kept when it opens).
+    pub fn probe(&self) -> Vec<HopReport> {
+        match &self.inner {
+            Inner::Ssh2(shared) => shared.probe(),
+            Inner::OpenSsh(master) => vec![HopReport {
+                name: self.resolved.config.name(),
+                outcome: master
+                    .ensure()
+                    .map(|()| "the control master is up (OpenSSH followed its own configuration, jump hosts included)".into())
+                    .map_err(|e| core_types::text::error_chain(&e)),
+            }],
+        }
     }
 
     /// How many sessions this connector has opened: 1 while the first one
-    /// lasts, one more each time a broken one was re-opened.
+    /// lasts, one more each time a broken one was re-opened (0 on the
+    /// OpenSSH transport, whose master OpenSSH keeps).
     pub fn sessions_opened(&self) -> u64 {
-        self.shared.sessions_opened()
+        match &self.inner {
+            Inner::Ssh2(shared) => shared.sessions_opened(),
+            Inner::OpenSsh(_) => 0,
+        }
     }
 
-    /// Starts a process; the concrete type of [`Connector::spawn`]'s.
-    pub fn spawn_process(&self, spec: &ProcessSpec) -> Result<SshProcess, ConnectorError> {
-        process::spawn(&self.shared, spec)
+    /// How many jump host sessions are open now (ssh2 transport).
+    pub fn hops_open(&self) -> usize {
+        match &self.inner {
+            Inner::Ssh2(shared) => shared.hops_open(),
+            Inner::OpenSsh(_) => 0,
+        }
+    }
+
+    /// Starts a process on the ssh2 transport; the concrete type of
+    /// [`Connector::spawn`]'s there (`None` on the OpenSSH transport: use
+    /// [`Connector::spawn`]).
+    pub fn spawn_process(&self, spec: &ProcessSpec) -> Option<Result<SshProcess, ConnectorError>> {
+        match &self.inner {
+            Inner::Ssh2(shared) => Some(process::spawn(shared, spec)),
+            Inner::OpenSsh(_) => None,
+        }
     }
 }
 
 impl Connector for SshConnector {
-    /// `ssh://user@host:port`.
+    /// `ssh://user@host:port`, the host as given (an alias of
+    /// `~/.ssh/config` stays an alias, so that another process resolves
+    /// it the same way).
     fn name(&self) -> String {
-        format!("ssh://{}", self.shared.target)
+        format!("ssh://{}", self.resolved.config.name())
     }
 
     fn spawn(&self, spec: &ProcessSpec) -> Result<Box<dyn Process>, ConnectorError> {
-        Ok(Box::new(self.spawn_process(spec)?))
+        match &self.inner {
+            Inner::Ssh2(shared) => Ok(Box::new(process::spawn(shared, spec)?)),
+            Inner::OpenSsh(m) => Ok(Box::new(openssh::spawn(m, spec)?)),
+        }
     }
 
     fn run(&self, spec: &ProcessSpec) -> Result<ProcessOutput, ConnectorError> {
-        process::run(&self.shared, spec)
+        match &self.inner {
+            Inner::Ssh2(shared) => process::run(shared, spec),
+            Inner::OpenSsh(m) => openssh::run(m, spec),
+        }
     }
 
     fn write_file(&self, path: &Path, contents: &[u8]) -> Result<(), ConnectorError> {
-        files::write_file(&self.shared, path, contents)
+        match &self.inner {
+            Inner::Ssh2(shared) => files::write_file(shared, path, contents),
+            Inner::OpenSsh(m) => m.write_file(path, contents),
+        }
     }
 
     fn set_executable(&self, path: &Path) -> Result<(), ConnectorError> {
-        files::set_executable(&self.shared, path)
+        match &self.inner {
+            Inner::Ssh2(shared) => files::set_executable(shared, path),
+            Inner::OpenSsh(m) => m.set_executable(path),
+        }
     }
 
     fn read_file(&self, path: &Path) -> Result<Vec<u8>, ConnectorError> {
-        files::read_file(&self.shared, path)
+        match &self.inner {
+            Inner::Ssh2(shared) => files::read_file(shared, path),
+            Inner::OpenSsh(m) => m.read_file(path, 0, None),
+        }
     }
 
-    fn read_file_from(&self, path: &Path, offset: u64, max: usize) -> ConnectorResult<Vec<u8>> {
-        files::read_file_from(&self.shared, path, offset, max)
+    fn read_file_from(
+        &self,
+        path: &Path,
+        offset: u64,
+        max: usize,
+    ) -> Result<Vec<u8>, ConnectorError> {
+        match &self.inner {
+            Inner::Ssh2(shared) => files::read_file_from(shared, path, offset, max),
+            Inner::OpenSsh(m) => m.read_file(path, offset, Some(max)),
+        }
     }
 
     fn create_dir_all(&self, path: &Path) -> Result<(), ConnectorError> {
-        files::create_dir_all(&self.shared, path)
+        match &self.inner {
+            Inner::Ssh2(shared) => files::create_dir_all(shared, path),
+            Inner::OpenSsh(m) => m.create_dir_all(path),
+        }
     }
 
     fn exists(&self, path: &Path) -> Result<bool, ConnectorError> {
-        files::exists(&self.shared, path)
+        match &self.inner {
+            Inner::Ssh2(shared) => files::exists(shared, path),
+            Inner::OpenSsh(m) => m.exists(path),
+        }
     }
 
     fn remove(&self, path: &Path) -> Result<(), ConnectorError> {
-        files::remove(&self.shared, path)
+        match &self.inner {
+            Inner::Ssh2(shared) => files::remove(shared, path),
+            Inner::OpenSsh(m) => m.remove(path),
+        }
     }
 
     fn signal(&self, target: SignalTarget, signal: Signal) -> Result<bool, ConnectorError> {
-        files::signal(&self.shared, target, signal)
+        match &self.inner {
+            Inner::Ssh2(shared) => files::signal(shared, target, signal),
+            Inner::OpenSsh(m) => m.signal(target, signal),
+        }
     }
 }
 
@@ -231,9 +386,13 @@ mod tests {
         let a = SshConnector::from_address("ssh://u@pool-test.invalid:2222").unwrap();
         let b =
             SshConnector::new(SshConfig::new("pool-test.invalid").port(2222).user("u")).unwrap();
-        assert!(Arc::ptr_eq(&a.shared, &b.shared));
+        let same = |x: &SshConnector, y: &SshConnector| match (&x.inner, &y.inner) {
+            (Inner::Ssh2(p), Inner::Ssh2(q)) => Arc::ptr_eq(p, q),
+            _ => false,
+        };
+        assert!(same(&a, &b));
         let c = SshConnector::from_address("ssh://u@pool-test.invalid:2223").unwrap();
-        assert!(!Arc::ptr_eq(&a.shared, &c.shared));
+        assert!(!same(&a, &c));
         assert_eq!(a.name(), "ssh://u@pool-test.invalid:2222");
         assert_eq!(a.sessions_opened(), 0, "nothing is connected before use");
         let err = SshConnector::new(SshConfig::new("")).unwrap_err();

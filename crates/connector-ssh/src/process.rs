@@ -1,78 +1,26 @@
 //! Processes on the remote machine, through exec channels
 //! ([`crate::channel`]): starting them, following them to their end.
 
-use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use core_types::job::{
-    ConnectorError, Process, ProcessExit, ProcessOutput, ProcessSpec, StdioSpec,
-};
+use core_types::job::{ConnectorError, ProcessExit, ProcessOutput, ProcessSpec, StdioSpec};
 
 use crate::SshError;
 use crate::channel::{ChanHandle, ChannelReader, ChannelWriter, finish, open_exec, read_chunk};
-use crate::command::{self, Mode, StartLine};
+use crate::command::{self, Mode};
 use crate::session::Shared;
+use crate::start::{Start, captured_output, captured_spec, program_error};
+use crate::started::{Follow, Gone, Pipes, SshProcess, UNKNOWN_EXIT};
 use crate::util::Backoff;
-
-/// An exit whose status cannot be known (the process was followed by its
-/// pid after the session that started it broke, or it was detached).
-const UNKNOWN_EXIT: ProcessExit = ProcessExit {
-    code: None,
-    signal: None,
-};
 
 /// How often a process is looked at while waiting for it: from `FIRST`,
 /// doubling up to `LAST`.
 const FIRST_POLL: Duration = Duration::from_millis(5);
 const LAST_POLL: Duration = Duration::from_millis(500);
-/// How long a watched process may be gone with no exit status written
-/// before its watcher is taken for gone too.
-const WATCHER_GRACE: Duration = Duration::from_secs(2);
-
-/// What the script said before the program ran.
-#[derive(Debug, Default)]
-struct Start {
-    pid: Option<(u32, Option<u64>)>,
-    status: Option<PathBuf>,
-    fail: Option<String>,
-    /// What came after the last start line: the program's own output.
-    rest: Vec<u8>,
-}
-
-impl Start {
-    fn complete(&self, mode: Mode) -> bool {
-        self.fail.is_some()
-            || (self.pid.is_some() && (mode != Mode::Watched || self.status.is_some()))
-    }
-
-    /// Takes the start lines out of `buf`; what follows them stays.
-    fn scan(&mut self, buf: &mut Vec<u8>, mode: Mode) {
-        let mut consumed = 0;
-        while !self.complete(mode) {
-            let Some(nl) = buf[consumed..].iter().position(|&b| b == b'\n') else {
-                break;
-            };
-            let line = &buf[consumed..consumed + nl];
-            consumed += nl + 1;
-            // What the remote shell's start-up files print comes first, maybe
-            // without a newline: look for the mark anywhere.
-            let Some(at) = line.windows(11).position(|w| w == b"launch-ssh-") else {
-                continue;
-            };
-            match command::parse_start_line(&line[at..]) {
-                Some(StartLine::Pid { pid, start }) => self.pid = Some((pid, start)),
-                Some(StartLine::Status(path)) => self.status = Some(path),
-                Some(StartLine::Fail(what)) => self.fail = Some(what),
-                None => {}
-            }
-        }
-        buf.drain(..consumed);
-    }
-}
 
 /// Reads the start lines from the channel's standard output.
 fn read_start(shared: &Shared, chan: &ChanHandle, mode: Mode) -> Result<(Start, bool), SshError> {
@@ -122,15 +70,10 @@ fn start_error(
         },
         _ => ConnectorError::Invalid(format!("{op}: no file was asked for")),
     };
+    if let Some(e) = program_error(fail, &program, target) {
+        return e;
+    }
     match fail {
-        Some("notfound") => spawn(
-            io::ErrorKind::NotFound,
-            format!("no such program on {target}"),
-        ),
-        Some("noexec") => spawn(
-            io::ErrorKind::PermissionDenied,
-            format!("it is not an executable file on {target}"),
-        ),
         Some("cwd") => spawn(
             io::ErrorKind::NotFound,
             format!(
@@ -204,8 +147,9 @@ fn unreachable(e: &ConnectorError) -> bool {
     )
 }
 
-/// A process started on the remote machine.
-pub struct SshProcess {
+/// How a process started over an exec channel is followed: by its
+/// channel while it is open, then by its status file or its pid.
+struct Ssh2Follow {
     shared: Arc<Shared>,
     program: String,
     pid: u32,
@@ -215,24 +159,8 @@ pub struct SshProcess {
     drain_stdout: bool,
     drain_stderr: bool,
     status_file: Option<PathBuf>,
-    stdin: Option<Box<dyn Write + Send>>,
-    stdout: Option<Box<dyn Read + Send>>,
-    stderr: Option<Box<dyn Read + Send>>,
     pumps: Vec<JoinHandle<()>>,
-    exit: Option<ProcessExit>,
-    gone_since: Option<Instant>,
-}
-
-impl fmt::Debug for SshProcess {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SshProcess")
-            .field("target", &self.shared.target)
-            .field("program", &self.program)
-            .field("pid", &self.pid)
-            .field("mode", &self.mode)
-            .field("exit", &self.exit)
-            .finish_non_exhaustive()
-    }
+    gone: Gone,
 }
 
 /// Starts `spec` (see [`crate::SshConnector`] for what each kind of
@@ -257,9 +185,9 @@ pub(crate) fn spawn(
         let exit = finish(shared, &chan, None, Some(&mut err), true, true, deadline).ok();
         return Err(start_error(shared, spec, start.fail.as_deref(), &err, exit));
     };
-    let mut process = SshProcess {
+    let mut follow = Ssh2Follow {
         shared: Arc::clone(shared),
-        program,
+        program: program.clone(),
         pid,
         start: start_time,
         mode,
@@ -267,26 +195,33 @@ pub(crate) fn spawn(
         drain_stdout: !matches!(spec.stdout, StdioSpec::Pipe | StdioSpec::Inherit),
         drain_stderr: !matches!(spec.stderr, StdioSpec::Pipe | StdioSpec::Inherit),
         status_file: start.status,
-        stdin: None,
-        stdout: None,
-        stderr: None,
         pumps: Vec::new(),
-        exit: None,
-        gone_since: None,
+        gone: Gone::default(),
     };
+    let mut pipes = Pipes::default();
     let keeps_channel = mode == Mode::Channel
         || matches!(spec.stdin, StdioSpec::Pipe)
-        || !process.drain_stdout
-        || !process.drain_stderr;
+        || !follow.drain_stdout
+        || !follow.drain_stderr;
+    let started = |pipes, follow| {
+        SshProcess::new(
+            shared.target.clone(),
+            program,
+            pid,
+            mode,
+            pipes,
+            Box::new(follow),
+        )
+    };
     if !keeps_channel {
         // The script has left the channel: close it now, which frees one
         // of the server's sessions for this connection.
         let deadline = Some(Instant::now() + timeout);
         let _ = finish(shared, &chan, None, None, true, true, deadline);
-        return Ok(process);
+        return Ok(started(pipes, follow));
     }
     if matches!(spec.stdin, StdioSpec::Pipe) {
-        process.stdin = Some(Box::new(ChannelWriter {
+        pipes.stdin = Some(Box::new(ChannelWriter {
             chan: Arc::clone(&chan),
             channel: Some(chan.channel().clone()),
         }));
@@ -308,9 +243,9 @@ pub(crate) fn spawn(
             StdioSpec::Pipe => {
                 let r: Box<dyn Read + Send> = Box::new(reader(id, prefix));
                 if id == 0 {
-                    process.stdout = Some(r);
+                    pipes.stdout = Some(r);
                 } else {
-                    process.stderr = Some(r);
+                    pipes.stderr = Some(r);
                 }
             }
             StdioSpec::Inherit => {
@@ -328,36 +263,39 @@ pub(crate) fn spawn(
                         program: "a thread copying remote output".into(),
                         source,
                     })?;
-                process.pumps.push(pump);
+                follow.pumps.push(pump);
             }
             StdioSpec::Null | StdioSpec::File(_) => {}
         }
     }
-    process.chan = Some(chan);
-    Ok(process)
+    follow.chan = Some(chan);
+    Ok(started(pipes, follow))
 }
 
-impl SshProcess {
-    /// How the process ended, when it has; `block` waits for it.
+impl Follow for Ssh2Follow {
     fn check(&mut self, block: bool) -> Result<Option<ProcessExit>, ConnectorError> {
-        if let Some(exit) = self.exit {
-            return Ok(Some(exit));
+        match (self.mode, self.chan.is_some()) {
+            (Mode::Channel, true) => self.check_channel(block),
+            (Mode::Watched, _) if self.status_file.is_some() => self.check_status(block),
+            _ => self.check_alive(block),
         }
-        let exit = match (self.mode, self.chan.is_some()) {
-            (Mode::Channel, true) => self.check_channel(block)?,
-            (Mode::Watched, _) if self.status_file.is_some() => self.check_status(block)?,
-            _ => self.check_alive(block)?,
-        };
-        if let Some(exit) = exit {
-            self.exit = Some(exit);
-            for pump in self.pumps.drain(..) {
-                let _ = pump.join();
-            }
-            self.chan = None;
-        }
-        Ok(exit)
     }
 
+    /// Output copied to this process's own streams is complete once the
+    /// process has ended.
+    fn ended(&mut self) {
+        for pump in self.pumps.drain(..) {
+            let _ = pump.join();
+        }
+        self.chan = None;
+    }
+
+    fn retries(&self, error: &ConnectorError) -> bool {
+        unreachable(error)
+    }
+}
+
+impl Ssh2Follow {
     fn check_channel(&mut self, block: bool) -> Result<Option<ProcessExit>, ConnectorError> {
         let Some(chan) = self.chan.clone() else {
             return self.check_alive(block);
@@ -409,17 +347,8 @@ impl SshProcess {
                 }
                 Err(e) => return Err(e),
             }
-            if backoff.at_max() || !block {
-                if self.shared_alive()? {
-                    self.gone_since = None;
-                } else {
-                    let since = *self.gone_since.get_or_insert_with(Instant::now);
-                    if since.elapsed() >= WATCHER_GRACE {
-                        // Its watcher went with it (killed, or the machine
-                        // rebooted): no status will ever come.
-                        return Ok(Some(UNKNOWN_EXIT));
-                    }
-                }
+            if (backoff.at_max() || !block) && self.gone.for_good(self.shared_alive()?) {
+                return Ok(Some(UNKNOWN_EXIT));
             }
             if !block {
                 return Ok(None);
@@ -446,79 +375,22 @@ impl SshProcess {
     }
 }
 
-impl Process for SshProcess {
-    fn id(&self) -> Option<u32> {
-        Some(self.pid)
-    }
-
-    /// Waits for the end; while the machine cannot be reached (the
-    /// connection refused or lost, no answer), it keeps trying, with
-    /// backoff: the process goes on there meanwhile. `try_wait` reports
-    /// such errors instead.
-    fn wait(&mut self) -> Result<ProcessExit, ConnectorError> {
-        let mut backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
-        loop {
-            match self.check(true) {
-                Ok(Some(exit)) => return Ok(exit),
-                Ok(None) => {}
-                Err(e) if unreachable(&e) => backoff.sleep(),
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    fn try_wait(&mut self) -> Result<Option<ProcessExit>, ConnectorError> {
-        self.check(false)
-    }
-
-    fn take_stdin(&mut self) -> Option<Box<dyn Write + Send>> {
-        self.stdin.take()
-    }
-
-    fn take_stdout(&mut self) -> Option<Box<dyn Read + Send>> {
-        self.stdout.take()
-    }
-
-    fn take_stderr(&mut self) -> Option<Box<dyn Read + Send>> {
-        self.stderr.take()
-    }
-}
-
-impl Drop for SshProcess {
-    fn drop(&mut self) {
-        // Output copied to this process's own streams is complete once the
-        // process has ended; otherwise the copies go on by themselves.
-        if self.exit.is_some() {
-            for pump in self.pumps.drain(..) {
-                let _ = pump.join();
-            }
-        }
-    }
-}
-
 /// Runs `spec` with its output captured.
 pub(crate) fn run(
     shared: &Arc<Shared>,
     spec: &ProcessSpec,
 ) -> Result<ProcessOutput, ConnectorError> {
-    let mut spec = spec.clone();
-    if matches!(spec.stdin, StdioSpec::Pipe | StdioSpec::Inherit) {
-        spec.stdin = StdioSpec::Null;
-    }
-    spec.stdout = StdioSpec::Pipe;
-    spec.stderr = StdioSpec::Pipe;
-    spec.detached = false;
+    let spec = captured_spec(spec);
     let script = command::render(&spec, Mode::Channel, shared.config.default_dir.as_deref())?;
     let program = spec.display_command();
-    let (stdout, stderr, exit) =
+    let (mut stdout, stderr, exit) =
         exec_capture(shared, &script).map_err(|source| ConnectorError::Spawn {
             program: program.clone(),
             source,
         })?;
     let mut start = Start::default();
-    let mut out = stdout;
-    start.scan(&mut out, Mode::Channel);
-    if start.fail.is_some() || start.pid.is_none() {
+    start.scan(&mut stdout, Mode::Channel);
+    if !start.started() {
         return Err(start_error(
             shared,
             &spec,
@@ -527,19 +399,7 @@ pub(crate) fn run(
             Some(exit),
         ));
     }
-    if !exit.success() {
-        return Err(ConnectorError::Failed {
-            program,
-            status: exit.to_string(),
-            stdout: String::from_utf8_lossy(&out).into_owned(),
-            stderr: String::from_utf8_lossy(&stderr).into_owned(),
-        });
-    }
-    Ok(ProcessOutput {
-        exit,
-        stdout: out,
-        stderr,
-    })
+    captured_output(program, exit, stdout, stderr)
 }
 
 /// Runs a script to its end: its standard output, error and exit.
@@ -553,7 +413,7 @@ pub(crate) fn exec_capture(
     let chan = open_exec(shared, script).map_err(SshError::into_io)?;
     let mut out = Vec::new();
     let mut err = Vec::new();
-    match finish(
+    let exit = finish(
         shared,
         &chan,
         Some(&mut out),
@@ -561,16 +421,14 @@ pub(crate) fn exec_capture(
         true,
         true,
         None,
-    ) {
-        Ok(exit) => Ok((out, err, exit)),
-        Err(SshError::Lost) => Err(io::Error::new(
-            io::ErrorKind::ConnectionAborted,
+    )
+    .map_err(|e| {
+        e.into_stream_io(io::ErrorKind::ConnectionAborted, || {
             format!(
                 "the SSH session to {} broke while the command ran; it may or may not have run to its end",
                 shared.target
-            ),
-        )),
-        Err(SshError::Deadline) => Err(io::ErrorKind::TimedOut.into()),
-        Err(fail) => Err(fail.into_io()),
-    }
+            )
+        })
+    })?;
+    Ok((out, err, exit))
 }

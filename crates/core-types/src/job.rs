@@ -358,7 +358,19 @@ pub trait Launcher: Send + Sync + fmt::Debug {
     /// A handle on a job this kind of launcher submitted earlier, from its
     /// job directory alone (the submitting process may be gone).
     fn recover(&self, dir: &Path) -> Result<Box<dyn JobHandle>, JobError>;
+    /// Submits `jobs` as one array of the launcher's own (a Slurm job
+    /// array: one submission), at most `throttle` of them running at once;
+    /// the handles in the order of `jobs`. `None` when the launcher has no
+    /// arrays of its own: the caller then submits each job, and keeps to
+    /// the throttle itself.
+    fn submit_array(&self, jobs: Vec<Job>, throttle: Option<u32>) -> Option<ArraySubmission> {
+        let _ = (jobs, throttle);
+        None
+    }
 }
+
+/// The handles of an array's tasks, in the order of its jobs.
+pub type ArraySubmission = Result<Vec<Box<dyn JobHandle>>, JobError>;
 
 impl<L: Launcher + ?Sized> Launcher for Arc<L> {
     fn kind(&self) -> &'static str {
@@ -375,6 +387,9 @@ impl<L: Launcher + ?Sized> Launcher for Arc<L> {
     }
     fn recover(&self, dir: &Path) -> Result<Box<dyn JobHandle>, JobError> {
         (**self).recover(dir)
+    }
+    fn submit_array(&self, jobs: Vec<Job>, throttle: Option<u32>) -> Option<ArraySubmission> {
+        (**self).submit_array(jobs, throttle)
     }
 }
 

@@ -36,3 +36,36 @@ pub fn printable(text: &str) -> Cow<'_, str> {
     }
     Cow::Owned(out)
 }
+
+/// An error and its causes, `: `-joined, as the `launch` binary prints
+/// them.
+///
+/// ```
+/// use core_types::text::error_chain;
+///
+/// #[derive(Debug)]
+/// struct CannotRead(std::io::Error);
+/// impl std::fmt::Display for CannotRead {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str("cannot read `x`")
+///     }
+/// }
+/// impl std::error::Error for CannotRead {
+///     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+///         Some(&self.0)
+///     }
+/// }
+///
+/// let err = CannotRead(std::io::Error::other("disk on fire"));
+/// assert_eq!(error_chain(&err), "cannot read `x`: disk on fire");
+/// ```
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        out.push_str(": ");
+        out.push_str(&e.to_string());
+        cause = e.source();
+    }
+    out
+}

@@ -15,6 +15,9 @@ pub(crate) struct Args {
     /// `$XDG_CONFIG_HOME/launch/launchers.toml`, else this machine).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Connect each SSH connector and say what happened at each hop.
+    #[arg(long)]
+    connect: bool,
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
@@ -33,7 +36,102 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         outln!("{source}: valid")?;
     }
     out!("{}", summary(&registry))?;
-    Ok(ExitCode::SUCCESS)
+    let mut failed = false;
+    for (name, config) in registry.connectors() {
+        if let ConnectorConfig::Ssh(ssh) = config {
+            out!("{}", ssh_settings_report(name, &ssh.resolve()))?;
+            if args.connect {
+                match connector_ssh::SshConnector::new(ssh.clone()) {
+                    Ok(connector) => {
+                        for hop in connector.probe() {
+                            match hop.outcome {
+                                Ok(what) => outln!("  connect {}: ok: {what}", hop.name)?,
+                                Err(why) => {
+                                    failed = true;
+                                    outln!("  connect {}: failed: {why}", hop.name)?;
+                                }
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        failed = true;
+                        outln!("  connect: failed: {e}")?;
+                    }
+                }
+            }
+        }
+    }
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Where each setting of an SSH connector came from, its jump hosts, and
+/// what `~/.ssh/config` asks that it does not do.
+fn ssh_settings_report(name: &str, resolved: &registry::Resolved) -> String {
+    let mut out = String::new();
+    let c = &resolved.config;
+    let origin = |key: &str| match resolved.origin(key) {
+        Some(registry::Origin::Given) | None => "launcher file".to_owned(),
+        Some(registry::Origin::File { file, line }) => format!("{}:{line}", file.display()),
+        Some(registry::Origin::Default) => "default".to_owned(),
+    };
+    let _ = writeln!(out, "connector {name} settings:");
+    let user = c.user_name().unwrap_or_else(|_| "?".into());
+    let identity = c.identity.as_ref().map_or_else(
+        || {
+            if c.identity_files.is_empty() {
+                "agent, then ~/.ssh/id_*".to_owned()
+            } else {
+                c.identity_files
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        },
+        |p| p.display().to_string(),
+    );
+    for (key, value) in [
+        ("host", c.host.clone()),
+        ("user", user),
+        ("port", c.port.to_string()),
+        ("identity", identity),
+        ("known_hosts", c.known_hosts_path().display().to_string()),
+        ("host_key_policy", c.host_key_policy.name().to_owned()),
+        (
+            "connect_timeout",
+            format!("{}s", c.connect_timeout.as_secs()),
+        ),
+        ("keepalive", format!("{}s", c.keepalive.as_secs())),
+        (
+            "proxy_jump",
+            c.proxy_jump.clone().unwrap_or_else(|| "none".into()),
+        ),
+        ("transport", c.transport.name().to_owned()),
+    ] {
+        let _ = writeln!(out, "  {key} = {value} ({})", origin(key));
+    }
+    for (i, hop) in resolved.hops.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "  hop {}: {} ({}:{}, host from {})",
+            i + 1,
+            hop.config.name(),
+            hop.config.host,
+            hop.config.port,
+            match hop.origin("host") {
+                Some(registry::Origin::File { file, line }) => format!("{}:{line}", file.display()),
+                _ => "the jump host's name".to_owned(),
+            }
+        );
+    }
+    for w in &resolved.warnings {
+        let _ = writeln!(out, "  warning: {w}");
+    }
+    out
 }
 
 /// One line per connector and launcher.

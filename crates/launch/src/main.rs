@@ -22,13 +22,20 @@ macro_rules! out {
 }
 
 mod batch;
+mod cmd_array;
 mod cmd_check;
 mod cmd_find;
 mod cmd_generate;
 mod cmd_generate_slurm;
 mod cmd_host;
+mod cmd_list;
+mod cmd_logs;
 mod cmd_match;
 mod cmd_parse;
+mod cmd_prune;
+mod cmd_time_left;
+mod cmd_wait;
+mod jobs;
 mod run;
 mod status;
 
@@ -65,6 +72,16 @@ enum Command {
     Status(status::StatusArgs),
     /// Cancel jobs, from their job directories, and wait until they stopped.
     Cancel(status::CancelArgs),
+    /// List this user's jobs, newest first.
+    List(cmd_list::Args),
+    /// Print a job's output (`--follow`: until it ends).
+    Logs(cmd_logs::Args),
+    /// Wait until every job ended; exit 0 when all are done.
+    Wait(cmd_wait::Args),
+    /// Inside a job: the seconds left before its time limit (or `unlimited`).
+    TimeLeft(cmd_time_left::Args),
+    /// Remove the directories of jobs that ended, under the state directory.
+    Prune(cmd_prune::Args),
 }
 
 /// Exit code for bad input: an unparsable requirement, a bad file or flag.
@@ -82,6 +99,11 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Status(args) => status::status(&args),
         Command::Cancel(args) => status::cancel(&args),
+        Command::List(args) => cmd_list::run(&args),
+        Command::Logs(args) => cmd_logs::run(&args),
+        Command::Wait(args) => cmd_wait::run(&args),
+        Command::TimeLeft(args) => cmd_time_left::run(&args),
+        Command::Prune(args) => cmd_prune::run(&args),
     };
     match result {
         Ok(code) => code,

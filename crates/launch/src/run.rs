@@ -1,4 +1,4 @@
-//! `launch run [--config FILE] [--tag T]... [--token NAME[=K]]... [--job-dir DIR] [--detach] EXPR -- COMMAND [ARGS...]`.
+//! `launch run [--config FILE] [--tag T]... [--token NAME[=K]]... [--name NAME] [--array RANGE[%N]] [--job-dir DIR] [--detach] EXPR -- COMMAND [ARGS...]`.
 //!
 //! Finds where the job can run (with no launcher file: this machine, through
 //! the direct launcher), submits it, copies its output as it is written,
@@ -26,22 +26,30 @@ pub(crate) struct Args {
     #[arg(long = "tag", value_name = "T")]
     tags: Vec<String>,
     /// The job directory (default: a fresh one under
-    /// `$XDG_STATE_HOME/launch/jobs`, named on stderr).
+    /// `$XDG_STATE_HOME/launch/jobs`, `NAME-XXXXXX`, named on stderr).
     #[arg(long, value_name = "DIR")]
-    job_dir: Option<PathBuf>,
+    pub(crate) job_dir: Option<PathBuf>,
+    /// The job's name (default: the command's file name).
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    /// Run an array of tasks (`1-100`, `0-30:3`, `1,5,9`; `%N`: at most N
+    /// at once), each a job of its own in `DIR/INDEX` with
+    /// `LAUNCH_ARRAY_INDEX` set.
+    #[arg(long, value_name = "RANGE[%N]")]
+    pub(crate) array: Option<jobset::ArraySpec>,
     /// Submit, print the job directory, exit at once; the job goes on alone.
     #[arg(long)]
-    detach: bool,
+    pub(crate) detach: bool,
     /// Take K (default 1) of a token of the launcher file (`[token.NAME]`)
     /// for the job's life; the job waits until they are free.
     #[arg(long = "token", value_name = "NAME[=K]", value_parser = parse_token)]
-    tokens: Vec<(String, u32)>,
+    pub(crate) tokens: Vec<(String, u32)>,
     /// What the job needs (`duration=2h & cuda(mem=8G)`); its duration is a
     /// time limit.
     expr: String,
     /// The command and its arguments, after `--`, passed verbatim.
     #[arg(last = true, required = true, num_args = 1.., value_name = "COMMAND")]
-    command: Vec<OsString>,
+    pub(crate) command: Vec<OsString>,
 }
 
 /// `NAME` or `NAME=K`, K at least 1.
@@ -80,11 +88,15 @@ fn check_tokens(
     Ok(())
 }
 
-/// Where fresh job directories go.
-fn jobs_home() -> PathBuf {
-    core_types::paths::xdg_dir("XDG_STATE_HOME", ".local/state")
-        .unwrap_or_else(std::env::temp_dir)
-        .join("launch/jobs")
+impl Args {
+    /// The job's name: `--name`, else the command's file name.
+    pub(crate) fn job_name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            Job::new("", self.command.iter().take(1).cloned())
+                .name
+                .clone()
+        })
+    }
 }
 
 fn job_dir(args: &Args) -> Result<PathBuf> {
@@ -97,11 +109,12 @@ fn job_dir(args: &Args) -> Result<PathBuf> {
                 .join(dir)
         });
     }
-    let home = jobs_home();
+    let home = jobset::jobs_home();
     std::fs::create_dir_all(&home)
         .with_context(|| format!("cannot create the jobs directory `{}`", home.display()))?;
     let dir = tempfile::Builder::new()
-        .prefix("job-")
+        .prefix(&format!("{}-", jobset::dir_prefix(&args.job_name())))
+        .rand_bytes(6)
         .tempdir_in(&home)
         .with_context(|| format!("cannot create a job directory in `{}`", home.display()))?;
     Ok(dir.keep())
@@ -109,7 +122,7 @@ fn job_dir(args: &Args) -> Result<PathBuf> {
 
 /// The job directory on another machine: `--job-dir` (under the remote
 /// home when relative), else a new one under the remote home's
-/// `.local/state/launch/jobs`.
+/// `.local/state/launch/jobs`, `NAME-XXXXXX`.
 fn remote_job_dir(args: &Args, connector: &dyn Connector) -> Result<PathBuf> {
     let out = connector
         .run(&core_types::job::ProcessSpec::new("sh").args(["-c", "printf '%s' \"$HOME\""]))
@@ -125,14 +138,13 @@ fn remote_job_dir(args: &Args, connector: &dyn Connector) -> Result<PathBuf> {
     if let Some(dir) = &args.job_dir {
         return Ok(home.join(dir));
     }
-    let stamp = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
+    let suffix: String = rand::Rng::sample_iter(rand::rng(), rand::distr::Alphanumeric)
+        .take(6)
+        .map(char::from)
+        .collect();
     Ok(home.join(format!(
-        ".local/state/launch/jobs/job-{}-{}-{}",
-        stamp.as_secs(),
-        stamp.subsec_nanos(),
-        std::process::id()
+        ".local/state/launch/jobs/{}-{suffix}",
+        jobset::dir_prefix(&args.job_name())
     )))
 }
 
@@ -174,7 +186,27 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     } else {
         job_dir(args)?
     };
+    let shown = if remote {
+        format!("{address}{}", dir.display())
+    } else {
+        dir.display().to_string()
+    };
+    if let Some(spec) = &args.array {
+        return crate::cmd_array::run(
+            args,
+            spec,
+            &crate::cmd_array::Place {
+                launcher,
+                connector: &connector,
+                dir: &dir,
+                shown: &shown,
+                remote,
+                alternative: &alternative,
+            },
+        );
+    }
     let mut job = Job::new(&dir, args.command.iter().cloned())
+        .name(args.job_name())
         .alternative(alternative)
         .detach(args.detach);
     job.tokens.clone_from(&args.tokens);
@@ -183,11 +215,6 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         // would (on another machine, in its job directory).
         job = job.cwd(std::env::current_dir().context("cannot read the current directory")?);
     }
-    let shown = if remote {
-        format!("{address}{}", dir.display())
-    } else {
-        dir.display().to_string()
-    };
     // Ctrl-C is caught before the job starts, so it always cancels it.
     let interrupted = Arc::new(AtomicBool::new(false));
     if !args.detach {
@@ -196,6 +223,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
             .context("cannot catch Ctrl-C")?;
     }
     let handle = launcher.submit(job)?;
+    crate::jobs::index(&shown);
     if args.detach {
         outln!("{shown}")?;
         return Ok(ExitCode::SUCCESS);
@@ -205,13 +233,17 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
 }
 
 /// Copies what a job writes to a file of its directory to one of ours.
-struct Tail {
-    path: PathBuf,
-    offset: u64,
+pub(crate) struct Tail {
+    pub(crate) path: PathBuf,
+    pub(crate) offset: u64,
 }
 
 impl Tail {
-    fn copy(&mut self, connector: &Arc<dyn Connector>, out: &mut dyn Write) -> Result<bool> {
+    pub(crate) fn copy(
+        &mut self,
+        connector: &Arc<dyn Connector>,
+        out: &mut dyn Write,
+    ) -> Result<bool> {
         const CHUNK: usize = 1 << 20;
         let mut any = false;
         loop {
@@ -231,7 +263,7 @@ impl Tail {
     }
 }
 
-fn progress() -> indicatif::ProgressBar {
+pub(crate) fn progress() -> indicatif::ProgressBar {
     if !std::io::stderr().is_terminal() {
         return indicatif::ProgressBar::hidden();
     }
@@ -241,12 +273,6 @@ fn progress() -> indicatif::ProgressBar {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
     );
     bar
-}
-
-/// The job's exit code as `launch run`'s own (1 when it does not fit or is
-/// 0, for a job that failed).
-fn exit_with(code: i32) -> ExitCode {
-    ExitCode::from(u8::try_from(code).ok().filter(|&c| c != 0).unwrap_or(1))
 }
 
 /// Follows an attached job to its end: output copied live, progress on
@@ -312,11 +338,11 @@ fn follow(
                 "launch: job failed with exit code {code} ({})",
                 dir.display()
             );
-            exit_with(code)
+            exit_code_of(&JobState::Failed(FailReason::ExitCode(code)))
         }
         JobState::Failed(reason @ FailReason::NoSpace(code)) => {
             eprintln!("launch: job failed: {reason} ({})", dir.display());
-            exit_with(code)
+            exit_code_of(&JobState::Failed(FailReason::NoSpace(code)))
         }
         other => {
             eprintln!(
@@ -326,4 +352,17 @@ fn follow(
             ExitCode::from(1)
         }
     })
+}
+
+/// The exit status of `launch` for a job that ended so: 0 when done, its
+/// exit code when it failed with one (1 when that does not fit or is 0: a
+/// job that filled its disk), else 1.
+pub(crate) fn exit_code_of(state: &JobState) -> ExitCode {
+    match state {
+        JobState::Done => ExitCode::SUCCESS,
+        JobState::Failed(FailReason::ExitCode(code) | FailReason::NoSpace(code)) => {
+            ExitCode::from(u8::try_from(*code).ok().filter(|&c| c != 0).unwrap_or(1))
+        }
+        _ => ExitCode::from(1),
+    }
 }

@@ -38,6 +38,22 @@ const MAX_KIB: u64 = 1 << 40;
 /// (requests whose devices overlap in complex ways).
 const MAX_SETS: usize = 512;
 
+/// The variables that say which devices a job may use, for each kind:
+/// `(kind, variable, ordinal)`. Each is set for every job, to the job's
+/// devices of that kind, comma-separated, and **empty** when it has none:
+/// an empty `CUDA_VISIBLE_DEVICES` (or `ROCR_VISIBLE_DEVICES`) hides every
+/// device, an unset one shows them all, so empty is the safe choice, and
+/// the caller's own value never reaches the job. A device is named by its
+/// index among the host's devices of its kind, except where `ordinal`:
+/// HIP numbers the devices `ROCR_VISIBLE_DEVICES` leaves from 0, so
+/// `HIP_VISIBLE_DEVICES` lists `0..n` (empty: HIP shows what `ROCR_VISIBLE_DEVICES` leaves,
+/// none).
+pub(crate) const DEVICE_VARS: [(AcceleratorKind, &str, bool); 3] = [
+    (AcceleratorKind::Cuda, "CUDA_VISIBLE_DEVICES", false),
+    (AcceleratorKind::Rocm, "ROCR_VISIBLE_DEVICES", false),
+    (AcceleratorKind::Rocm, "HIP_VISIBLE_DEVICES", true),
+];
+
 /// What a job asks of the ledger.
 #[derive(Debug)]
 pub(crate) struct Ask<'a> {
@@ -57,16 +73,18 @@ pub(crate) fn snippet(ask: &Ask<'_>) -> Result<Vec<u8>, DirectError> {
     if let Some(dir) = ask.ledger {
         s.extend_from_slice(&shell_quote(dir.as_os_str())?);
     }
-    let mut kinds = Vec::new();
-    for (kind, var) in [
-        (AcceleratorKind::Cuda, "CUDA_VISIBLE_DEVICES"),
-        (AcceleratorKind::Rocm, "ROCR_VISIBLE_DEVICES"),
-    ] {
-        // Only the job's own devices are visible; none when it has none.
-        if ask.host.accelerators.iter().any(|a| a.kind == kind) {
-            kinds.push(format!("{}={var}", kind.host_name()));
-        }
-    }
+    // Every variable, whatever the host has: a job sees its own devices
+    // and none of the caller's (an empty list hides them all).
+    let kinds: Vec<String> = DEVICE_VARS
+        .iter()
+        .map(|(kind, var, ordinal)| {
+            format!(
+                "{}{}={var}",
+                kind.host_name(),
+                if *ordinal { "#" } else { "" }
+            )
+        })
+        .collect();
     let tokens = if ask.tokens.is_empty() {
         "-".to_owned()
     } else {

@@ -350,12 +350,19 @@ lg_wait() {
 lg_export() {
 	[ "$1" != - ] || set -- ''
 	export LAUNCH_ACCELERATORS="$1"
+	# KIND=VAR lists the host's index of each device of that kind; KIND#=VAR
+	# numbers them from 0 instead.
 	for lg_kv in $lg_kinds; do
-		lg_list=
+		lg_k=${lg_kv%%=*} lg_list= lg_i=0
 		IFS=,
 		for lg_dv in $1; do
 			case $lg_dv in
-			"${lg_kv%%=*}":*) lg_list="$lg_list${lg_list:+,}${lg_dv#*:}" ;;
+			"${lg_k%#}":*)
+				case $lg_k in
+				*'#') lg_dv=:$lg_i lg_i=$((lg_i + 1)) ;;
+				esac
+				lg_list="$lg_list${lg_list:+,}${lg_dv#*:}"
+				;;
 			esac
 		done
 		IFS=$lg_IFS

@@ -9,8 +9,10 @@
 //! can be followed, and cancelled, from its directory alone by a process
 //! that did not submit it ([`recover`]). Jobs that do not fit wait in a
 //! queue, in submission order; each running job gets devices of its own
-//! (`CUDA_VISIBLE_DEVICES`, `ROCR_VISIBLE_DEVICES`, and
-//! `LAUNCH_ACCELERATORS`, a list such as `cuda:0,cuda:1`).
+//! (`CUDA_VISIBLE_DEVICES`, `ROCR_VISIBLE_DEVICES`, `HIP_VISIBLE_DEVICES`,
+//! each empty when it has no device of that kind, whatever the caller's
+//! environment says, and `LAUNCH_ACCELERATORS`, a list such as
+//! `cuda:0,cuda:1`).
 //!
 //! As POSIX `sh` does for every command it starts in the background, the
 //! command starts with `SIGINT` and `SIGQUIT` ignored; cancelling sends
@@ -64,14 +66,16 @@ use sched::{Capacity, Device, Need, Queue};
 pub const ACCELERATORS_VAR: &str = "LAUNCH_ACCELERATORS";
 pub use jobdir::JOB_DIR_VAR;
 
-/// The variables the launcher sets itself; a job's own values for them are
+/// The variables the launcher sets itself (with the device variables of
+/// each kind, [`ledger::DEVICE_VARS`]); a job's own values for them are
 /// dropped, so that a job never sees devices it was not granted.
-const OWN_VARS: [&str; 4] = [
-    "CUDA_VISIBLE_DEVICES",
-    "ROCR_VISIBLE_DEVICES",
-    ACCELERATORS_VAR,
-    JOB_DIR_VAR,
-];
+const OWN_VARS: [&str; 2] = [ACCELERATORS_VAR, JOB_DIR_VAR];
+
+/// Whether the launcher sets `name` itself.
+fn own_var(name: &std::ffi::OsStr) -> bool {
+    OWN_VARS.iter().any(|own| name == *own)
+        || ledger::DEVICE_VARS.iter().any(|(_, var, _)| name == *var)
+}
 
 /// Why the direct launcher failed.
 #[derive(Debug, thiserror::Error)]
@@ -326,7 +330,7 @@ impl DirectLauncher {
         let mut env: Vec<_> = job
             .env
             .iter()
-            .filter(|(name, _)| !OWN_VARS.iter().any(|own| name == own))
+            .filter(|(name, _)| !own_var(name))
             .cloned()
             .collect();
         env.push((JOB_DIR_VAR.into(), job.dir.clone().into_os_string()));

@@ -410,4 +410,11 @@ impl Launcher for Prioritized {
     fn recover(&self, dir: &Path) -> Result<Box<dyn JobHandle>, JobError> {
         self.launcher.recover(dir)
     }
+    fn submit_array(
+        &self,
+        jobs: Vec<Job>,
+        throttle: Option<u32>,
+    ) -> Option<core_types::job::ArraySubmission> {
+        self.launcher.submit_array(jobs, throttle)
+    }
 }

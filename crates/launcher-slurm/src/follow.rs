@@ -30,11 +30,11 @@ pub(crate) enum Seen {
 
 /// Asks Slurm about `ids`: one `squeue` call; one `sacct` call for those
 /// not in the queue (when there is accounting); `scontrol show job` for
-/// each only when `squeue` itself is missing.
+/// each that neither answered for.
 pub(crate) fn observe(cluster: &Cluster, ids: &[String]) -> HashMap<String, Seen> {
     let mut seen: HashMap<String, Seen> = HashMap::with_capacity(ids.len());
     let mut missing: Vec<String> = Vec::new();
-    let squeue_missing = match cluster.squeue(ids) {
+    match cluster.squeue(ids) {
         Ok(Query::Answer(rows)) => {
             let mut by_id: HashMap<String, crate::parse::QueueRow> =
                 rows.into_iter().map(|r| (r.id.clone(), r)).collect();
@@ -53,11 +53,9 @@ pub(crate) fn observe(cluster: &Cluster, ids: &[String]) -> HashMap<String, Seen
                     None => missing.push(id.clone()),
                 }
             }
-            false
         }
         Ok(Query::Unavailable) => {
             missing.extend(ids.iter().cloned());
-            true
         }
         Err(e) => {
             let message = e.to_string();
@@ -66,7 +64,7 @@ pub(crate) fn observe(cluster: &Cluster, ids: &[String]) -> HashMap<String, Seen
             }
             return seen;
         }
-    };
+    }
     if !missing.is_empty() {
         match cluster.sacct(&missing) {
             Ok(Query::Answer(rows)) => {
@@ -96,18 +94,19 @@ pub(crate) fn observe(cluster: &Cluster, ids: &[String]) -> HashMap<String, Seen
         if seen.contains_key(&id) {
             continue;
         }
-        let verdict = if squeue_missing {
-            match cluster.scontrol_job(&id) {
-                Ok(Query::Answer(Some(job))) => Seen::Slurm {
-                    state: job.state,
-                    reason: job.reason.replace('_', " "),
-                    exit_code: job.exit_code,
-                },
-                Ok(Query::Answer(None) | Query::Unavailable) => Seen::Forgotten,
-                Err(e) => Seen::Unreachable(e.to_string()),
-            }
-        } else {
-            Seen::Forgotten
+        // Not in the queue's answer (or `squeue` missing): `scontrol` has
+        // the last word before a job counts as forgotten, whose state file
+        // would then be its end. The queue's answer can leave out a job
+        // Slurm still holds (an id it calls invalid empties the answer for
+        // every id), and a requeued job's state file is its first run's.
+        let verdict = match cluster.scontrol_job(&id) {
+            Ok(Query::Answer(Some(job))) => Seen::Slurm {
+                state: job.state,
+                reason: job.reason.replace('_', " "),
+                exit_code: job.exit_code,
+            },
+            Ok(Query::Answer(None) | Query::Unavailable) => Seen::Forgotten,
+            Err(e) => Seen::Unreachable(e.to_string()),
         };
         seen.insert(id, verdict);
     }
@@ -221,6 +220,9 @@ pub(crate) fn decide(
         }),
         Seen::Forgotten => Ok(match dir.wrapper_state()? {
             Some(state) if state.is_final() => Verdict::State(state),
+            // Cancelled before it started (a pending array task leaves
+            // the queue at once): it never ran, as asked.
+            _ if dir.cancel_requested()? => Verdict::State(JobState::Failed(FailReason::Cancelled)),
             _ => Verdict::Vanished,
         }),
         // The wrapper's state file is not final while Slurm cannot be asked:

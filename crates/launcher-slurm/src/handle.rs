@@ -68,12 +68,18 @@ impl SlurmJob {
         if self.tracked.id.is_empty() {
             return Ok(self.tracked.status.lock().state.clone());
         }
+        let seen = follow::observe(
+            &self.watcher.cluster,
+            std::slice::from_ref(&self.tracked.id),
+        );
+        self.look_with(seen.get(&self.tracked.id))
+    }
+
+    /// What `seen` (one round's answer for this job, `None`: Slurm did
+    /// not name it) and the directory make of its state now.
+    fn look_with(&self, seen: Option<&follow::Seen>) -> Result<JobState, SlurmError> {
         let cluster = &self.watcher.cluster;
-        let seen = follow::observe(cluster, std::slice::from_ref(&self.tracked.id));
-        let seen = seen
-            .get(&self.tracked.id)
-            .cloned()
-            .unwrap_or(follow::Seen::Forgotten);
+        let seen = seen.cloned().unwrap_or(follow::Seen::Forgotten);
         watcher::note_reason(&self.tracked, &seen);
         if let follow::Seen::Unreachable(message) = &seen {
             // Only the files can say something: a final state, or nothing.
@@ -109,6 +115,53 @@ impl SlurmJob {
         watcher::apply(cluster, &self.tracked, Ok(verdict), self.rules);
         Ok(self.tracked.status.lock().state.clone())
     }
+}
+
+/// The state of each job now, as [`JobHandle::state`] says it, with one
+/// round of queries per cluster for all of them (one `squeue`, one `sacct`)
+/// instead of one per job; in the order of `jobs`.
+pub fn states(jobs: &[&SlurmJob]) -> Vec<Result<JobState, SlurmError>> {
+    let mut out: Vec<Option<Result<JobState, SlurmError>>> = jobs.iter().map(|_| None).collect();
+    // The jobs Slurm must be asked about, by cluster (one watcher each).
+    let mut clusters: Vec<(Arc<Watcher>, Vec<usize>)> = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        let known = {
+            let status = job.tracked.status.lock();
+            (status.state.is_final() || (status.known && job.followed))
+                .then(|| status.state.clone())
+        };
+        // A state the launcher recorded is final: Slurm need not be asked.
+        let recorded = || -> Option<JobState> { job.tracked.dir.decided().unwrap_or_default() };
+        if let Some(state) = known.or_else(recorded).or_else(|| {
+            job.tracked
+                .id
+                .is_empty()
+                .then(|| job.tracked.status.lock().state.clone())
+        }) {
+            out[i] = Some(Ok(state));
+            continue;
+        }
+        match clusters
+            .iter_mut()
+            .find(|(w, _)| Arc::ptr_eq(w, &job.watcher))
+        {
+            Some((_, members)) => members.push(i),
+            None => clusters.push((Arc::clone(&job.watcher), vec![i])),
+        }
+    }
+    for (watcher, members) in clusters {
+        let ids: Vec<String> = members
+            .iter()
+            .map(|&i| jobs[i].tracked.id.clone())
+            .collect();
+        let seen = follow::observe(&watcher.cluster, &ids);
+        for &i in &members {
+            out[i] = Some(jobs[i].look_with(seen.get(&jobs[i].tracked.id)));
+        }
+    }
+    out.into_iter()
+        .map(|state| state.expect("every job was looked at"))
+        .collect()
 }
 
 impl JobHandle for SlurmJob {

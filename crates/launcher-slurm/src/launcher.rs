@@ -267,6 +267,27 @@ impl Launcher for SlurmLauncher {
         job.rules = self.rules();
         Ok(Box::new(job))
     }
+
+    /// One `sbatch --array` submission per set of jobs whose options are
+    /// the same ([`submit_array`](SlurmLauncher::submit_array)), with
+    /// `throttle` as Slurm's `%N` (else this launcher's own).
+    fn submit_array(
+        &self,
+        jobs: Vec<Job>,
+        throttle: Option<u32>,
+    ) -> Option<core_types::job::ArraySubmission> {
+        let launcher = match throttle {
+            Some(n) => self.clone().array_throttle(Some(n)),
+            None => self.clone(),
+        };
+        Some(match launcher.submit_array(&jobs) {
+            Ok(handles) => Ok(handles
+                .into_iter()
+                .map(|h| Box::new(h) as Box<dyn JobHandle>)
+                .collect()),
+            Err(e) => Err(e.into()),
+        })
+    }
 }
 
 /// `options` with the job's name when none is set.

@@ -76,7 +76,7 @@ mod watcher;
 
 pub use cluster::{RetryPolicy, is_transient};
 pub use error::SlurmError;
-pub use handle::SlurmJob;
+pub use handle::{SlurmJob, states};
 pub use launcher::SlurmLauncher;
 pub use recover::recover;
 pub use remaining::{remaining_time, time_left};

@@ -219,6 +219,11 @@ impl JobDir {
         Ok(self.files.write(CANCEL, b"")?)
     }
 
+    /// Whether its cancellation was asked for.
+    pub(crate) fn cancel_requested(&self) -> Result<bool, SlurmError> {
+        Ok(self.files.exists(CANCEL)?)
+    }
+
     /// Whether it already holds a job.
     pub(crate) fn holds_a_job(&self) -> Result<bool, SlurmError> {
         Ok(self.files.exists(META)?)

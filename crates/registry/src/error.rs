@@ -138,6 +138,16 @@ impl<'a> Source<'a> {
             .max(1)
     }
 
+    /// A bad value at `span`, of `key` ([`InvalidKind::BadValue`]).
+    pub(crate) fn bad_value(
+        &self,
+        span: Range<usize>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> RegistryError {
+        self.error(Some(span), InvalidKind::BadValue, key, message)
+    }
+
     /// An error at `span` (its start), about `key`.
     pub(crate) fn error(
         &self,

@@ -97,7 +97,7 @@ pub use finder::{
     AlternativeReport, EntryReport, Explanation, Found, Registry, Verdict, derive_on,
 };
 pub use generate::local_file;
-pub use ssh_settings::{HostKeyPolicy, SshConfig};
+pub use ssh_settings::{HostKeyPolicy, Origin, Resolved, SshConfig};
 
 /// The source name of the default registry (no launcher file).
 pub const DEFAULT_SOURCE: &str = "<default: this machine>";

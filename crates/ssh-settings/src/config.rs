@@ -28,6 +28,57 @@ impl HostKeyPolicy {
     }
 }
 
+/// How an SSH connector reaches its machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Transport {
+    /// libssh2 (the `ssh2` crate), in this process: one session per host,
+    /// channels multiplexed on it (the default).
+    #[default]
+    Ssh2,
+    /// The system's `ssh` binary through a control master: whatever
+    /// OpenSSH supports (two-factor prompts once per master, FIDO keys,
+    /// GSSAPI, `ProxyCommand`) works.
+    OpenSsh,
+}
+
+impl Transport {
+    /// The name in launcher files (`ssh2`, `openssh`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Transport::Ssh2 => "ssh2",
+            Transport::OpenSsh => "openssh",
+        }
+    }
+}
+
+/// Which OpenSSH client configuration files a connector reads.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub enum ConfigFiles {
+    /// `~/.ssh/config`, then `/etc/ssh/ssh_config` (the default).
+    #[default]
+    User,
+    /// None.
+    None,
+    /// This file only (as `ssh -F FILE`; `~/` is the home directory).
+    Only(PathBuf),
+}
+
+/// The settings whose value was given (by the launcher file or a
+/// program) rather than left to the configuration files and defaults;
+/// those that are `Option`s are given when they are `Some`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "one flag per setting, each read on its own"
+)]
+struct Given {
+    port: bool,
+    host_key_policy: bool,
+    connect_timeout: bool,
+    keepalive: bool,
+    identities_only: bool,
+}
+
 /// A secret (a key's passphrase): never shown by `Debug`, never part of a
 /// message.
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -65,9 +116,16 @@ pub struct SshConfig {
     pub port: u16,
     /// The user (`$USER` of this process when `None`).
     pub user: Option<String>,
-    /// A private key file (`~/` is the home directory). Without one, the
-    /// SSH agent's keys, then `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`.
+    /// A private key file (`~/` is the home directory), the only one
+    /// tried. Without one, the SSH agent's keys (unless
+    /// [`SshConfig::identities_only`]), then [`SshConfig::identity_files`],
+    /// or when there are none `~/.ssh/id_ed25519`, `id_ecdsa`, `id_rsa`.
     pub identity: Option<PathBuf>,
+    /// Key files of the OpenSSH configuration (`IdentityFile`), tried in
+    /// order when no [`SshConfig::identity`] is set.
+    pub identity_files: Vec<PathBuf>,
+    /// Only key files, not the agent's keys (`IdentitiesOnly`).
+    pub identities_only: bool,
     /// The identity file's passphrase, when it has one.
     pub passphrase: Option<Secret>,
     /// The known hosts file (`~/.ssh/known_hosts` when `None`).
@@ -89,6 +147,18 @@ pub struct SshConfig {
     /// Where processes run when they name no directory (the remote home
     /// when `None`; relative paths are under it).
     pub default_dir: Option<PathBuf>,
+    /// Jump hosts, as OpenSSH's `ProxyJump` writes them:
+    /// `[user@]host[:port]`, several separated by commas, or `none`.
+    pub proxy_jump: Option<String>,
+    /// How the machine is reached (ssh2).
+    pub transport: Transport,
+    /// Which OpenSSH configuration files are read.
+    pub ssh_config: ConfigFiles,
+    /// The host as given, when the configuration files named another
+    /// (`Host mycluster` with `HostName login.example.org`): the name
+    /// the connector is known by.
+    pub alias: Option<String>,
+    given: Given,
 }
 
 impl SshConfig {
@@ -107,6 +177,13 @@ impl SshConfig {
             keepalive: Duration::from_secs(30),
             reconnect_timeout: Duration::from_secs(60),
             default_dir: None,
+            identity_files: Vec::new(),
+            identities_only: false,
+            proxy_jump: None,
+            transport: Transport::Ssh2,
+            ssh_config: ConfigFiles::User,
+            alias: None,
+            given: Given::default(),
         }
     }
 
@@ -114,7 +191,9 @@ impl SshConfig {
     pub fn from_address(address: &str) -> Result<Self, SettingsError> {
         let a = SshAddress::parse(address)?;
         let mut config = SshConfig::new(a.host);
-        config.port = a.port.unwrap_or(22);
+        if let Some(port) = a.port {
+            config = config.port(port);
+        }
         config.user = a.user;
         config.default_dir = a.path;
         Ok(config)
@@ -124,6 +203,7 @@ impl SshConfig {
     #[must_use]
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;
+        self.given.port = true;
         self
     }
 
@@ -159,6 +239,7 @@ impl SshConfig {
     #[must_use]
     pub fn host_key_policy(mut self, policy: HostKeyPolicy) -> Self {
         self.host_key_policy = policy;
+        self.given.host_key_policy = true;
         self
     }
 
@@ -166,6 +247,7 @@ impl SshConfig {
     #[must_use]
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self.given.connect_timeout = true;
         self
     }
 
@@ -180,6 +262,7 @@ impl SshConfig {
     #[must_use]
     pub fn keepalive(mut self, interval: Duration) -> Self {
         self.keepalive = interval;
+        self.given.keepalive = true;
         self
     }
 
@@ -195,6 +278,61 @@ impl SshConfig {
     pub fn default_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.default_dir = Some(dir.into());
         self
+    }
+
+    /// Uses only key files, not the agent's keys.
+    #[must_use]
+    pub fn identities_only(mut self, only: bool) -> Self {
+        self.identities_only = only;
+        self.given.identities_only = true;
+        self
+    }
+
+    /// Sets the jump hosts (`[user@]host[:port]`, comma-separated, or
+    /// `none`).
+    #[must_use]
+    pub fn proxy_jump(mut self, hops: impl Into<String>) -> Self {
+        self.proxy_jump = Some(hops.into());
+        self
+    }
+
+    /// Sets the transport.
+    #[must_use]
+    pub fn transport(mut self, transport: Transport) -> Self {
+        self.transport = transport;
+        self
+    }
+
+    /// Sets which OpenSSH configuration files are read.
+    #[must_use]
+    pub fn ssh_config(mut self, files: ConfigFiles) -> Self {
+        self.ssh_config = files;
+        self
+    }
+
+    /// Whether the port was given (rather than left to the configuration
+    /// files and the default).
+    pub fn port_given(&self) -> bool {
+        self.given.port
+    }
+
+    /// Whether the host key policy was given.
+    pub fn host_key_policy_given(&self) -> bool {
+        self.given.host_key_policy
+    }
+
+    /// Whether the connection timeout was given.
+    pub fn connect_timeout_given(&self) -> bool {
+        self.given.connect_timeout
+    }
+
+    /// Whether the keep-alive interval was given.
+    pub fn keepalive_given(&self) -> bool {
+        self.given.keepalive
+    }
+
+    pub(crate) fn given_identities_only(&self) -> bool {
+        self.given.identities_only
     }
 
     /// Checks what can be checked without connecting.
@@ -242,6 +380,19 @@ impl SshConfig {
                 key: "user",
                 reason: "no user is set, and this process's user has no name".into(),
             })
+    }
+
+    /// `user@NAME:port`, the name the connector is known by: the host as
+    /// given ([`SshConfig::alias`] when the configuration files named
+    /// another), for addresses that other processes resolve again.
+    pub fn name(&self) -> String {
+        let user = self.user_name().unwrap_or_else(|_| "?".into());
+        let host = self.alias.as_deref().unwrap_or(&self.host);
+        if host.contains(':') {
+            format!("{user}@[{host}]:{}", self.port)
+        } else {
+            format!("{user}@{host}:{}", self.port)
+        }
     }
 
     /// `user@host:port`, for messages.

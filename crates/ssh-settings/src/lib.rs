@@ -31,7 +31,10 @@
 mod address;
 mod config;
 mod error;
+mod resolve;
+pub mod ssh_config;
 
 pub use address::SshAddress;
-pub use config::{HostKeyPolicy, Secret, SshConfig, expand_home, home};
+pub use config::{ConfigFiles, HostKeyPolicy, Secret, SshConfig, Transport, expand_home, home};
 pub use error::SettingsError;
+pub use resolve::{ConfigWarning, LocalEnv, Origin, Resolved, parse_jump};

@@ -17,16 +17,7 @@ use proptest::prelude::*;
 
 /// An error and its causes, `: `-joined, as the `launch` binary prints
 /// them.
-pub fn chain(error: &dyn Error) -> String {
-    let mut out = error.to_string();
-    let mut cause = error.source();
-    while let Some(e) = cause {
-        out.push_str(": ");
-        out.push_str(&e.to_string());
-        cause = e.source();
-    }
-    out
-}
+pub use core_types::text::error_chain as chain;
 
 /// A message with a cause: an error to test [`chain`] and error printers
 /// with.
@@ -128,6 +119,7 @@ pub fn slurm_test_bin() -> Option<std::path::PathBuf> {
 
 pub mod ports;
 pub mod slurm_layout;
+pub mod spec;
 pub mod tmpfs;
 
 /// Temporary files a writer may leave in `dir` when a write fails: the

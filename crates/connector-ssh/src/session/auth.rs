@@ -77,22 +77,40 @@ pub(super) fn authenticate(
         try_key(path, passphrase, tried)
     };
     let home = ssh_settings::home();
-    if let Some(identity) = &config.identity {
-        let path = expand_home(identity, home.as_deref());
+    // A key file the settings name (`from` says where, in messages).
+    let try_named = |file: &Path, from: &str, tried: &mut Vec<String>| {
+        let path = expand_home(file, home.as_deref());
         if !path.is_file() {
             tried.push(format!(
-                "identity file `{}`: it does not exist",
+                "identity file `{}`{from}: it does not exist",
                 path.display()
             ));
-        } else if try_file(&path, config.passphrase.as_ref(), &mut tried) {
+            return false;
+        }
+        try_file(&path, config.passphrase.as_ref(), tried)
+    };
+    if let Some(identity) = &config.identity {
+        if try_named(identity, "", &mut tried) {
             return Ok(());
         }
         return Err(fail(tried));
     }
-    match agent_login(session, user) {
-        Ok(true) => return Ok(()),
-        Ok(false) => tried.push("the SSH agent: the server refused each of its keys".into()),
-        Err(why) => tried.push(format!("the SSH agent: {why}")),
+    if config.identities_only {
+        tried.push("the SSH agent: not asked (IdentitiesOnly)".into());
+    } else {
+        match agent_login(session, user) {
+            Ok(true) => return Ok(()),
+            Ok(false) => tried.push("the SSH agent: the server refused each of its keys".into()),
+            Err(why) => tried.push(format!("the SSH agent: {why}")),
+        }
+    }
+    if !config.identity_files.is_empty() {
+        for file in &config.identity_files {
+            if try_named(file, " (IdentityFile)", &mut tried) {
+                return Ok(());
+            }
+        }
+        return Err(fail(tried));
     }
     let mut defaults = 0;
     for name in ["id_ed25519", "id_ecdsa", "id_rsa"] {

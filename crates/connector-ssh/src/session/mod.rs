@@ -24,19 +24,22 @@
 
 mod auth;
 mod connect;
+pub(crate) mod hops;
 mod host_key;
+pub(crate) mod sock;
 
 use std::fmt;
 use std::io;
-use std::net::TcpStream;
-use std::os::fd::AsFd;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use libssh2_sys as raw;
-use nix::poll::{PollFd, PollFlags, PollTimeout};
+use nix::poll::PollFlags;
 use ssh2::{BlockDirections, Session, Sftp};
+
+use hops::{Chain, HopReport};
+use sock::{Sock, peer_gone, poll};
 
 use crate::SshConfig;
 use crate::SshError;
@@ -72,7 +75,7 @@ const FATAL: [i32; 16] = [
 pub(crate) struct Conn {
     pub session: Session,
     /// The socket, for waiting on it (the session owns another handle).
-    pub socket: Arc<TcpStream>,
+    pub socket: Arc<Sock>,
     /// The SFTP handle, opened on first use.
     pub sftp: Option<Sftp>,
     /// Which session this is (1 for the first, then one more per re-open).
@@ -119,20 +122,6 @@ impl Conn {
     }
 }
 
-/// Whether the server closed the connection (or it was reset): the socket
-/// (non-blocking, as libssh2 sets it) reads its end, with nothing left
-/// before it.
-fn peer_gone(socket: &TcpStream) -> bool {
-    let mut byte = [0u8; 1];
-    match socket.peek(&mut byte) {
-        Ok(n) => n == 0,
-        Err(e) => !matches!(
-            e.kind(),
-            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
-        ),
-    }
-}
-
 enum Class {
     Again,
     Fatal,
@@ -155,9 +144,12 @@ pub(crate) struct State {
 
 /// What every handle on one host's session shares.
 pub(crate) struct Shared {
+    /// The settings, resolved through the OpenSSH configuration files.
     pub config: SshConfig,
-    /// `user@host:port`.
+    /// `user@host:port`, the host as given (see [`SshConfig::name`]).
     pub target: String,
+    /// The jump hosts.
+    chain: Chain,
     state: Mutex<State>,
     this: Weak<Shared>,
     keepalive: OnceLock<Arc<Stop>>,
@@ -198,22 +190,6 @@ impl Drop for Shared {
     }
 }
 
-/// Waits until the socket is ready for `flags` or `timeout` passes;
-/// whether it is ready. A signal does not cut the wait short.
-fn poll(socket: &TcpStream, flags: PollFlags, timeout: Duration) -> bool {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let mut fds = [PollFd::new(socket.as_fd(), flags)];
-        let wait = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
-        match nix::poll::poll(&mut fds, wait) {
-            Ok(n) => return n > 0,
-            Err(nix::errno::Errno::EINTR) if !left.is_zero() => {}
-            Err(_) => return false,
-        }
-    }
-}
-
 fn flags_of(dirs: &BlockDirections) -> PollFlags {
     match dirs {
         BlockDirections::Inbound => PollFlags::POLLIN,
@@ -223,11 +199,12 @@ fn flags_of(dirs: &BlockDirections) -> PollFlags {
 }
 
 impl Shared {
-    pub(crate) fn new(config: SshConfig) -> Arc<Shared> {
-        let target = config.target();
+    pub(crate) fn new(config: SshConfig, hops: Vec<SshConfig>) -> Arc<Shared> {
+        let target = config.name();
         Arc::new_cyclic(|this| Shared {
             config,
             target,
+            chain: Chain::new(hops),
             state: Mutex::new(State {
                 conn: None,
                 generation: 0,
@@ -249,6 +226,35 @@ impl Shared {
         unpoisoned(self.helpers.lock())
     }
 
+    /// Connects now, saying what happened at each hop (the session is
+    /// kept when it opens).
+    pub(crate) fn probe(&self) -> Vec<HopReport> {
+        let mut report = Vec::new();
+        let mut st = self.lock();
+        if st.conn.is_some() {
+            report.push(HopReport {
+                name: self.target.clone(),
+                outcome: Ok("session already open".into()),
+            });
+            return report;
+        }
+        let generation = st.generation + 1;
+        if let Ok(conn) = connect(&self.config, &self.chain, generation, Some(&mut report)) {
+            st.generation = generation;
+            st.connected_once = true;
+            st.last_use = Instant::now();
+            st.conn = Some(conn);
+            drop(st);
+            self.start_keepalive();
+        }
+        report
+    }
+
+    /// How many jump host sessions are open.
+    pub(crate) fn hops_open(&self) -> usize {
+        self.chain.live()
+    }
+
     /// How many sessions were opened so far.
     pub(crate) fn sessions_opened(&self) -> u64 {
         self.lock().generation
@@ -262,7 +268,7 @@ impl Shared {
             let conn = if st.connected_once {
                 self.reconnect(generation)?
             } else {
-                connect(&self.config, generation)?
+                connect(&self.config, &self.chain, generation, None)?
             };
             st.generation = generation;
             st.connected_once = true;
@@ -280,7 +286,7 @@ impl Shared {
         let deadline = Instant::now() + self.config.reconnect_timeout;
         let mut backoff = Backoff::new(Duration::from_millis(100), Duration::from_secs(5));
         loop {
-            match connect(&self.config, generation) {
+            match connect(&self.config, &self.chain, generation, None) {
                 Ok(conn) => return Ok(conn),
                 Err(e) if e.is_transient() && Instant::now() + backoff.pause() < deadline => {
                     backoff.sleep();

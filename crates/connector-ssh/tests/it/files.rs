@@ -10,9 +10,9 @@ use crate::support::{self, server};
 
 #[test]
 fn sftp_round_trips() {
-    let Some(server) = server() else { return };
-    let ssh = server.connector();
-    let dir = support::tempdir();
+    let Some((ssh, dir)) = support::connector_and_dir() else {
+        return;
+    };
     let sub = dir.path().join("a/b c/d");
     ssh.create_dir_all(&sub).unwrap();
     ssh.create_dir_all(&sub).unwrap();

@@ -8,19 +8,24 @@ use core_types::HostSpec;
 use core_types::job::{FailReason, Job, JobHandle, JobState, Launcher};
 use launcher_direct::DirectLauncher;
 
-use crate::support::{self, server};
+use crate::support::{self, Server, server};
 
 /// Set for the test that runs in a new process: the job directory.
 const RECOVER_VAR: &str = "CONNECTOR_SSH_IT_RECOVER";
 
+/// The direct launcher on the test server, with `cores` cores.
+fn direct(server: &Server, cores: u64) -> DirectLauncher {
+    let host = HostSpec {
+        cores,
+        ..HostSpec::default()
+    };
+    DirectLauncher::new(server.shared(), host).unwrap()
+}
+
 #[test]
 fn a_direct_job_over_ssh_is_recovered_from_a_new_process() {
     let Some(server) = server() else { return };
-    let host = HostSpec {
-        cores: 2,
-        ..HostSpec::default()
-    };
-    let launcher = DirectLauncher::new(server.shared(), host).unwrap();
+    let launcher = direct(&server, 2);
     let work = support::tempdir();
     let dir = work.path().join("job one");
     let job = Job::new(
@@ -95,11 +100,7 @@ fn recover_in_a_new_process() {
 #[test]
 fn cancelling_a_job_over_ssh() {
     let Some(server) = server() else { return };
-    let host = HostSpec {
-        cores: 1,
-        ..HostSpec::default()
-    };
-    let launcher = DirectLauncher::new(server.shared(), host).unwrap();
+    let launcher = direct(&server, 1);
     let work = support::tempdir();
     let running = launcher
         .submit(Job::new(work.path().join("running"), ["sleep", "300"]))

@@ -5,6 +5,7 @@
 
 mod files;
 mod host_keys;
+mod jump;
 mod launchers;
 mod processes;
 mod restart;

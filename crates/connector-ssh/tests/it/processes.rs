@@ -7,6 +7,8 @@ use std::os::unix::ffi::OsStringExt;
 
 use core_types::job::{Connector, ConnectorError, ProcessSpec, Signal, SignalTarget, StdioSpec};
 
+use test_support::spec::{nul_terminated, printf_words, sh_with_stdout};
+
 use crate::support::{self, server};
 
 /// Field `index` (1-based, as in proc(5)) of a `/proc/PID/stat` line.
@@ -68,18 +70,11 @@ fn hostile_arguments_arrive_verbatim() {
         OsString::from("\t tab"),
         OsString::from("${HOME}"),
     ];
-    let spec = ProcessSpec::new("printf")
-        .args(["%s\\0"])
-        .args(words.clone())
+    let spec = printf_words(&words)
         .env("HOSTILE", "$(id) 'x' \"y\" \\z\n")
         .env("RAW", OsString::from_vec(b"\x01\x7f\xc3\x28".to_vec()));
     let out = server.connector().run(&spec).unwrap();
-    let mut expected = Vec::new();
-    for w in &words {
-        expected.extend_from_slice(w.as_encoded_bytes());
-        expected.push(0);
-    }
-    assert_eq!(out.stdout, expected);
+    assert_eq!(out.stdout, nul_terminated(&words));
     assert!(!std::path::Path::new("/tmp/connector-ssh-pwned").exists());
 
     // Environment values too, without the server's AcceptEnv.
@@ -97,18 +92,17 @@ fn hostile_arguments_arrive_verbatim() {
 
 #[test]
 fn pipes_files_env_and_cwd() {
-    let Some(server) = server() else { return };
-    let dir = support::tempdir();
-    let ssh = server.connector();
+    let Some((ssh, dir)) = support::connector_and_dir() else {
+        return;
+    };
     test_support::pipes_files_env_and_cwd(&ssh, dir.path(), dir.path());
 
     // A lot of output through a pipe, and an exit status after it.
     let mut p = ssh
-        .spawn(
-            &ProcessSpec::new("sh")
-                .args(["-c", "head -c 3000000 /dev/zero; exit 3"])
-                .stdio(StdioSpec::Null, StdioSpec::Pipe, StdioSpec::Null),
-        )
+        .spawn(&sh_with_stdout(
+            "head -c 3000000 /dev/zero; exit 3",
+            StdioSpec::Pipe,
+        ))
         .unwrap();
     let mut all = Vec::new();
     p.take_stdout().unwrap().read_to_end(&mut all).unwrap();
@@ -118,20 +112,13 @@ fn pipes_files_env_and_cwd() {
 
 #[test]
 fn quiet_processes_lead_their_group_and_report_their_exit() {
-    let Some(server) = server() else { return };
-    let ssh = server.connector();
-    let dir = support::tempdir();
+    let Some((ssh, dir)) = support::connector_and_dir() else {
+        return;
+    };
     // No stream goes to the caller: a watcher waits for it remotely.
+    let log = StdioSpec::File(dir.path().join("log"));
     let mut p = ssh
-        .spawn(
-            &ProcessSpec::new("sh")
-                .args(["-c", "echo to-file; exit 5"])
-                .stdio(
-                    StdioSpec::Null,
-                    StdioSpec::File(dir.path().join("log")),
-                    StdioSpec::Null,
-                ),
-        )
+        .spawn(&sh_with_stdout("echo to-file; exit 5", log))
         .unwrap();
     assert_eq!(p.wait().unwrap().code, Some(5));
     assert_eq!(std::fs::read(dir.path().join("log")).unwrap(), b"to-file\n");
@@ -177,9 +164,9 @@ fn detached_processes_lead_their_own_session() {
 
 #[test]
 fn start_failures_say_what_is_wrong() {
-    let Some(server) = server() else { return };
-    let ssh = server.connector();
-    let dir = support::tempdir();
+    let Some((ssh, dir)) = support::connector_and_dir() else {
+        return;
+    };
     let cases: Vec<(ProcessSpec, &str)> = vec![
         (ProcessSpec::new("no-such-program-xyz"), "no such program"),
         (ProcessSpec::new("/no/such/program-xyz"), "no such program"),
@@ -258,11 +245,7 @@ fn one_session_for_every_thread() {
                 }
                 // A slow command does not hold up the others.
                 let mut p = ssh
-                    .spawn(
-                        &ProcessSpec::new("sh")
-                            .args(["-c", "sleep 0.3; echo slow"])
-                            .stdio(StdioSpec::Null, StdioSpec::Pipe, StdioSpec::Null),
-                    )
+                    .spawn(&sh_with_stdout("sleep 0.3; echo slow", StdioSpec::Pipe))
                     .unwrap();
                 let mut out = String::new();
                 p.take_stdout().unwrap().read_to_string(&mut out).unwrap();
@@ -276,11 +259,11 @@ fn one_session_for_every_thread() {
 
 #[test]
 fn long_quiet_processes_hold_no_channel() {
-    let Some(server) = server() else { return };
     // sshd allows 10 sessions per connection (MaxSessions): jobs whose
     // output goes to files must not hold one each while they run.
-    let ssh = server.connector();
-    let dir = support::tempdir();
+    let Some((ssh, dir)) = support::connector_and_dir() else {
+        return;
+    };
     let gate = dir.path().join("gate");
     let mut running: Vec<_> = (0..15)
         .map(|i| {
@@ -308,4 +291,20 @@ fn long_quiet_processes_hold_no_channel() {
     for (i, p) in running.iter_mut().enumerate() {
         assert_eq!(p.wait().unwrap().code, Some(i32::try_from(i).unwrap()));
     }
+}
+
+#[test]
+fn the_openssh_transport_keeps_the_connector_contract() {
+    let Some(server) = support::server() else {
+        return;
+    };
+    let ssh = connector_ssh::SshConnector::new(
+        server
+            .config()
+            .ssh_config(connector_ssh::ConfigFiles::None)
+            .transport(connector_ssh::Transport::OpenSsh),
+    )
+    .unwrap();
+    let dir = support::tempdir();
+    test_support::pipes_files_env_and_cwd(&ssh, dir.path(), dir.path());
 }

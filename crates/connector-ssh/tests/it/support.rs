@@ -91,6 +91,12 @@ impl Server {
     }
 }
 
+/// A connector to the test server and a temporary directory: what most
+/// tests start with (`None`, as [`server`], without the server).
+pub fn connector_and_dir() -> Option<(SshConnector, tempfile::TempDir)> {
+    Some((server()?.connector(), tempdir()))
+}
+
 /// A temporary directory on the (local, so also remote) machine.
 pub fn tempdir() -> tempfile::TempDir {
     tempfile::Builder::new()

@@ -30,7 +30,7 @@ fn cluster() -> bool {
 /// `launch generate slurm` into a fresh directory: the file's path.
 /// A work directory and the launcher file `launch generate slurm` writes
 /// into it, when the test cluster is there.
-fn setup() -> Option<(tempfile::TempDir, PathBuf)> {
+pub(crate) fn setup() -> Option<(tempfile::TempDir, PathBuf)> {
     if !cluster() {
         return None;
     }

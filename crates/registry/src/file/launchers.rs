@@ -22,9 +22,8 @@ pub(super) fn check_name(
 ) -> Result<(), RegistryError> {
     if name == "." || name == ".." {
         // It would name another directory wherever names become paths.
-        return Err(source.error(
-            Some(span),
-            InvalidKind::BadValue,
+        return Err(source.bad_value(
+            span,
             key,
             format!("`{name}` is not a valid name (it names a directory, not a launcher)"),
         ));
@@ -36,9 +35,8 @@ pub(super) fn check_name(
     if ok {
         Ok(())
     } else {
-        Err(source.error(
-            Some(span),
-            InvalidKind::BadValue,
+        Err(source.bad_value(
+            span,
             key,
             format!("`{name}` is not a valid name (letters, digits, `-`, `_` and `.`, not empty)"),
         ))
@@ -223,9 +221,8 @@ fn check_ledger(
     if path.is_absolute() && !dir.get_ref().contains(['\n', '\0']) {
         return Ok(path);
     }
-    Err(source.error(
-        Some(dir.span()),
-        InvalidKind::BadValue,
+    Err(source.bad_value(
+        dir.span(),
         key,
         format!(
             "the ledger `{}` is not an absolute directory of the launcher's machine",
@@ -245,9 +242,8 @@ pub(super) fn check_tokens(
         check_name(source, &name, span, &format!("token.{name}"))?;
         let count = &table.get_ref().count;
         let Some(n) = u32::try_from(*count.get_ref()).ok().filter(|&n| n >= 1) else {
-            return Err(source.error(
-                Some(count.span()),
-                InvalidKind::BadValue,
+            return Err(source.bad_value(
+                count.span(),
                 format!("token.{name}.count"),
                 format!(
                     "a token counts at least 1 (and at most {}), not {}",
@@ -270,9 +266,8 @@ pub(super) fn check_tags(
     let mut tags: Vec<String> = Vec::with_capacity(raw.len());
     for (i, tag) in raw.into_iter().enumerate() {
         if tag.get_ref().trim().is_empty() {
-            return Err(source.error(
-                Some(tag.span()),
-                InvalidKind::BadValue,
+            return Err(source.bad_value(
+                tag.span(),
                 format!("launcher[{index}].tags[{i}]"),
                 "a tag is empty",
             ));
@@ -295,6 +290,12 @@ pub(super) fn check_connector_name(
     if wanted == LOCAL || connectors.contains_key(wanted) {
         return Ok(());
     }
+    if wanted.starts_with("ssh://") && !super::connectors::is_address(wanted) {
+        let why = ssh_settings::SshAddress::parse(wanted)
+            .err()
+            .map_or_else(String::new, |e| e.to_string());
+        return Err(source.bad_value(name.span(), format!("launcher[{index}].connector"), why));
+    }
     let known = std::iter::once(LOCAL).chain(connectors.keys().map(String::as_str));
     Err(source.error(
         Some(name.span()),
@@ -316,9 +317,8 @@ pub(super) fn check_members(
     members: &Spanned<Vec<Spanned<String>>>,
 ) -> Result<Vec<String>, RegistryError> {
     if members.get_ref().is_empty() {
-        return Err(source.error(
-            Some(members.span()),
-            InvalidKind::BadValue,
+        return Err(source.bad_value(
+            members.span(),
             format!("launcher[{index}].members"),
             format!("dynamic launcher `{name}` has no members to pick from"),
         ));
@@ -345,17 +345,15 @@ pub(super) fn check_host(
     key: &str,
 ) -> Result<(), RegistryError> {
     if host.cores == 0 {
-        return Err(source.error(
-            Some(span),
-            InvalidKind::BadValue,
+        return Err(source.bad_value(
+            span,
             format!("{key}.cores"),
             "0 cores: no job could ever run there",
         ));
     }
     if host.priority != 0.0 {
-        return Err(source.error(
-            Some(span),
-            InvalidKind::BadValue,
+        return Err(source.bad_value(
+            span,
             format!("{key}.priority"),
             "a launcher's priority is its `priority` key, next to `host`, not inside it",
         ));
@@ -407,9 +405,8 @@ pub(super) fn check_slurm(
         let value = match slurm_value(value.into_inner()) {
             Ok(value) => value,
             Err(what) => {
-                return Err(source.error(
-                    Some(value_span),
-                    InvalidKind::BadValue,
+                return Err(source.bad_value(
+                    value_span,
                     here,
                     format!(
                         "an sbatch option value is a string, an integer or true/false, not {what}"
@@ -423,12 +420,7 @@ pub(super) fn check_slurm(
                 return Err(source.error(Some(value_span), InvalidKind::BadValue, here, reason));
             }
             Err(other) => {
-                return Err(source.error(
-                    Some(value_span),
-                    InvalidKind::BadValue,
-                    here,
-                    other.to_string(),
-                ));
+                return Err(source.bad_value(value_span, here, other.to_string()));
             }
         }
     }

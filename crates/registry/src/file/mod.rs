@@ -16,7 +16,7 @@ mod launchers;
 mod schema;
 
 use connectors::check_connectors;
-use graph::{check_cycles, check_ledgers, check_sampling, resolve_members};
+use graph::{Graph, resolve_members};
 use launchers::{check_launcher, check_tokens};
 use schema::RawFile;
 
@@ -127,7 +127,8 @@ pub(crate) struct Checked {
 pub(crate) fn check(text: &str, source_name: &str) -> Result<Checked, RegistryError> {
     let source = Source::new(source_name, text);
     let raw = parse(&source)?;
-    let connectors = check_connectors(&source, raw.connector)?;
+    let mut connectors = check_connectors(&source, raw.connector)?;
+    connectors::address_connectors(&source, &raw.launcher, &mut connectors)?;
     let tokens = check_tokens(&source, raw.token)?;
     let mut entries = Vec::with_capacity(raw.launcher.len());
     let mut raw_members = Vec::with_capacity(raw.launcher.len());
@@ -150,9 +151,13 @@ pub(crate) fn check(text: &str, source_name: &str) -> Result<Checked, RegistryEr
         raw_members.push(members);
     }
     let members = resolve_members(&source, &entries, &raw_members)?;
-    check_cycles(&source, &entries, &members, &raw_members)?;
-    check_sampling(&source, &entries, &members, &raw_members)?;
-    check_ledgers(&source, &entries, &raw_members)?;
+    Graph {
+        source: &source,
+        entries: &entries,
+        members: &members,
+        spans: &raw_members,
+    }
+    .check()?;
     Ok(Checked {
         connectors,
         entries,

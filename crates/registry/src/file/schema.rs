@@ -41,6 +41,9 @@ pub(super) struct RawConnector {
     pub(super) timeout: Option<Spanned<Walltime>>,
     pub(super) keepalive: Option<Walltime>,
     pub(super) host_key_policy: Option<Spanned<String>>,
+    pub(super) transport: Option<Spanned<String>>,
+    pub(super) proxy_jump: Option<Spanned<String>>,
+    pub(super) ssh_config: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

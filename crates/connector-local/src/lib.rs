@@ -259,8 +259,11 @@ impl Connector for LocalConnector {
             .prefix(".launch-write.")
             .tempfile_in(dir)
             .map_err(io_error("write", path))?;
-        tmp.write_all(contents)
-            .map_err(io_error("write", tmp.path()))?;
+        // The file itself, whose errors name no temporary path: the error
+        // names the file being written (the temporary one is removed).
+        tmp.as_file_mut()
+            .write_all(contents)
+            .map_err(io_error("write", path))?;
         tmp.persist(path).map_err(|e| ConnectorError::Io {
             op: "rename into",
             path: path.to_path_buf(),

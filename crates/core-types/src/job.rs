@@ -179,7 +179,15 @@ pub enum FailReason {
     Lost,
     /// A reason given by a job scheduler (`PartitionTimeLimit`).
     Other(String),
+    /// It ended with this exit code (0 included) while its job directory's
+    /// filesystem had no space left (full, or over quota), so its output
+    /// may be cut short.
+    NoSpace(i32),
 }
+
+/// The operating system's words for `ENOSPC`, which the reason of a job
+/// that filled its disk names.
+pub const NO_SPACE: &str = "No space left on device";
 
 impl fmt::Display for FailReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -189,6 +197,9 @@ impl fmt::Display for FailReason {
             FailReason::Cancelled => f.write_str("cancelled"),
             FailReason::Lost => f.write_str("lost"),
             FailReason::Other(reason) => f.write_str(reason),
+            FailReason::NoSpace(code) => {
+                write!(f, "exit code {code}, {NO_SPACE} in the job directory")
+            }
         }
     }
 }
@@ -226,7 +237,7 @@ impl JobState {
     pub const fn exit_code(&self) -> Option<i32> {
         match self {
             JobState::Done => Some(0),
-            JobState::Failed(FailReason::ExitCode(code)) => Some(*code),
+            JobState::Failed(FailReason::ExitCode(code) | FailReason::NoSpace(code)) => Some(*code),
             _ => None,
         }
     }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use core_types::job::{Connector, ConnectorError, JobState};
 
 use crate::{
-    JobDirError, JobMeta, META, PID, PidFile, STATE, is_alive, parse_pid_file, parse_state,
-    state_line,
+    JobDirError, JobMeta, META, PID, PidFile, STATE, STATE_RESERVED, STATE_RESERVED_LEN, is_alive,
+    parse_pid_file, parse_state, state_line,
 };
 
 /// Reads a file; `None` when it does not exist (or is the `/proc` entry of
@@ -115,9 +115,28 @@ impl JobDir {
         self.write(name, state_line(state).as_bytes())
     }
 
-    /// Writes the final state.
+    /// Writes the final state. The reserved space of the script's own
+    /// state ([`STATE_RESERVED`]) is given back first, so that it is
+    /// there for this write on a full disk, and none is left behind.
     pub fn write_state(&self, state: &JobState) -> Result<(), JobDirError> {
+        self.unreserve_state();
         self.write_state_file(STATE, state)
+    }
+
+    /// Reserves the space of the final state ([`STATE_RESERVED`]), so that
+    /// the job script can record the job's end even when the job fills its
+    /// disk. Launchers call it at submission, before the job can run.
+    pub fn reserve_state(&self) -> Result<(), JobDirError> {
+        let mut blanks = vec![b' '; STATE_RESERVED_LEN - 1];
+        blanks.push(b'\n');
+        self.write(STATE_RESERVED, &blanks)
+    }
+
+    /// Removes the reservation of [`JobDir::reserve_state`], when there is
+    /// one (a submission that failed, a state the launcher writes itself);
+    /// best effort.
+    pub fn unreserve_state(&self) {
+        let _ = self.connector.remove(&self.path(STATE_RESERVED));
     }
 
     /// The `pid` file, once its first part is complete.

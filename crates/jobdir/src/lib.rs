@@ -8,7 +8,8 @@
 //! | [`PID`] `pid` | script | first thing: supervisor pid (the job's process group), boot id, its `/proc` stat line; then the command's pid and stat line ([`PidFile`]) |
 //! | [`STDOUT`], [`STDERR`] | command | its output (`stderr` also the supervisor's own complaints) |
 //! | [`CANCEL`], [`TIMEOUT`] | canceller, watchdog | markers |
-//! | [`STATE`] `state` | script (write, then rename), or the launcher | `exited N`, `timeout N`, `cancelled N`, `lost`, `error TEXT` ([`parse_state`]) |
+//! | [`STATE`] `state` | script (write, then rename), or the launcher | `exited N`, `exited N nospace`, `timeout N`, `cancelled N`, `lost`, `error TEXT` ([`parse_state`]) |
+//! | [`STATE_RESERVED`] `state.reserved` | launcher at submission, script at start when missing | blanks: the space of `state`, which the script overwrites in place and renames to `state`, so that a full disk never loses the exit code |
 //!
 //! A launcher may add files of its own (the Slurm launcher's job id, ...).
 //! Every file goes through a [`Connector`](core_types::job::Connector), so
@@ -62,6 +63,14 @@ pub const META: &str = "job.json";
 pub const PID: &str = "pid";
 /// The final state.
 pub const STATE: &str = "state";
+/// The final state's space, reserved before the job runs: the script
+/// writes its state line over it in place (no new block needed, so a job
+/// that fills its disk still records its end), then renames it to
+/// [`STATE`].
+pub const STATE_RESERVED: &str = "state.reserved";
+/// The size of [`STATE_RESERVED`]: blanks, then a newline; the script cuts
+/// what is left of them after the state line it writes over them.
+pub const STATE_RESERVED_LEN: usize = 64;
 /// The command's standard output.
 pub const STDOUT: &str = "stdout";
 /// The command's standard error.

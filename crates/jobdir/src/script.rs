@@ -27,7 +27,10 @@ pub struct ScriptSpec<'a> {
     /// command starts (the direct launcher waits there for its share of the
     /// machine); empty for none. It runs with `$d` the job directory and
     /// may end the job with `finish STATE CODE`; what it exports reaches
-    /// the command.
+    /// the command. It may set `state_note`, a line the script writes
+    /// after the state line (the Slurm launcher: `run N`, the run of a
+    /// requeued job that wrote it); readers of the state read its first
+    /// line alone.
     pub before_command: &'a [u8],
 }
 
@@ -35,6 +38,90 @@ fn push_quoted(out: &mut Vec<u8>, word: &OsStr) -> Result<(), JobDirError> {
     out.extend_from_slice(&shell_quote(word)?);
     Ok(())
 }
+
+/// The script's start, after its variables: `finish`, the reservation of
+/// the state's space, the `pid` file (`@PAD@`: the reservation's blanks).
+const START: &str = r#"
+exec 2>> "$d/stderr"
+# The state line goes over the space reserved for it (in place: no block
+# to allocate on a full disk), the blanks after it are cut (which frees
+# space, never takes it), and it becomes `state`; without a reservation,
+# through a temporary file. Nothing is left behind.
+# A launcher's `before_command` may set `state_note`: a line written after
+# the state's.
+finish() {
+	line=$1
+	[ -n "${state_note:-}" ] && line="$1
+$state_note"
+	if [ -f "$d/state.reserved" ] &&
+		{ printf '%s\n' "$line" 1<> "$d/state.reserved"; } 2> /dev/null; then
+		dd if=/dev/null of="$d/state.reserved" bs=1 seek=$((${#line} + 1)) 2> /dev/null
+		LC_ALL=C exec mv -f "$d/state.reserved" "$d/state"
+	fi
+	if { printf '%s\n' "$line" > "$d/state.tmp.$$"; } 2> /dev/null; then
+		LC_ALL=C exec mv -f "$d/state.tmp.$$" "$d/state"
+	fi
+	rm -f "$d/state.tmp.$$" "$d/state.reserved"
+	printf 'launch: cannot write %s (%s)\n' "$d/state" "$1" >&2
+	exit "${2:-0}"
+}
+[ -e "$d/state.reserved" ] || { printf '%@PAD@s\n' '' > "$d/state.reserved"; } 2> /dev/null ||
+	rm -f "$d/state.reserved"
+[ -e "$d/cancel" ] && finish 'cancelled' 1
+{ read -r self < "/proc/$$/stat"; } 2> /dev/null || self=
+{ read -r boot < /proc/sys/kernel/random/boot_id; } 2> /dev/null || boot=
+printf 'pid %s\nboot %s\nstat %s\nend\n' "$$" "$boot" "$self" > "$d/pid"
+"#;
+
+/// The script's end, after the launcher's `before_command`: the command,
+/// the watchdog, the state.
+const RUN: &[u8] = br#"
+cd "$cwd" 2> /dev/null || {
+	printf 'launch: cannot change directory to %s\n' "$cwd" >> "$d/stderr"
+	finish 'exited 126' 126
+}
+trap 'sig=1' TERM INT HUP
+"$@" < /dev/null > "$d/stdout" 2>> "$d/stderr" &
+pid=$!
+{ read -r cstat < "/proc/$pid/stat"; } 2> /dev/null || cstat=
+printf 'cmd %s\ncstat %s\ncend\n' "$pid" "$cstat" >> "$d/pid"
+dog=
+if [ "$limit" -gt 0 ]; then
+	(
+		trap '' TERM
+		trap 'kill -KILL "$s" 2> /dev/null; exit 0' USR1
+		sleep "$limit" & s=$!
+		wait "$s"
+		: > "$d/timeout"
+		kill -TERM -$$ 2> /dev/null
+		sleep "$grace" & s=$!
+		wait "$s"
+		kill -KILL -$$ 2> /dev/null
+	) < /dev/null > /dev/null 2>&1 &
+	dog=$!
+fi
+while :; do
+	sig=
+	wait "$pid" 2> /dev/null
+	code=$?
+	[ -z "$sig" ] && break
+done
+[ -n "$dog" ] && kill -USR1 "$dog" 2> /dev/null
+if [ -e "$d/cancel" ]; then
+	finish "cancelled $code" "$code"
+elif [ -e "$d/timeout" ]; then
+	finish "timeout $code" "$code"
+fi
+# A full disk may have cut the command's output short: a block written
+# tells (the shell does not say which error a write met).
+if { printf '%4096s' '' > "$d/.space.$$"; } 2> /dev/null; then
+	nospace=
+else
+	nospace=' nospace'
+fi
+rm -f "$d/.space.$$"
+finish "exited $code$nospace" "$code"
+"#;
 
 /// The job script. Every word of the command, every environment value and
 /// every path is single-quoted (`'` as `'\''`), so its bytes reach the
@@ -80,61 +167,10 @@ d=",
     }
     s.extend_from_slice(b"cwd=");
     push_quoted(&mut s, spec.cwd.as_os_str())?;
-    s.extend_from_slice(
-        br#"
-exec 2>> "$d/stderr"
-finish() {
-	printf '%s\n' "$1" > "$d/state.tmp.$$" && LC_ALL=C exec mv -f "$d/state.tmp.$$" "$d/state"
-	exit "${2:-0}"
-}
-[ -e "$d/cancel" ] && finish 'cancelled' 1
-{ read -r self < "/proc/$$/stat"; } 2> /dev/null || self=
-{ read -r boot < /proc/sys/kernel/random/boot_id; } 2> /dev/null || boot=
-printf 'pid %s\nboot %s\nstat %s\nend\n' "$$" "$boot" "$self" > "$d/pid"
-"#,
-    );
+    let pad = (crate::STATE_RESERVED_LEN - 1).to_string();
+    s.extend_from_slice(START.replace("@PAD@", &pad).as_bytes());
     s.extend_from_slice(spec.before_command);
-    s.extend_from_slice(
-        br#"
-cd "$cwd" 2> /dev/null || {
-	printf 'launch: cannot change directory to %s\n' "$cwd" >> "$d/stderr"
-	finish 'exited 126' 126
-}
-trap 'sig=1' TERM INT HUP
-"$@" < /dev/null > "$d/stdout" 2>> "$d/stderr" &
-pid=$!
-{ read -r cstat < "/proc/$pid/stat"; } 2> /dev/null || cstat=
-printf 'cmd %s\ncstat %s\ncend\n' "$pid" "$cstat" >> "$d/pid"
-dog=
-if [ "$limit" -gt 0 ]; then
-	(
-		trap '' TERM
-		trap 'kill -KILL "$s" 2> /dev/null; exit 0' USR1
-		sleep "$limit" & s=$!
-		wait "$s"
-		: > "$d/timeout"
-		kill -TERM -$$ 2> /dev/null
-		sleep "$grace" & s=$!
-		wait "$s"
-		kill -KILL -$$ 2> /dev/null
-	) < /dev/null > /dev/null 2>&1 &
-	dog=$!
-fi
-while :; do
-	sig=
-	wait "$pid" 2> /dev/null
-	code=$?
-	[ -z "$sig" ] && break
-done
-[ -n "$dog" ] && kill -USR1 "$dog" 2> /dev/null
-if [ -e "$d/cancel" ]; then
-	finish "cancelled $code" "$code"
-elif [ -e "$d/timeout" ]; then
-	finish "timeout $code" "$code"
-fi
-finish "exited $code" "$code"
-"#,
-    );
+    s.extend_from_slice(RUN);
     Ok(s)
 }
 

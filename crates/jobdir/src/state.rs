@@ -6,6 +6,10 @@ use core_types::job::{FailReason, JobState};
 
 use crate::JobDirError;
 
+/// The word after the exit code of a job that ended with no space left in
+/// its directory (`exited 1 nospace`).
+pub(crate) const NO_SPACE_WORD: &str = "nospace";
+
 /// Reads a `state` file.
 pub fn parse_state(text: &[u8], path: &Path) -> Result<JobState, JobDirError> {
     let text = String::from_utf8_lossy(text);
@@ -14,15 +18,23 @@ pub fn parse_state(text: &[u8], path: &Path) -> Result<JobState, JobDirError> {
     let corrupt = || JobDirError::Corrupt {
         path: path.to_path_buf(),
         reason: format!(
-            "unknown state `{line}` (expected `exited N`, `timeout`, `cancelled`, `lost` or `error ...`)"
+            "unknown state `{line}` (expected `exited N`, `exited N nospace`, `timeout`, \
+             `cancelled`, `lost` or `error ...`)"
         ),
     };
     Ok(match word {
-        "exited" => match rest.trim().parse::<i32>() {
-            Ok(0) => JobState::Done,
-            Ok(code) => JobState::Failed(FailReason::ExitCode(code)),
-            Err(_) => return Err(corrupt()),
-        },
+        "exited" => {
+            let mut words = rest.split_whitespace();
+            let code = words.next().and_then(|w| w.parse::<i32>().ok());
+            match (code, words.next(), words.next()) {
+                (Some(code), Some(NO_SPACE_WORD), None) => {
+                    JobState::Failed(FailReason::NoSpace(code))
+                }
+                (Some(0), None, None) => JobState::Done,
+                (Some(code), None, None) => JobState::Failed(FailReason::ExitCode(code)),
+                _ => return Err(corrupt()),
+            }
+        }
         "timeout" => JobState::Failed(FailReason::Timeout),
         "cancelled" => JobState::Failed(FailReason::Cancelled),
         "lost" => JobState::Failed(FailReason::Lost),
@@ -38,6 +50,7 @@ pub fn state_line(state: &JobState) -> String {
         JobState::Failed(FailReason::Cancelled) => "cancelled\n".into(),
         JobState::Failed(FailReason::Timeout) => "timeout\n".into(),
         JobState::Failed(FailReason::ExitCode(code)) => format!("exited {code}\n"),
+        JobState::Failed(FailReason::NoSpace(code)) => format!("exited {code} {NO_SPACE_WORD}\n"),
         JobState::Failed(FailReason::Other(text)) => {
             format!("error {}\n", text.replace('\n', " "))
         }
@@ -62,6 +75,8 @@ mod tests {
             JobState::Failed(FailReason::Timeout),
             JobState::Failed(FailReason::Lost),
             JobState::Failed(FailReason::Other("cannot start: x".into())),
+            JobState::Failed(FailReason::NoSpace(0)),
+            JobState::Failed(FailReason::NoSpace(7)),
         ] {
             assert_eq!(
                 parse_state(state_line(&state).as_bytes(), path).unwrap(),
@@ -72,6 +87,14 @@ mod tests {
             parse_state(b"timeout 143\n", path).unwrap(),
             JobState::Failed(FailReason::Timeout)
         );
+        // A line written over the reserved blanks, when they could not be cut.
+        assert_eq!(
+            parse_state(format!("{:<63}\n", "exited 1 nospace").as_bytes(), path).unwrap(),
+            JobState::Failed(FailReason::NoSpace(1))
+        );
+        for bad in ["exited", "exited x", "exited 1 full", "exited 1 nospace x"] {
+            assert!(parse_state(bad.as_bytes(), path).is_err(), "{bad}");
+        }
         let err = parse_state(b"bogus", path).unwrap_err().to_string();
         assert!(err.contains("bogus") && err.contains("state"), "{err}");
     }

@@ -340,6 +340,10 @@ fn follow(
             );
             exit_code_of(&JobState::Failed(FailReason::ExitCode(code)))
         }
+        JobState::Failed(reason @ FailReason::NoSpace(code)) => {
+            eprintln!("launch: job failed: {reason} ({})", dir.display());
+            exit_code_of(&JobState::Failed(FailReason::NoSpace(code)))
+        }
         other => {
             eprintln!(
                 "launch: job {other} after {elapsed:.1}s ({})",
@@ -351,11 +355,12 @@ fn follow(
 }
 
 /// The exit status of `launch` for a job that ended so: 0 when done, its
-/// exit code when it failed with one (1 when that does not fit), else 1.
+/// exit code when it failed with one (1 when that does not fit or is 0: a
+/// job that filled its disk), else 1.
 pub(crate) fn exit_code_of(state: &JobState) -> ExitCode {
     match state {
         JobState::Done => ExitCode::SUCCESS,
-        JobState::Failed(FailReason::ExitCode(code)) => {
+        JobState::Failed(FailReason::ExitCode(code) | FailReason::NoSpace(code)) => {
             ExitCode::from(u8::try_from(*code).ok().filter(|&c| c != 0).unwrap_or(1))
         }
         _ => ExitCode::from(1),

@@ -320,7 +320,13 @@ impl DirectLauncher {
             LauncherMeta::Direct { detach: job.detach },
             connector.name(),
         );
-        files.write_meta(&meta)?;
+        // The state's space first: a disk too full for it refuses the job
+        // before it is one. A submission that fails leaves nothing behind.
+        files.reserve_state()?;
+        if let Err(e) = files.write_meta(&meta) {
+            files.unreserve_state();
+            return Err(e.into());
+        }
         let mut env: Vec<_> = job
             .env
             .iter()
@@ -344,8 +350,16 @@ impl DirectLauncher {
             })?,
         })?;
         let script_path = job.dir.join(SCRIPT);
-        connector.write_file(&script_path, &body)?;
-        connector.set_executable(&script_path)?;
+        if let Err(e) = connector
+            .write_file(&script_path, &body)
+            .and_then(|()| connector.set_executable(&script_path))
+        {
+            for name in [SCRIPT, META] {
+                let _ = connector.remove(&job.dir.join(name));
+            }
+            files.unreserve_state();
+            return Err(e.into());
+        }
         let counted = !job.detach;
         let tracked = Arc::new(Tracked {
             job,

@@ -136,12 +136,65 @@ pub(crate) enum Verdict {
     Nothing(String),
 }
 
+/// An exit code as Slurm gives it (`code`, `signal`).
+type SlurmExit = Option<(i32, i32)>;
+
+/// What Slurm says of a job's latest run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct LatestRun {
+    /// How many times it was requeued (`Restarts`).
+    pub restarts: u32,
+    /// Its exit code.
+    pub exit_code: SlurmExit,
+}
+
+/// Asks Slurm about a job's latest run, only when it matters.
+pub(crate) type AskLatest<'a> = &'a dyn Fn() -> Result<Option<LatestRun>, SlurmError>;
+
+/// [`LatestRun`] from `scontrol show job ID`.
+pub(crate) fn latest_run(cluster: &Cluster, id: &str) -> Result<Option<LatestRun>, SlurmError> {
+    Ok(match cluster.scontrol_job(id)? {
+        Query::Answer(Some(job)) => job.restarts.map(|restarts| LatestRun {
+            restarts,
+            exit_code: job.exit_code,
+        }),
+        Query::Answer(None) | Query::Unavailable => None,
+    })
+}
+
+/// The state file's word on a job Slurm says ended as `end`, with the exit
+/// code to fall back on. A run that records its state ends with exit code 0
+/// (`COMPLETED`): when Slurm says `FAILED`, the state may be an earlier
+/// run's, left behind by a requeued job whose latest run never wrote one
+/// (killed, or refused at launch: "Job credential revoked"). The state
+/// names its run; Slurm's count of restarts tells whether it is the
+/// latest.
+fn this_runs_state(
+    end: &state::End,
+    dir: &JobDir,
+    exit_code: SlurmExit,
+    latest: AskLatest<'_>,
+) -> Result<(Option<JobState>, SlurmExit), SlurmError> {
+    let Some((file, run)) = dir.wrapper_end()? else {
+        return Ok((None, exit_code));
+    };
+    let Some(run) = run.filter(|_| *end == state::End::Failed) else {
+        return Ok((Some(file), exit_code));
+    };
+    Ok(match latest()? {
+        Some(latest) if latest.restarts > run => (None, latest.exit_code.or(exit_code)),
+        _ => (Some(file), exit_code),
+    })
+}
+
 /// Decides a job's state from what Slurm says and the files of its
-/// directory (read only when they matter).
+/// directory (read only when they matter); `latest` is asked when the
+/// state file may be an earlier run's.
 pub(crate) fn decide(
     seen: &Seen,
     dir: &JobDir,
     unavailable_nodes_fatal: bool,
+    latest: AskLatest<'_>,
 ) -> Result<Verdict, SlurmError> {
     if let Some(state) = dir.decided()? {
         return Ok(Verdict::State(state));
@@ -160,8 +213,8 @@ pub(crate) fn decide(
             Phase::Started => Verdict::State(JobState::Running),
             Phase::Interrupted(name) => Verdict::Interrupted(name),
             Phase::Ended(end) => {
-                let file = dir.wrapper_state()?;
-                Verdict::State(state::ended(&end, file.as_ref(), *exit_code))
+                let (file, exit_code) = this_runs_state(&end, dir, *exit_code, latest)?;
+                Verdict::State(state::ended(&end, file.as_ref(), exit_code))
             }
             Phase::Unknown(other) => Verdict::Nothing(format!("unknown Slurm state `{other}`")),
         }),
@@ -184,4 +237,80 @@ pub(crate) fn decide(
 /// confirms it is gone from the queue.
 pub(crate) fn fatal_state(reason: &str) -> JobState {
     JobState::Failed(FailReason::Other(reason.to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir_with_state(text: &str) -> (tempfile::TempDir, JobDir) {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join(jobdir::STATE), text).unwrap();
+        let dir = JobDir::new(connector_local::LocalConnector::shared(), tmp.path());
+        (tmp, dir)
+    }
+
+    fn slurm(state: &str) -> Seen {
+        Seen::Slurm {
+            state: state.into(),
+            reason: String::new(),
+            exit_code: None,
+        }
+    }
+
+    fn never() -> Result<Option<LatestRun>, SlurmError> {
+        panic!("Slurm asked when the state file is enough")
+    }
+
+    #[test]
+    fn an_earlier_runs_state_is_not_a_later_runs_end() {
+        // The first run was requeued (TERM: 143); the second was refused at
+        // launch, so Slurm says FAILED with exit code 1 and 1 restart.
+        let (_tmp, dir) = dir_with_state("exited 143\nrun 0\n");
+        // Slurm's word on its latest run: so many restarts, exit code 1.
+        let failed_after = |restarts: u32| {
+            let latest = move || {
+                Ok(Some(LatestRun {
+                    restarts,
+                    exit_code: Some((1, 0)),
+                }))
+            };
+            decide(&slurm("FAILED"), &dir, true, &latest).unwrap()
+        };
+        assert_eq!(
+            failed_after(1),
+            Verdict::State(JobState::Failed(FailReason::ExitCode(1)))
+        );
+        // The latest run's own state stands.
+        assert_eq!(
+            failed_after(0),
+            Verdict::State(JobState::Failed(FailReason::ExitCode(143)))
+        );
+        // COMPLETED: the run that wrote the state ended; Slurm is not asked.
+        assert_eq!(
+            decide(&slurm("COMPLETED"), &dir, true, &never).unwrap(),
+            Verdict::State(JobState::Failed(FailReason::ExitCode(143)))
+        );
+        // Slurm cannot be asked: nothing decided this round.
+        let down = || {
+            Err(SlurmError::Query {
+                message: "down".into(),
+                transient: true,
+            })
+        };
+        assert!(decide(&slurm("FAILED"), &dir, true, &down).is_err());
+    }
+
+    #[test]
+    fn a_state_without_its_run_reads_as_before() {
+        let (_tmp, dir) = dir_with_state("exited 3\n");
+        assert_eq!(
+            decide(&slurm("FAILED"), &dir, true, &never).unwrap(),
+            Verdict::State(JobState::Failed(FailReason::ExitCode(3)))
+        );
+        assert_eq!(
+            decide(&Seen::Forgotten, &dir, true, &never).unwrap(),
+            Verdict::State(JobState::Failed(FailReason::ExitCode(3)))
+        );
+    }
 }

@@ -96,7 +96,13 @@ impl SlurmJob {
                 transient: true,
             });
         }
-        let verdict = follow::decide(&seen, &self.tracked.dir, self.rules.unavailable_nodes_fatal)?;
+        let latest = || follow::latest_run(cluster, &self.tracked.id);
+        let verdict = follow::decide(
+            &seen,
+            &self.tracked.dir,
+            self.rules.unavailable_nodes_fatal,
+            &latest,
+        )?;
         let verdict = match verdict {
             // A single look cannot wait for Slurm to requeue: still running.
             follow::Verdict::Interrupted(_) => follow::Verdict::State(JobState::Running),

@@ -37,18 +37,27 @@ fn dir_line(dir: &Path) -> Result<String, SlurmError> {
 
 /// `path` as an sbatch filename pattern that names exactly it: `%`
 /// doubled (Slurm expands `%j` and friends), unless the path holds a
-/// backslash, which turns the expansion off altogether. `suffix` is a
-/// pattern of ours, appended as is.
+/// backslash. Slurm drops a lone `\` from a filename pattern and reads
+/// `\\` as one, and any backslash turns the expansion off altogether (its
+/// filename patterns: "\\ Do not process any of the replacement
+/// symbols"): so each backslash is doubled, and `%` stays as it is.
+/// `suffix` is a pattern of ours, appended as is (no `%` in it when the
+/// path holds a backslash: it would not be expanded).
 fn output_line(path: &Path, suffix: &str) -> Result<String, SlurmError> {
     dir_line(path)?;
     let text = path.to_string_lossy();
     let mut pattern = if text.contains('\\') {
-        text.into_owned()
+        text.replace('\\', "\\\\")
     } else {
         text.replace('%', "%%")
     };
     pattern.push_str(suffix);
     Ok(sbatch_line_value(&pattern))
+}
+
+/// Whether Slurm's expansion of filename patterns is off for `path`.
+fn unexpanded(path: &Path) -> bool {
+    path.to_string_lossy().contains('\\')
 }
 
 fn quoted(path: &Path) -> Result<String, SlurmError> {
@@ -131,8 +140,16 @@ pub fn array_script(
         },
     );
     // The batch step's own output (Slurm's messages); each task's script
-    // writes to its own directory.
-    let output = output_line(first, "/array-%a.out")?;
+    // writes to its own directory. Without the expansion (a backslash in
+    // the path), every task appends to one file.
+    let output = if unexpanded(first) {
+        if !options.contains("open-mode") {
+            options.insert("open-mode", "append".to_owned());
+        }
+        output_line(first, "/array.out")?
+    } else {
+        output_line(first, "/array-%a.out")?
+    };
     let mut s = format!(
         "#!/bin/sh\n#SBATCH --chdir={}\n#SBATCH --output={output}\n",
         dir_line(first)?
@@ -186,13 +203,23 @@ mod tests {
             text.contains("#SBATCH --output=/j/100%%j/slurm.out\n"),
             "{text}"
         );
-        // A backslash turns Slurm's expansion off: nothing to escape.
+        // A backslash turns Slurm's expansion off, and Slurm reads `\\` as
+        // one backslash: each is doubled, then escaped for the line.
         let script = job_script(Path::new("/j/a\\b%j"), &SlurmOptions::default(), b"").unwrap();
         let text = String::from_utf8(script).unwrap();
+        assert!(text.contains("#SBATCH --chdir=\"/j/a\\\\b%j\"\n"), "{text}");
         assert!(
-            text.contains("#SBATCH --output=\"/j/a\\\\b%j/slurm.out\"\n"),
+            text.contains("#SBATCH --output=\"/j/a\\\\\\\\b%j/slurm.out\"\n"),
             "{text}"
         );
+        let dirs = [PathBuf::from("/j/a\\b%j/0"), PathBuf::from("/j/1")];
+        let array = array_script(&dirs, &SlurmOptions::default(), None).unwrap();
+        let text = String::from_utf8(array).unwrap();
+        assert!(
+            text.contains("#SBATCH --output=\"/j/a\\\\\\\\b%j/0/array.out\"\n"),
+            "{text}"
+        );
+        assert!(text.contains("#SBATCH --open-mode=append\n"), "{text}");
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! | `job.sh` | launcher | the sbatch script (`#SBATCH` lines, Slurm's part, the job script of [`jobdir`]) |
 //! | `slurm-job` | job, when it starts | its Slurm job id |
 //! | `slurm.out` | Slurm | the batch step's output (Slurm's own messages) |
-//! | `stdout`, `stderr`, `pid`, `state`, `cancel`, `timeout` | the job script | as for every launcher |
+//! | `stdout`, `stderr`, `pid`, `state`, `cancel`, `timeout` | the job script | as for every launcher; `state`'s second line says which run wrote it (`run N`: Slurm's `SLURM_RESTART_COUNT`, 0 for the first) |
 //! | `slurm-state` | launcher | the final state it decided (outranks `state`) |
 
 use std::ffi::OsString;
@@ -58,6 +58,19 @@ pub(crate) struct ArrayRef {
 
 /// The file, in an array's first directory, that holds the array's job id.
 pub(crate) const ARRAY_ID_FILE: &str = "array-id";
+
+/// The job script's `before_command`: the run of a requeued job goes with
+/// its state (a second line, `run N`), so that the state an earlier run
+/// left is never taken for a later run's end.
+pub(crate) const RUN_NOTE: &[u8] = b"state_note=\"run ${SLURM_RESTART_COUNT:-0}\"\n";
+
+/// The run a `state` file says it is of (its `run N` line), when it does.
+pub(crate) fn run_of(state: &[u8]) -> Option<u32> {
+    String::from_utf8_lossy(state)
+        .lines()
+        .skip(1)
+        .find_map(|line| line.trim().strip_prefix("run ")?.trim().parse().ok())
+}
 
 /// `job.json`'s contents.
 pub(crate) fn job_meta(
@@ -151,12 +164,24 @@ impl JobDir {
         self.state_file(STATE)
     }
 
+    /// The state the job script wrote, with the run that wrote it when the
+    /// file says (see [`RUN_NOTE`]).
+    pub(crate) fn wrapper_end(&self) -> Result<Option<(JobState, Option<u32>)>, SlurmError> {
+        Ok(self
+            .state_and_text(STATE)?
+            .map(|(state, text)| (state, run_of(&text))))
+    }
+
     fn state_file(&self, name: &str) -> Result<Option<JobState>, SlurmError> {
+        Ok(self.state_and_text(name)?.map(|(state, _)| state))
+    }
+
+    fn state_and_text(&self, name: &str) -> Result<Option<(JobState, Vec<u8>)>, SlurmError> {
         let Some(bytes) = self.files.read(name)? else {
             return Ok(None);
         };
         match parse_state(&bytes, &self.files.path(name)) {
-            Ok(state) => Ok(Some(state)),
+            Ok(state) => Ok(Some((state, bytes))),
             // Being written by a non-atomic copy: not there yet.
             Err(_) if bytes.is_empty() => Ok(None),
             Err(e) => Err(e.into()),
@@ -165,7 +190,9 @@ impl JobDir {
 
     /// Records the final state (best effort for callers: a read-only job
     /// directory does not change the state).
+    /// The job script's reservation goes: its state no longer counts.
     pub(crate) fn record(&self, state: &JobState) -> Result<(), SlurmError> {
+        self.files.unreserve_state();
         Ok(self.files.write_state_file(SLURM_STATE_FILE, state)?)
     }
 
@@ -205,5 +232,18 @@ impl JobDir {
     /// Writes `job.json`.
     pub(crate) fn write_meta(&self, meta: &JobMeta) -> Result<(), SlurmError> {
         Ok(self.files.write_meta(meta)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_names_its_run() {
+        assert_eq!(run_of(b"exited 143\nrun 2\n"), Some(2));
+        assert_eq!(run_of(b"exited 0\n"), None);
+        assert_eq!(run_of(b"run 1\n"), None, "the first line is the state");
+        assert_eq!(run_of(b"exited 0\nrun x\n"), None);
     }
 }

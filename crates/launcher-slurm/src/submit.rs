@@ -50,14 +50,25 @@ impl SlurmLauncher {
             env: &env,
             time_limit: job.alternative.duration.seconds(),
             grace: self.config.grace.as_secs().max(1),
-            before_command: b"",
+            before_command: slurm_dir::RUN_NOTE,
         })?;
         let script = script::job_script(&job.dir, options, &wrapper)?;
+        // The state's space, so that a job that fills its disk still
+        // records its end (the script makes it anew for a requeued run).
+        let files = jobdir::JobDir::new(Arc::clone(connector), &job.dir);
+        files.reserve_state()?;
         let path = job.dir.join(SCRIPT);
-        connector.write_file(&path, &script)?;
-        if array.is_none() {
-            // An array task's script is run by the array's (`sh job.sh`).
-            connector.set_executable(&path)?;
+        let written = connector.write_file(&path, &script).and_then(|()| {
+            if array.is_none() {
+                // An array task's script is run by the array's (`sh job.sh`).
+                connector.set_executable(&path)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = written {
+            let _ = connector.remove(&path);
+            files.unreserve_state();
+            return Err(e.into());
         }
         let meta = Meta {
             job_id: None,
@@ -105,6 +116,7 @@ impl SlurmLauncher {
                 // Said in the directory, so that any process tells "never
                 // submitted" from "lost" (the error goes to the caller too).
                 meta.submission_failed = Some(core_types::job::report(&e));
+                dir.files.unreserve_state();
                 self.write_meta(job, &meta, &options)?;
                 return Err(e);
             }

@@ -369,7 +369,9 @@ impl Watcher {
                 reachable = false;
             }
             note_reason(tracked, seen);
-            let verdict = follow::decide(seen, &tracked.dir, rules.unavailable_nodes_fatal);
+            let latest = || follow::latest_run(&self.cluster, &tracked.id);
+            let verdict =
+                follow::decide(seen, &tracked.dir, rules.unavailable_nodes_fatal, &latest);
             apply(&self.cluster, tracked, verdict, rules);
         }
         reachable

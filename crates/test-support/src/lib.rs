@@ -118,8 +118,29 @@ pub fn slurm_test_bin() -> Option<std::path::PathBuf> {
 }
 
 pub mod bastion;
+pub mod ports;
 pub mod slurm_layout;
 pub mod spec;
+pub mod tmpfs;
+
+/// Temporary files a writer may leave in `dir` when a write fails: the
+/// connector's (`.launch-write.*`), the job script's (`state.tmp.*`, its
+/// probe `.space.*`), and the reservation of the state's space.
+pub fn leftovers(dir: &std::path::Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|name| {
+            name.starts_with(".launch-write.")
+                || name.starts_with("state.tmp.")
+                || name.starts_with(".space.")
+                || name.contains(".tmp.")
+                || name == "state.reserved"
+        })
+        .collect()
+}
 
 /// A requirement alternative of `count` CUDA accelerators of `gib` GiB.
 pub fn cuda(count: usize, gib: u64) -> Alternative {

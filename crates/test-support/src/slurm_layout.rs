@@ -28,31 +28,6 @@ pub fn bin_dir() -> PathBuf {
     PathBuf::from(std::env::var_os("LAUNCH_TEST_SLURM_BIN").unwrap_or_else(|| "/usr/bin".into()))
 }
 
-/// A port no one listens on, below the kernel's ephemeral range: a port of
-/// that range, once released, may be taken by any outgoing connection
-/// before the slurmd that is given it binds it. Unique within the process
-/// (a counter) and apart from other test processes (started at an offset
-/// of the pid).
-fn free_port() -> u16 {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
-        .unwrap_or(32768)
-        .clamp(12000, 65000);
-    let (first, span) = (10000, low - 10000);
-    let offset = std::process::id().wrapping_mul(97) % span;
-    for _ in 0..span {
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let port = u16::try_from(first + (offset + n) % span).expect("below 65000");
-        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-    panic!("no free port below the ephemeral range ({low})");
-}
-
 fn run(cmd: &mut Command) {
     let out = cmd
         .stdin(Stdio::null())
@@ -177,7 +152,7 @@ impl Layout {
             .pids
             .push(("munged".into(), dir.join("munge/run/munged.pid")));
         let host = hostname();
-        let ctld_port = free_port();
+        let ctld_port = crate::ports::free_port();
         let mut nodes = String::new();
         for line in nodes_and_partitions.lines() {
             let line = line.trim();
@@ -186,7 +161,7 @@ impl Layout {
                 let _ = writeln!(
                     nodes,
                     "{line} NodeHostname={host} NodeAddr=127.0.0.1 Port={}",
-                    free_port()
+                    crate::ports::free_port()
                 );
             } else if !line.is_empty() {
                 nodes.push_str(line);

@@ -110,11 +110,7 @@ fn a_wrong_key_is_refused_with_a_clear_error() {
 
 #[test]
 fn nothing_listens() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = test_support::ports::free_port();
     let ssh = SshConnector::new(
         connector_ssh::SshConfig::new("127.0.0.1")
             .port(port)

@@ -2,7 +2,7 @@
 //! own for the tests that stop them.
 
 use std::fs;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -129,11 +129,7 @@ fn comm(pid: u32) -> String {
 
 impl OwnSshd {
     pub fn start(server: &Server) -> OwnSshd {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = test_support::ports::free_port();
         let dir = tempdir();
         let base = fs::read_to_string(server.dir.join("sshd_config")).unwrap();
         let config: String = base

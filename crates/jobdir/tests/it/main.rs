@@ -149,3 +149,43 @@ fn a_job_directory_through_a_connector() {
     assert!(!dir.process_alive(me.pid, None, &me.boot).unwrap());
     assert!(!dir.process_alive(me.pid, Some(me.start), "other").unwrap());
 }
+
+/// The job script run as it is: its state goes over the reserved space,
+/// with the note a launcher's part sets, and nothing else is left.
+#[test]
+fn the_script_writes_its_state_over_the_reservation() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = JobDir::new(local(), tmp.path());
+    dir.reserve_state().unwrap();
+    let command: Vec<std::ffi::OsString> = vec!["sh".into(), "-c".into(), "exit 3".into()];
+    let script = jobdir::job_script(&jobdir::ScriptSpec {
+        dir: tmp.path(),
+        cwd: tmp.path(),
+        command: &command,
+        env: &[],
+        time_limit: 0,
+        grace: 1,
+        before_command: b"state_note='run 2'\n",
+    })
+    .unwrap();
+    std::fs::write(tmp.path().join(jobdir::SCRIPT), script).unwrap();
+    let status = std::process::Command::new("sh")
+        .arg(tmp.path().join(jobdir::SCRIPT))
+        .status()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert_eq!(
+        std::fs::read(tmp.path().join(jobdir::STATE)).unwrap(),
+        b"exited 3\nrun 2\n"
+    );
+    assert_eq!(
+        dir.final_state().unwrap(),
+        Some(JobState::Failed(FailReason::ExitCode(3)))
+    );
+    let mut names: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["job.sh", "pid", "state", "stderr", "stdout"]);
+}

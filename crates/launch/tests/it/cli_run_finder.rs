@@ -122,3 +122,51 @@ fn what_cannot_run_says_why() {
         "{stderr}"
     );
 }
+
+/// `sbatch` missing from `PATH`: the submission fails (exit 2, naming
+/// sbatch), and the job directory says so, not that the job was lost.
+#[test]
+fn a_slurm_submission_without_sbatch_says_so_in_the_directory() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("launchers.toml");
+    std::fs::write(&file, FILE).unwrap();
+    let empty = home.path().join("no-bin");
+    std::fs::create_dir(&empty).unwrap();
+    let dir = home.path().join("job");
+    let config = file.to_str().unwrap();
+    let job = dir.to_str().unwrap();
+    let run = [
+        "run",
+        "--config",
+        config,
+        "--tag",
+        "slurm",
+        "--job-dir",
+        job,
+        "cpu(cores=8)",
+        "--",
+        "true",
+    ];
+    let out = launch_in(home.path(), &run, &[("PATH", &empty)]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("sbatch"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = launch_in(home.path(), &["status", "--json", job], &[("PATH", &empty)]);
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one object");
+    assert_eq!(status["state"], "failed", "{status}");
+    let reason = status["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("submission failed: ") && reason.contains("sbatch"),
+        "{status}"
+    );
+    let out = launch_in(home.path(), &["status", job], &[("PATH", &empty)]);
+    assert!(
+        text(&out.stdout).contains("failed (submission failed: "),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(test_support::leftovers(&dir), Vec::<String>::new());
+}

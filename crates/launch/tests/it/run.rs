@@ -58,6 +58,11 @@ fn run_in(home: &Path, dir: &Path, args: &[&str]) -> Output {
     output(home, all)
 }
 
+/// `launch run --job-dir DIR 'cpu(cores=1)' -- sh -c SCRIPT`.
+fn sh_in(home: &Path, dir: &Path, script: &str) -> Output {
+    run_in(home, dir, &["cpu(cores=1)", "--", "sh", "-c", script])
+}
+
 /// `launch run --job-dir DIR ARGS...`, started.
 fn spawn_in(home: &Path, dir: &Path, args: &[&str]) -> Child {
     let mut all = vec!["run", "--job-dir", dir_str(dir)];
@@ -73,17 +78,7 @@ fn dir_str(dir: &Path) -> &str {
 fn run_copies_output_and_exits_with_the_jobs_status() {
     let home = tempfile::tempdir().unwrap();
     let dir = home.path().join("job");
-    let out = run_in(
-        home.path(),
-        &dir,
-        &[
-            "cpu(cores=1)",
-            "--",
-            "sh",
-            "-c",
-            "printf out; printf err >&2; exit 5",
-        ],
-    );
+    let out = sh_in(home.path(), &dir, "printf out; printf err >&2; exit 5");
     assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "out");
     let stderr = text(&out.stderr);
@@ -400,4 +395,41 @@ fn an_unenforceable_duration_is_refused() {
         &["duration=2147483647s", "--", "true"],
     );
     crate::support::assert_ok(&ok);
+}
+
+#[test]
+fn a_job_that_fills_its_disk_keeps_its_exit_code_and_says_why() {
+    let Some(mut fs) = test_support::tmpfs::Tmpfs::mount("1m") else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let dir = fs.path().join("job");
+    let out = sh_in(home.path(), &dir, "head -c 5000000 /dev/zero; exit 7");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(7), "{stderr}");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    let reason = "exit code 7, No space left on device in the job directory";
+    let status = status_json(home.path(), &dir);
+    assert_eq!(status["state"], "failed");
+    assert_eq!(status["exit_code"], 7);
+    assert_eq!(status["reason"], reason);
+    assert_eq!(test_support::leftovers(&dir), Vec::<String>::new());
+    // Space freed, the end stays what it was.
+    std::fs::remove_file(dir.join("stdout")).unwrap();
+    assert_eq!(status_json(home.path(), &dir)["reason"], reason);
+
+    // A submission that cannot write `job.json` says so and leaves nothing.
+    let dir = fs.path().join("no-room");
+    std::fs::create_dir(&dir).unwrap();
+    fs.fill_leaving(1);
+    let out = run_in(home.path(), &dir, &["cpu(cores=1)", "--", "true"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let says = format!(
+        "cannot write `{}`: No space left on device",
+        dir.join("job.json").display()
+    );
+    assert!(stderr.contains(&says), "{stderr}");
+    let files: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert!(files.is_empty(), "{files:?}");
 }

@@ -1,5 +1,6 @@
 //! Integration tests of the direct launcher: real jobs, real processes.
 
+mod full_disk;
 mod ledger;
 
 use std::ffi::OsString;

@@ -440,4 +440,55 @@ fn a_submission_that_failed_says_so() {
         .filter(|n| n.contains(".tmp") || n.starts_with(".launch-write"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+    // Nor the reservation of the state of a job that never ran.
+    assert_eq!(
+        test_support::leftovers(&work.join("j")),
+        Vec::<String>::new()
+    );
+}
+
+/// A backslash in a job directory's path: Slurm reads its filename
+/// patterns back with `\` as an escape, and the job still runs there, on
+/// its own and in an array.
+#[test]
+fn a_directory_with_a_backslash_runs_there() {
+    let Some((cluster, _guard)) = support::cluster() else {
+        return;
+    };
+    let launcher = support::launcher(&cluster);
+    let work = support::workdir("backslash");
+    let dir = work.join("a\\b %j\\\\c");
+    let job = launcher
+        .submit(Job::new(&dir, ["sh", "-c", "pwd; exit 4"]))
+        .unwrap();
+    assert_eq!(
+        support::wait(job.as_ref()),
+        JobState::Failed(FailReason::ExitCode(4))
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&read(&dir, "stdout")),
+        format!("{}\n", dir.display())
+    );
+    assert!(
+        dir.join("slurm.out").exists(),
+        "Slurm's own output is there"
+    );
+    // The state says which run wrote it (the first: 0).
+    assert_eq!(read(&dir, "state"), b"exited 4\nrun 0\n");
+    let dirs = [work.join("array\\0 %a"), work.join("array\\1 %a")];
+    let jobs: Vec<Job> = dirs
+        .iter()
+        .map(|d| Job::new(d, ["sh", "-c", "pwd"]))
+        .collect();
+    for (handle, dir) in launcher.submit_array(&jobs).unwrap().iter().zip(&dirs) {
+        assert_eq!(support::wait(handle), JobState::Done);
+        assert_eq!(
+            String::from_utf8_lossy(&read(dir, "stdout")),
+            format!("{}\n", dir.display())
+        );
+    }
+    assert!(
+        dirs[0].join("array.out").exists(),
+        "the array's output is there"
+    );
 }

@@ -26,9 +26,10 @@
 //! # Ok::<(), core_types::job::ConnectorError>(())
 //! ```
 
+use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -270,8 +271,47 @@ impl Connector for LocalConnector {
     }
 
     fn set_executable(&self, path: &Path) -> Result<(), ConnectorError> {
-        fs::set_permissions(path, fs::Permissions::from_mode(0o755))
+        fs::set_permissions(path, fs::Permissions::from_mode(0o700))
             .map_err(io_error("make executable", path))
+    }
+
+    fn create_private_dir(&self, path: &Path) -> ConnectorResult<Vec<OsString>> {
+        let fail = io_error("create directory", path);
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            self.create_dir_all(parent)?;
+        }
+        // Made 0700 at once (the umask only takes bits away), so that no
+        // one else can add to it between its making and its listing.
+        match fs::DirBuilder::new().mode(0o700).create(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(fail(e)),
+            _ => {}
+        }
+        let meta = fs::metadata(path).map_err(io_error("create directory", path))?;
+        let refuse = |why: String| {
+            io_error("create directory", path)(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                why,
+            ))
+        };
+        if !meta.is_dir() {
+            return Err(refuse("it exists and is not a directory".into()));
+        }
+        let me = nix::unistd::geteuid().as_raw();
+        if meta.uid() != me {
+            return Err(refuse(format!(
+                "it belongs to user {}, not to you (user {me})",
+                meta.uid()
+            )));
+        }
+        fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+            .map_err(io_error("change the mode of", path))?;
+        fs::read_dir(path)
+            .and_then(|entries| {
+                entries
+                    .map(|e| e.map(|e| e.file_name()))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(io_error("list", path))
     }
 
     fn read_file(&self, path: &Path) -> Result<Vec<u8>, ConnectorError> {

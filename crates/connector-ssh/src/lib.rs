@@ -209,6 +209,10 @@ impl Connector for SshConnector {
         files::create_dir_all(&self.shared, path)
     }
 
+    fn create_private_dir(&self, path: &Path) -> ConnectorResult<Vec<std::ffi::OsString>> {
+        files::create_private_dir(&self.shared, path)
+    }
+
     fn exists(&self, path: &Path) -> Result<bool, ConnectorError> {
         files::exists(&self.shared, path)
     }

@@ -71,6 +71,11 @@ pub const CANCEL: &str = "cancel";
 /// Written by the watchdog when the time limit fired.
 pub const TIMEOUT: &str = "timeout";
 
+/// A file name as it may be printed: control characters escaped.
+fn printable(name: &std::ffi::OsStr) -> String {
+    core_types::text::printable(&name.to_string_lossy()).into_owned()
+}
+
 /// Why a job directory cannot be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum JobDirError {
@@ -83,6 +88,14 @@ pub enum JobDirError {
         /// The directory.
         dir: PathBuf,
         /// Why (`it does not exist`, ...).
+        reason: String,
+    },
+    /// A directory a new job cannot have.
+    #[error("job directory `{}`: {reason}", dir.display())]
+    InUse {
+        /// The directory.
+        dir: PathBuf,
+        /// Why (`it already holds a job`, ...).
         reason: String,
     },
     /// A job of a launcher this version does not know.

@@ -25,9 +25,10 @@ pub struct ScriptSpec<'a> {
     pub grace: u64,
     /// `sh` text run once the `pid` file names the supervisor, before the
     /// command starts (the direct launcher waits there for its share of the
-    /// machine); empty for none. It runs with `$d` the job directory and
-    /// may end the job with `finish STATE CODE`; what it exports reaches
-    /// the command.
+    /// machine); empty for none. It runs with `$d` the job directory, under
+    /// the caller's umask (`$u`; a file it makes in `$d` it makes under
+    /// `umask 077`), and may end the job with `finish STATE CODE`; what it
+    /// exports reaches the command.
     pub before_command: &'a [u8],
 }
 
@@ -47,6 +48,10 @@ fn push_quoted(out: &mut Vec<u8>, word: &OsStr) -> Result<(), JobDirError> {
 /// and when the command ends writes its exit code to `state` through a
 /// rename, whoever is watching. When the group is killed, the script goes
 /// with it; the `cancel` and `timeout` markers then tell the end.
+///
+/// The files it makes in the job directory are its owner's alone (mode
+/// 0600: it runs under `umask 077`); the command runs under the umask the
+/// script was started with (read from `/proc`, without a fork).
 ///
 /// Every launcher runs jobs with it: the direct launcher as it is, the
 /// Slurm launcher with its `#SBATCH` lines and its own part in front.
@@ -82,8 +87,13 @@ d=",
     push_quoted(&mut s, spec.cwd.as_os_str())?;
     s.extend_from_slice(
         br#"
+u=
+{ while read -r k v; do [ "$k" = Umask: ] && u=$v && break; done < "/proc/$$/status"; } 2> /dev/null
+[ -n "$u" ] || u=$(umask)
+umask 077
 exec 2>> "$d/stderr"
 finish() {
+	umask 077
 	printf '%s\n' "$1" > "$d/state.tmp.$$" && LC_ALL=C exec mv -f "$d/state.tmp.$$" "$d/state"
 	exit "${2:-0}"
 }
@@ -91,17 +101,19 @@ finish() {
 { read -r self < "/proc/$$/stat"; } 2> /dev/null || self=
 { read -r boot < /proc/sys/kernel/random/boot_id; } 2> /dev/null || boot=
 printf 'pid %s\nboot %s\nstat %s\nend\n' "$$" "$boot" "$self" > "$d/pid"
+umask "$u"
 "#,
     );
     s.extend_from_slice(spec.before_command);
     s.extend_from_slice(
         br#"
+umask 077
 cd "$cwd" 2> /dev/null || {
 	printf 'launch: cannot change directory to %s\n' "$cwd" >> "$d/stderr"
 	finish 'exited 126' 126
 }
 trap 'sig=1' TERM INT HUP
-"$@" < /dev/null > "$d/stdout" 2>> "$d/stderr" &
+{ umask "$u"; "$@"; } < /dev/null > "$d/stdout" 2>> "$d/stderr" &
 pid=$!
 { read -r cstat < "/proc/$pid/stat"; } 2> /dev/null || cstat=
 printf 'cmd %s\ncstat %s\ncend\n' "$pid" "$cstat" >> "$d/pid"

@@ -59,7 +59,7 @@ use core_types::job::{
 use core_types::{AcceleratorKind, HostSpec};
 
 use follow::JobDir;
-use jobdir::{JobDirError, JobMeta, LauncherMeta, META, SCRIPT, STATE, STDERR};
+use jobdir::{JobDirError, JobMeta, LauncherMeta, SCRIPT, STATE, STDERR};
 use sched::{Capacity, Device, Need, Queue};
 
 /// The environment variable listing a job's devices (`cuda:0,rocm:1`).
@@ -307,14 +307,9 @@ impl DirectLauncher {
         }
         let tokens = self.tokens_of(&job)?;
         let connector = &self.inner.connector;
-        connector.create_dir_all(&job.dir)?;
-        let files = JobDir::new(Arc::clone(connector), &job.dir);
-        if files.exists(META)? {
-            return Err(DirectError::BadJobDir {
-                dir: job.dir.clone(),
-                reason: format!("it already holds a job (`{META}` exists)"),
-            });
-        }
+        // New or empty, and then no one else's: nothing in it but what the
+        // job puts there.
+        let files = JobDir(jobdir::JobDir::create(Arc::clone(connector), &job.dir)?);
         let meta = JobMeta::of(
             &job,
             LauncherMeta::Direct { detach: job.detach },
@@ -464,6 +459,8 @@ impl Inner {
                 StdioSpec::File(job.dir.join(STDERR)),
             )
             .detached(job.detach);
+        // Made here, its owner's alone (the spawn only truncates it).
+        this.connector.write_file(&job.dir.join(STDERR), b"")?;
         let mut process = this.connector.spawn(&spec)?;
         if job.detach {
             // A detached job outlives its submitter: return once its

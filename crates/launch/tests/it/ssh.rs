@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::cli_find::launch_in;
 
 /// The test sshd's directory and port.
-fn sshd() -> Option<(PathBuf, u16)> {
+pub(crate) fn sshd() -> Option<(PathBuf, u16)> {
     let required = std::env::var("LAUNCH_TEST_SSH").is_ok_and(|v| v == "required");
     let found = std::env::var_os("LAUNCH_TEST_SSH_DIR").and_then(|dir| {
         let dir = PathBuf::from(dir);
@@ -32,7 +32,7 @@ fn sshd() -> Option<(PathBuf, u16)> {
     found
 }
 
-fn user() -> String {
+pub(crate) fn user() -> String {
     let out = Command::new("id").arg("-un").output().unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
@@ -75,7 +75,7 @@ fn launcher_file_with(home: &Path, sshd: &Path, port: u16, user: &str, entry: &s
 }
 
 /// The launcher file of [`launcher_file_with`] with 2 cores and 1 GiB.
-fn launcher_file(home: &Path, sshd: &Path, port: u16, user: &str) -> String {
+pub(crate) fn launcher_file(home: &Path, sshd: &Path, port: u16, user: &str) -> String {
     launcher_file_with(
         home,
         sshd,

@@ -118,6 +118,18 @@ pub enum DirectError {
         /// Why.
         reason: String,
     },
+    /// A process the `pid` file names is not the job's: nothing was
+    /// signalled.
+    #[error(
+        "`{}`: process {pid}, which its `pid` file names, is not this job's (its environment does not name this job directory), so it was not signalled",
+        dir.display()
+    )]
+    NotTheJobs {
+        /// The directory.
+        dir: PathBuf,
+        /// The process.
+        pid: u32,
+    },
     /// Not a job directory of the direct launcher.
     #[error("`{}` is not a job directory of the direct launcher: {reason}", dir.display())]
     NotAJobDir {
@@ -458,6 +470,8 @@ impl Inner {
                 // The supervisor's own complaints, before the command's.
                 StdioSpec::File(job.dir.join(STDERR)),
             )
+            // The job's marker, by which a canceller knows its processes.
+            .env(JOB_DIR_VAR, &job.dir)
             .detached(job.detach);
         // Made here, its owner's alone (the spawn only truncates it).
         this.connector.write_file(&job.dir.join(STDERR), b"")?;

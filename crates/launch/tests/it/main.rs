@@ -8,6 +8,7 @@ mod cli_match;
 mod cli_parse;
 mod cli_run_finder;
 mod devices;
+mod forged;
 mod jobfiles;
 mod machine;
 mod run;

@@ -199,6 +199,27 @@ fn io_error(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Con
     move |source| ConnectorError::Io { op, path, source }
 }
 
+/// A temporary file (mode 0600) beside `path`, holding `contents`.
+fn temp_with(path: &Path, contents: &[u8]) -> ConnectorResult<tempfile::NamedTempFile> {
+    if path.file_name().is_none() {
+        return Err(ConnectorError::Invalid(format!(
+            "`{}` names no file",
+            path.display()
+        )));
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".launch-write.")
+        .tempfile_in(dir)
+        .map_err(io_error("write", path))?;
+    tmp.write_all(contents)
+        .map_err(io_error("write", tmp.path()))?;
+    Ok(tmp)
+}
+
 impl Connector for LocalConnector {
     fn name(&self) -> String {
         "local".into()
@@ -246,28 +267,23 @@ impl Connector for LocalConnector {
     fn write_file(&self, path: &Path, contents: &[u8]) -> Result<(), ConnectorError> {
         // Written beside the target, then renamed over it: readers see the
         // old file or the new one, never a part (tempfile's persist).
-        if path.file_name().is_none() {
-            return Err(ConnectorError::Invalid(format!(
-                "`{}` names no file",
-                path.display()
-            )));
-        }
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".launch-write.")
-            .tempfile_in(dir)
-            .map_err(io_error("write", path))?;
-        tmp.write_all(contents)
-            .map_err(io_error("write", tmp.path()))?;
-        tmp.persist(path).map_err(|e| ConnectorError::Io {
-            op: "rename into",
-            path: path.to_path_buf(),
-            source: e.error,
-        })?;
+        temp_with(path, contents)?
+            .persist(path)
+            .map_err(|e| ConnectorError::Io {
+                op: "rename into",
+                path: path.to_path_buf(),
+                source: e.error,
+            })?;
         Ok(())
+    }
+
+    fn create_file(&self, path: &Path, contents: &[u8]) -> ConnectorResult<bool> {
+        let tmp = temp_with(path, contents)?;
+        match tmp.persist_noclobber(path) {
+            Ok(_) => Ok(true),
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(io_error("create", path)(e.error)),
+        }
     }
 
     fn set_executable(&self, path: &Path) -> Result<(), ConnectorError> {

@@ -96,11 +96,14 @@ pub(crate) fn read_file_from(
 }
 
 /// Writes `contents` to a temporary file beside `path`, then renames it.
-pub(crate) fn write_file(
+/// Writes `contents` to a fresh temporary file beside `path` and renames
+/// it to `path` with SFTP, which (on OpenSSH) never replaces a file: the
+/// temporary's path, and whether it was renamed.
+fn write_beside(
     shared: &Arc<Shared>,
     path: &Path,
     contents: &[u8],
-) -> Result<(), ConnectorError> {
+) -> Result<(PathBuf, bool), ConnectorError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = path
         .file_name()
@@ -146,13 +149,47 @@ pub(crate) fn write_file(
             Err(e) => Err(e),
         }
     });
-    let renamed = match renamed {
-        Ok(renamed) => renamed,
+    match renamed {
+        Ok(renamed) => Ok((tmp, renamed)),
         Err(e) => {
             let _ = remove(shared, &tmp);
-            return Err(io_error("write", &tmp)(e));
+            Err(io_error("write", &tmp)(e))
         }
-    };
+    }
+}
+
+/// Creates `path` with `contents`, whole at once, unless something (a
+/// link, too) is there: whether it did.
+pub(crate) fn create_file(
+    shared: &Arc<Shared>,
+    path: &Path,
+    contents: &[u8],
+) -> Result<bool, ConnectorError> {
+    let (tmp, renamed) = write_beside(shared, path, contents)?;
+    if renamed {
+        return Ok(true);
+    }
+    let _ = remove(shared, &tmp);
+    let there = shared
+        .retrying(|shared, st| Ok(stat(shared, st, path, false)?.is_some()))
+        .map_err(io_error("create", path))?;
+    if there {
+        Ok(false)
+    } else {
+        Err(ConnectorError::Io {
+            op: "create",
+            path: path.to_path_buf(),
+            source: io::Error::other("the SFTP server did not rename the file into place"),
+        })
+    }
+}
+
+pub(crate) fn write_file(
+    shared: &Arc<Shared>,
+    path: &Path,
+    contents: &[u8],
+) -> Result<(), ConnectorError> {
+    let (tmp, renamed) = write_beside(shared, path, contents)?;
     if renamed {
         return Ok(());
     }

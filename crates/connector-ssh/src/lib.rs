@@ -209,6 +209,10 @@ impl Connector for SshConnector {
         files::create_dir_all(&self.shared, path)
     }
 
+    fn create_file(&self, path: &Path, contents: &[u8]) -> ConnectorResult<bool> {
+        files::create_file(&self.shared, path, contents)
+    }
+
     fn create_private_dir(&self, path: &Path) -> ConnectorResult<Vec<std::ffi::OsString>> {
         files::create_private_dir(&self.shared, path)
     }

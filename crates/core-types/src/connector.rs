@@ -349,6 +349,19 @@ pub trait Connector: Send + Sync + fmt::Debug {
     /// replaced, never followed.
     fn write_file(&self, path: &Path, contents: &[u8]) -> Result<(), ConnectorError>;
 
+    /// Creates a file with `contents`, whole at once (a reader sees no file
+    /// or all of it), mode 0600, unless something is at `path` already (a
+    /// link too: it is never followed): whether it made it. Two callers
+    /// that race for one path: exactly one makes it.
+    fn create_file(&self, path: &Path, contents: &[u8]) -> ConnectorResult<bool> {
+        let _ = contents;
+        Err(ConnectorError::Invalid(format!(
+            "the connector {} cannot create `{}` exclusively",
+            self.name(),
+            path.display()
+        )))
+    }
+
     /// Makes a file readable, writable and executable by its owner alone
     /// (mode 0700).
     fn set_executable(&self, path: &Path) -> Result<(), ConnectorError>;

@@ -8,6 +8,39 @@ use core_types::job::shell_quote;
 
 use crate::JobDirError;
 
+/// The start of the script's work: its own files private, `finish`, the
+/// `cancel` marker and the first part of the `pid` file.
+const START: &[u8] = br#"
+u=
+{ while read -r k v; do [ "$k" = Umask: ] && u=$v && break; done < "/proc/$$/status"; } 2> /dev/null
+[ -n "$u" ] || u=$(umask)
+umask 077
+exec 2>> "$d/stderr"
+finish() {
+	umask 077
+	printf '%s\n' "$1" > "$d/state.tmp.$$" && LC_ALL=C exec mv -f "$d/state.tmp.$$" "$d/state"
+	exit "${2:-0}"
+}
+[ -e "$d/cancel" ] && finish 'cancelled' 1
+{ read -r self < "/proc/$$/stat"; } 2> /dev/null || self=
+{ read -r boot < /proc/sys/kernel/random/boot_id; } 2> /dev/null || boot=
+if [ "$spawned" = spawned ]; then
+	# Started by a launcher, which may have written this part already, at
+	# once: a file that names another process says the job was given up
+	# for lost before it started, and it never runs.
+	set -C
+	{ printf 'pid %s\nboot %s\nstat %s\nend\n' "$$" "$boot" "$self" > "$d/pid"; } 2> /dev/null || {
+		k= v=
+		{ read -r k v < "$d/pid"; } 2> /dev/null
+		[ "$k $v" = "pid $$" ] || exit 0
+	}
+	set +C
+else
+	printf 'pid %s\nboot %s\nstat %s\nend\n' "$$" "$boot" "$self" > "$d/pid"
+fi
+umask "$u"
+"#;
+
 /// What goes into a job script.
 #[derive(Debug)]
 pub struct ScriptSpec<'a> {
@@ -49,6 +82,11 @@ fn push_quoted(out: &mut Vec<u8>, word: &OsStr) -> Result<(), JobDirError> {
 /// rename, whoever is watching. When the group is killed, the script goes
 /// with it; the `cancel` and `timeout` markers then tell the end.
 ///
+/// Run as `sh job.sh spawned`, it takes the first part of the `pid` file
+/// only when no one wrote it before (its launcher writes it at once, when
+/// it starts it: [`spawned_pid_file`]), and does not run when that part
+/// names another process (the job was taken for lost before it started).
+///
 /// The files it makes in the job directory are its owner's alone (mode
 /// 0600: it runs under `umask 077`); the command runs under the umask the
 /// script was started with (read from `/proc`, without a fork).
@@ -65,6 +103,7 @@ pub fn job_script(spec: &ScriptSpec<'_>) -> Result<Vec<u8>, JobDirError> {
 # the grace period), and writes the exit code to `state` (write, then\n\
 # rename) when the command ends.\n\
 # Run it again by hand with: sh job.sh\n\
+spawned=${1-}\n\
 d=",
     );
     push_quoted(&mut s, spec.dir.as_os_str())?;
@@ -85,25 +124,7 @@ d=",
     }
     s.extend_from_slice(b"cwd=");
     push_quoted(&mut s, spec.cwd.as_os_str())?;
-    s.extend_from_slice(
-        br#"
-u=
-{ while read -r k v; do [ "$k" = Umask: ] && u=$v && break; done < "/proc/$$/status"; } 2> /dev/null
-[ -n "$u" ] || u=$(umask)
-umask 077
-exec 2>> "$d/stderr"
-finish() {
-	umask 077
-	printf '%s\n' "$1" > "$d/state.tmp.$$" && LC_ALL=C exec mv -f "$d/state.tmp.$$" "$d/state"
-	exit "${2:-0}"
-}
-[ -e "$d/cancel" ] && finish 'cancelled' 1
-{ read -r self < "/proc/$$/stat"; } 2> /dev/null || self=
-{ read -r boot < /proc/sys/kernel/random/boot_id; } 2> /dev/null || boot=
-printf 'pid %s\nboot %s\nstat %s\nend\n' "$$" "$boot" "$self" > "$d/pid"
-umask "$u"
-"#,
-    );
+    s.extend_from_slice(START);
     s.extend_from_slice(spec.before_command);
     s.extend_from_slice(
         br#"

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use core_types::job::{Connector, FailReason, JobState, Signal, SignalTarget};
-use jobdir::{CANCEL, JobDirError, LauncherKind, STDERR, TIMEOUT};
+use jobdir::{CANCEL, GIVEN_UP, JobDirError, LauncherKind, PID, TIMEOUT};
 
 use crate::DirectError;
 
@@ -27,8 +27,6 @@ impl Deref for JobDir {
 /// doubling up to `LAST`.
 const FIRST_POLL: Duration = Duration::from_millis(2);
 const LAST_POLL: Duration = Duration::from_millis(250);
-/// How long a supervisor may take to write its pid file once started.
-const STARTING_GRACE: Duration = Duration::from_millis(200);
 
 impl JobDir {
     /// The job directory `dir` on `connector`'s machine.
@@ -77,14 +75,18 @@ impl JobDir {
                 // Queued (or starting) in a process that is still there.
                 return Ok(JobState::Scheduled);
             }
-            // The launcher creates `stderr` when it starts the supervisor.
-            if self.exists(STDERR)? {
-                // Handed to its supervisor just before the submitter went:
-                // the supervisor writes its pid first thing.
-                std::thread::sleep(STARTING_GRACE);
-                if self.pid_file()?.is_some() {
-                    return self.observed_state();
-                }
+            // Its submitter is gone, and recorded no supervisor: the job is
+            // lost, for good. Written where the supervisor would write, so
+            // that one started meanwhile sees it and never runs; or the
+            // supervisor was there first, and is followed.
+            if !self.connector.create_file(&self.path(PID), GIVEN_UP)?
+                && self.read(PID)?.as_deref() != Some(GIVEN_UP)
+            {
+                return match self.pid_file()? {
+                    Some(_) => self.observed_state(),
+                    // Being written by its supervisor.
+                    None => Ok(JobState::Running),
+                };
             }
         }
         self.unsupervised_end()

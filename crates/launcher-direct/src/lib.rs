@@ -462,7 +462,7 @@ impl Inner {
         // The job's devices are the ledger's to give: its script exports
         // them once it holds its share.
         let spec = ProcessSpec::new("sh")
-            .args([script_path.into_os_string()])
+            .args([script_path.into_os_string(), "spawned".into()])
             .cwd(&job.dir)
             .stdio(
                 StdioSpec::Null,
@@ -476,13 +476,27 @@ impl Inner {
         // Made here, its owner's alone (the spawn only truncates it).
         this.connector.write_file(&job.dir.join(STDERR), b"")?;
         let mut process = this.connector.spawn(&spec)?;
+        // Who runs it, known at once: whoever looks before the supervisor
+        // is scheduled finds it there, alive (or gone).
+        let files = JobDir::new(Arc::clone(&this.connector), &job.dir);
+        if let Some(pid) = process.id() {
+            let stat = files.read_abs(Path::new(&format!("/proc/{pid}/stat")))?;
+            let boot = files.read_abs(Path::new("/proc/sys/kernel/random/boot_id"))?;
+            let text = |b: Option<Vec<u8>>| {
+                String::from_utf8_lossy(&b.unwrap_or_default())
+                    .trim()
+                    .to_owned()
+            };
+            let record = jobdir::spawned_pid_file(pid, &text(boot), &text(stat));
+            this.connector
+                .create_file(&job.dir.join(jobdir::PID), &record)?;
+        }
         if job.detach {
             // A detached job outlives its submitter: return once its
             // directory says who runs it and it waits in the machine's
             // ledger or has started, so that no one ever takes it for a job
             // whose submitter vanished before it started, and jobs
             // submitted one after the other wait in that order.
-            let files = JobDir::new(Arc::clone(&this.connector), &job.dir);
             let in_line = job.dir.join(ledger::JOB_FILE);
             let state = job.dir.join(STATE);
             let since = Instant::now();

@@ -15,4 +15,5 @@ mod run;
 mod slurm;
 mod slurm_layouts;
 mod ssh;
+mod starting;
 mod support;

@@ -112,3 +112,47 @@ fn a_supervisor_slow_to_start_is_never_taken_for_lost() {
         "{before}: never lost, then done"
     );
 }
+
+#[test]
+fn a_job_taken_for_lost_never_runs_after() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("job");
+    let dir_s = dir.to_str().unwrap();
+    let out = crate::cli_find::launch_in(
+        home.path(),
+        &[
+            "run",
+            "--job-dir",
+            dir_s,
+            "cpu()",
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo ran",
+        ],
+        &[],
+    );
+    crate::support::assert_ok(&out);
+    // As if its submitter had gone before it started any supervisor.
+    for file in ["state", "pid", "stdout"] {
+        std::fs::remove_file(dir.join(file)).unwrap();
+    }
+    let lost = status(home.path(), &dir);
+    assert_eq!(
+        (lost["state"].as_str(), lost["reason"].as_str()),
+        (Some("failed"), Some("lost"))
+    );
+    // Its supervisor, started late after all, does not run the command.
+    let late = Command::new("/bin/sh")
+        .arg(dir.join("job.sh"))
+        .arg("spawned")
+        .status()
+        .unwrap();
+    assert!(late.success());
+    assert!(!dir.join("stdout").exists(), "the command never ran");
+    assert_eq!(
+        status(home.path(), &dir),
+        lost,
+        "a final state never changes"
+    );
+}

@@ -155,8 +155,7 @@ fn a_directory_that_holds_anything_is_refused() {
 fn over_ssh_too() {
     let Some((sshd, port)) = sshd() else { return };
     let home = tempfile::tempdir().unwrap();
-    let user = user();
-    let file = launcher_file(home.path(), &sshd, port, &user);
+    let file = launcher_file(home.path(), &sshd, port, &user());
     modes_hold(
         home.path(),
         Some(&file),

@@ -1,22 +1,28 @@
 //! `launch cancel` signals only the job's own processes: a `pid` file that
 //! names another process group, with its true start time, gets nothing
-//! killed and a clear error.
+//! killed and a clear error; locally and over SSH.
 
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::process::Command;
 
 use crate::cli_find::launch_in;
+use crate::ssh::{launcher_file, sshd, user};
 
-#[test]
-fn a_forged_pid_file_gets_no_one_killed() {
-    let home = tempfile::tempdir().unwrap();
-    let dir = home.path().join("job");
+/// Runs a job in `dir` (with the launcher file `config`, when given), then
+/// forges its `pid` file to name an unrelated process group: `launch
+/// cancel ADDRESS` fails clearly and the group survives.
+fn forged_pid_file_is_refused(home: &Path, config: Option<&str>, dir: &Path, address: &str) {
     let dir_s = dir.to_str().unwrap();
-    let out = launch_in(
-        home.path(),
-        &["run", "--job-dir", dir_s, "cpu()", "--", "true"],
-        &[],
-    );
+    let with_config = |args: &[&str]| {
+        let mut all = vec![args[0]];
+        if let Some(file) = config {
+            all.extend(["--config", file]);
+        }
+        all.extend(&args[1..]);
+        launch_in(home, &all, &[])
+    };
+    let out = with_config(&["run", "--job-dir", dir_s, "cpu()", "--", "true"]);
     crate::support::assert_ok(&out);
     // An unrelated process group, and a `pid` file that names it as the
     // job's supervisor, with its true `/proc` stat line and boot id.
@@ -38,7 +44,7 @@ fn a_forged_pid_file_gets_no_one_killed() {
         ),
     )
     .unwrap();
-    let out = launch_in(home.path(), &["cancel", dir_s], &[]);
+    let out = with_config(&["cancel", address]);
     let alive = victim.try_wait().unwrap().is_none();
     let _ = victim.kill();
     let _ = victim.wait();
@@ -48,4 +54,23 @@ fn a_forged_pid_file_gets_no_one_killed() {
         format!("process {pid}, which its `pid` file names, is not this job's"),
     );
     assert!(alive, "the unrelated group survives");
+}
+
+#[test]
+fn a_forged_pid_file_gets_no_one_killed() {
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("job");
+    forged_pid_file_is_refused(home.path(), None, &dir, dir.to_str().unwrap());
+}
+
+#[test]
+fn a_forged_pid_file_gets_no_one_killed_over_ssh() {
+    let Some((sshd, port)) = sshd() else { return };
+    let home = tempfile::tempdir().unwrap();
+    let user = user();
+    let file = launcher_file(home.path(), &sshd, port, &user);
+    // The test sshd is this machine: its files are ours to forge.
+    let dir = home.path().join("job");
+    let address = format!("ssh://{user}@127.0.0.1:{port}{}", dir.display());
+    forged_pid_file_is_refused(home.path(), Some(&file), &dir, &address);
 }

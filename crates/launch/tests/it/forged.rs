@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::cli_find::launch_in;
-use crate::ssh::{launcher_file, sshd, user};
+use crate::ssh::ssh_home;
 
 /// Runs a job in `dir` (with the launcher file `config`, when given), then
 /// forges its `pid` file to name an unrelated process group: `launch
@@ -65,12 +65,11 @@ fn a_forged_pid_file_gets_no_one_killed() {
 
 #[test]
 fn a_forged_pid_file_gets_no_one_killed_over_ssh() {
-    let Some((sshd, port)) = sshd() else { return };
-    let home = tempfile::tempdir().unwrap();
-    let user = user();
-    let file = launcher_file(home.path(), &sshd, port, &user);
+    let Some((home, file, prefix)) = ssh_home() else {
+        return;
+    };
     // The test sshd is this machine: its files are ours to forge.
     let dir = home.path().join("job");
-    let address = format!("ssh://{user}@127.0.0.1:{port}{}", dir.display());
+    let address = format!("{prefix}{}", dir.display());
     forged_pid_file_is_refused(home.path(), Some(&file), &dir, &address);
 }

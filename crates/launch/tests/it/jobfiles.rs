@@ -7,7 +7,7 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use crate::ssh::{launcher_file, sshd, user};
+use crate::ssh::ssh_home;
 
 /// `launch ARGS...` run by `sh` under `umask MASK`, with a private home.
 fn launch_umask(home: &Path, mask: &str, args: &[&str]) -> Output {
@@ -153,9 +153,9 @@ fn a_directory_that_holds_anything_is_refused() {
 
 #[test]
 fn over_ssh_too() {
-    let Some((sshd, port)) = sshd() else { return };
-    let home = tempfile::tempdir().unwrap();
-    let file = launcher_file(home.path(), &sshd, port, &user());
+    let Some((home, file, _)) = ssh_home() else {
+        return;
+    };
     modes_hold(
         home.path(),
         Some(&file),

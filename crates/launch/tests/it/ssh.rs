@@ -75,7 +75,7 @@ fn launcher_file_with(home: &Path, sshd: &Path, port: u16, user: &str, entry: &s
 }
 
 /// The launcher file of [`launcher_file_with`] with 2 cores and 1 GiB.
-pub(crate) fn launcher_file(home: &Path, sshd: &Path, port: u16, user: &str) -> String {
+fn launcher_file(home: &Path, sshd: &Path, port: u16, user: &str) -> String {
     launcher_file_with(
         home,
         sshd,
@@ -83,6 +83,17 @@ pub(crate) fn launcher_file(home: &Path, sshd: &Path, port: u16, user: &str) -> 
         user,
         "host = { cores = 2, memory = \"1GiB\" }\n",
     )
+}
+
+/// A private home with the launcher file of [`launcher_file`], and the
+/// address prefix of the test sshd's machine (`ssh://user@127.0.0.1:port`);
+/// `None` without the test sshd.
+pub(crate) fn ssh_home() -> Option<(tempfile::TempDir, String, String)> {
+    let (sshd, port) = sshd()?;
+    let home = tempfile::tempdir().unwrap();
+    let user = user();
+    let file = launcher_file(home.path(), &sshd, port, &user);
+    Some((home, file, format!("ssh://{user}@127.0.0.1:{port}")))
 }
 
 /// `launch run --detach` in `dir`: the address it prints.

@@ -45,8 +45,8 @@ use core_types::job::ConnectorError;
 pub use dir::{JobDir, read_meta};
 pub use meta::{ArrayMeta, FORMAT, JobMeta, LauncherKind, LauncherMeta, SlurmMeta};
 pub use process::{
-    GIVEN_UP, Identity, PidFile, ProcStat, is_alive, local_host, parse_pid_file, parse_stat,
-    spawned_pid_file, this_process,
+    BOOT_ID, GIVEN_UP, Identity, PidFile, ProcStat, is_alive, local_host, parse_pid_file,
+    parse_stat, spawned_pid_file, this_process,
 };
 pub use script::{ScriptSpec, job_script};
 pub use state::{parse_state, state_line};

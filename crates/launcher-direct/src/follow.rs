@@ -79,9 +79,9 @@ impl JobDir {
             // lost, for good. Written where the supervisor would write, so
             // that one started meanwhile sees it and never runs; or the
             // supervisor was there first, and is followed.
-            if !self.connector.create_file(&self.path(PID), GIVEN_UP)?
-                && self.read(PID)?.as_deref() != Some(GIVEN_UP)
-            {
+            // (A directory it cannot write in: the verdict is not recorded.)
+            let recorded = self.connector.create_file(&self.path(PID), GIVEN_UP);
+            if matches!(recorded, Ok(false)) && self.read(PID)?.as_deref() != Some(GIVEN_UP) {
                 return match self.pid_file()? {
                     Some(_) => self.observed_state(),
                     // Being written by its supervisor.

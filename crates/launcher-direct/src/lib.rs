@@ -479,18 +479,7 @@ impl Inner {
         // Who runs it, known at once: whoever looks before the supervisor
         // is scheduled finds it there, alive (or gone).
         let files = JobDir::new(Arc::clone(&this.connector), &job.dir);
-        if let Some(pid) = process.id() {
-            let stat = files.read_abs(Path::new(&format!("/proc/{pid}/stat")))?;
-            let boot = files.read_abs(Path::new("/proc/sys/kernel/random/boot_id"))?;
-            let text = |b: Option<Vec<u8>>| {
-                String::from_utf8_lossy(&b.unwrap_or_default())
-                    .trim()
-                    .to_owned()
-            };
-            let record = jobdir::spawned_pid_file(pid, &text(boot), &text(stat));
-            this.connector
-                .create_file(&job.dir.join(jobdir::PID), &record)?;
-        }
+        let mut recorded = record_supervisor(&files, process.id(), job.detach);
         if job.detach {
             // A detached job outlives its submitter: return once its
             // directory says who runs it and it waits in the machine's
@@ -506,6 +495,8 @@ impl Inner {
                 && files.pid_file()?.is_none_or(|p| p.command.is_none())
                 && !this.connector.exists(&state)?
             {
+                // Recorded once it leads its session (`setsid` made it).
+                recorded = recorded || record_supervisor(&files, process.id(), true);
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
@@ -548,6 +539,40 @@ impl Inner {
         tracked.cond.notify_all();
         Inner::dispatch(this);
     }
+}
+
+/// Writes the first part of the `pid` file for the supervisor `pid` just
+/// started, once `/proc` shows it leading its process group (its session,
+/// when `detached`): whether that is done (or cannot be: no pid, a file
+/// already there). Best effort: the supervisor, which runs whatever
+/// happens here, writes it too when it finds none.
+fn record_supervisor(files: &JobDir, pid: Option<u32>, detached: bool) -> bool {
+    let Some(pid) = pid else { return true };
+    let text = |path: &str| {
+        let bytes = files.read_abs(Path::new(path)).ok().flatten();
+        String::from_utf8_lossy(&bytes.unwrap_or_default())
+            .trim()
+            .to_owned()
+    };
+    let stat = text(&format!("/proc/{pid}/stat"));
+    // Fields after the name: state, ppid, process group, session.
+    let leader = stat
+        .rfind(')')
+        .and_then(|at| {
+            stat[at + 1..]
+                .split_ascii_whitespace()
+                .nth(if detached { 3 } else { 2 })
+        })
+        .and_then(|id| id.parse::<u32>().ok());
+    // Without its start time it would read as gone.
+    if leader != Some(pid) || jobdir::parse_stat(&stat).is_none() {
+        return false;
+    }
+    let record = jobdir::spawned_pid_file(pid, &text(jobdir::BOOT_ID), &stat);
+    let _ = files
+        .connector
+        .create_file(&files.path(jobdir::PID), &record);
+    true
 }
 
 impl Launcher for DirectLauncher {

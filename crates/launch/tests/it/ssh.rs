@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crate::cli_find::launch_in;
 
 /// The test sshd's directory and port.
-pub(crate) fn sshd() -> Option<(PathBuf, u16)> {
+fn sshd() -> Option<(PathBuf, u16)> {
     let required = std::env::var("LAUNCH_TEST_SSH").is_ok_and(|v| v == "required");
     let found = std::env::var_os("LAUNCH_TEST_SSH_DIR").and_then(|dir| {
         let dir = PathBuf::from(dir);
@@ -32,7 +32,7 @@ pub(crate) fn sshd() -> Option<(PathBuf, u16)> {
     found
 }
 
-pub(crate) fn user() -> String {
+fn user() -> String {
     let out = Command::new("id").arg("-un").output().unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }

@@ -26,9 +26,10 @@
 //! # Ok::<(), core_types::job::ConnectorError>(())
 //! ```
 
+use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -198,6 +199,27 @@ fn io_error(op: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Con
     move |source| ConnectorError::Io { op, path, source }
 }
 
+/// A temporary file (mode 0600) beside `path`, holding `contents`.
+fn temp_with(path: &Path, contents: &[u8]) -> ConnectorResult<tempfile::NamedTempFile> {
+    if path.file_name().is_none() {
+        return Err(ConnectorError::Invalid(format!(
+            "`{}` names no file",
+            path.display()
+        )));
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".launch-write.")
+        .tempfile_in(dir)
+        .map_err(io_error("write", path))?;
+    tmp.write_all(contents)
+        .map_err(io_error("write", tmp.path()))?;
+    Ok(tmp)
+}
+
 impl Connector for LocalConnector {
     fn name(&self) -> String {
         "local".into()
@@ -245,36 +267,67 @@ impl Connector for LocalConnector {
     fn write_file(&self, path: &Path, contents: &[u8]) -> Result<(), ConnectorError> {
         // Written beside the target, then renamed over it: readers see the
         // old file or the new one, never a part (tempfile's persist).
-        if path.file_name().is_none() {
-            return Err(ConnectorError::Invalid(format!(
-                "`{}` names no file",
-                path.display()
-            )));
-        }
-        let dir = match path.parent() {
-            Some(dir) if !dir.as_os_str().is_empty() => dir,
-            _ => Path::new("."),
-        };
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".launch-write.")
-            .tempfile_in(dir)
-            .map_err(io_error("write", path))?;
-        // The file itself, whose errors name no temporary path: the error
-        // names the file being written (the temporary one is removed).
-        tmp.as_file_mut()
-            .write_all(contents)
-            .map_err(io_error("write", path))?;
-        tmp.persist(path).map_err(|e| ConnectorError::Io {
-            op: "rename into",
-            path: path.to_path_buf(),
-            source: e.error,
-        })?;
+        temp_with(path, contents)?
+            .persist(path)
+            .map_err(|e| ConnectorError::Io {
+                op: "rename into",
+                path: path.to_path_buf(),
+                source: e.error,
+            })?;
         Ok(())
     }
 
+    fn create_file(&self, path: &Path, contents: &[u8]) -> ConnectorResult<bool> {
+        let tmp = temp_with(path, contents)?;
+        match tmp.persist_noclobber(path) {
+            Ok(_) => Ok(true),
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(io_error("create", path)(e.error)),
+        }
+    }
+
     fn set_executable(&self, path: &Path) -> Result<(), ConnectorError> {
-        fs::set_permissions(path, fs::Permissions::from_mode(0o755))
+        fs::set_permissions(path, fs::Permissions::from_mode(0o700))
             .map_err(io_error("make executable", path))
+    }
+
+    fn create_private_dir(&self, path: &Path) -> ConnectorResult<Vec<OsString>> {
+        let fail = io_error("create directory", path);
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            self.create_dir_all(parent)?;
+        }
+        // Made 0700 at once (the umask only takes bits away), so that no
+        // one else can add to it between its making and its listing.
+        match fs::DirBuilder::new().mode(0o700).create(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(fail(e)),
+            _ => {}
+        }
+        let meta = fs::metadata(path).map_err(io_error("create directory", path))?;
+        let refuse = |why: String| {
+            io_error("create directory", path)(std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                why,
+            ))
+        };
+        if !meta.is_dir() {
+            return Err(refuse("it exists and is not a directory".into()));
+        }
+        let me = nix::unistd::geteuid().as_raw();
+        if meta.uid() != me {
+            return Err(refuse(format!(
+                "it belongs to user {}, not to you (user {me})",
+                meta.uid()
+            )));
+        }
+        fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+            .map_err(io_error("change the mode of", path))?;
+        fs::read_dir(path)
+            .and_then(|entries| {
+                entries
+                    .map(|e| e.map(|e| e.file_name()))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .map_err(io_error("list", path))
     }
 
     fn read_file(&self, path: &Path) -> Result<Vec<u8>, ConnectorError> {

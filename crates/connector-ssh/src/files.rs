@@ -96,11 +96,14 @@ pub(crate) fn read_file_from(
 }
 
 /// Writes `contents` to a temporary file beside `path`, then renames it.
-pub(crate) fn write_file(
+/// Writes `contents` to a fresh temporary file beside `path` and renames
+/// it to `path` with SFTP, which (on OpenSSH) never replaces a file: the
+/// temporary's path, and whether it was renamed.
+fn write_beside(
     shared: &Arc<Shared>,
     path: &Path,
     contents: &[u8],
-) -> Result<(), ConnectorError> {
+) -> Result<(PathBuf, bool), ConnectorError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let name = path
         .file_name()
@@ -114,9 +117,13 @@ pub(crate) fn write_file(
     ));
     let tmp = path.with_file_name(tmp_name);
     let renamed = shared.retrying(|shared, st| {
+        // A file of its own (a link there is not followed), its owner's
+        // alone; a retry after a broken session finds its own.
         let flags = OpenFlags::WRITE | OpenFlags::CREATE | OpenFlags::TRUNCATE;
+        let _ = shared.hold(st, "removing a file", |c| Ok(c.sftp()?.unlink(&tmp)?));
         let mut file = shared.hold(st, "creating a file", |c| {
-            Ok(c.sftp()?.open_mode(&tmp, flags, 0o644, OpenType::File)?)
+            Ok(c.sftp()?
+                .open_mode(&tmp, flags | OpenFlags::EXCLUSIVE, 0o600, OpenType::File)?)
         })?;
         let mut written = 0;
         while written < contents.len() {
@@ -142,13 +149,47 @@ pub(crate) fn write_file(
             Err(e) => Err(e),
         }
     });
-    let renamed = match renamed {
-        Ok(renamed) => renamed,
+    match renamed {
+        Ok(renamed) => Ok((tmp, renamed)),
         Err(e) => {
             let _ = remove(shared, &tmp);
-            return Err(io_error("write", &tmp)(e));
+            Err(io_error("write", &tmp)(e))
         }
-    };
+    }
+}
+
+/// Creates `path` with `contents`, whole at once, unless something (a
+/// link, too) is there: whether it did.
+pub(crate) fn create_file(
+    shared: &Arc<Shared>,
+    path: &Path,
+    contents: &[u8],
+) -> Result<bool, ConnectorError> {
+    let (tmp, renamed) = write_beside(shared, path, contents)?;
+    if renamed {
+        return Ok(true);
+    }
+    let _ = remove(shared, &tmp);
+    let there = shared
+        .retrying(|shared, st| Ok(stat(shared, st, path, false)?.is_some()))
+        .map_err(io_error("create", path))?;
+    if there {
+        Ok(false)
+    } else {
+        Err(ConnectorError::Io {
+            op: "create",
+            path: path.to_path_buf(),
+            source: io::Error::other("the SFTP server did not rename the file into place"),
+        })
+    }
+}
+
+pub(crate) fn write_file(
+    shared: &Arc<Shared>,
+    path: &Path,
+    contents: &[u8],
+) -> Result<(), ConnectorError> {
+    let (tmp, renamed) = write_beside(shared, path, contents)?;
     if renamed {
         return Ok(());
     }
@@ -185,18 +226,10 @@ fn quoted(word: &std::ffi::OsStr) -> Result<String, ConnectorError> {
 }
 
 pub(crate) fn set_executable(shared: &Shared, path: &Path) -> Result<(), ConnectorError> {
-    let stat = FileStat {
-        size: None,
-        uid: None,
-        gid: None,
-        perm: Some(0o755),
-        atime: None,
-        mtime: None,
-    };
     shared
         .retrying(|shared, st| {
             shared.hold(st, "changing a file's mode", |c| {
-                Ok(c.sftp()?.setstat(path, stat.clone())?)
+                Ok(c.sftp()?.setstat(path, mode_only(0o700))?)
             })
         })
         .map_err(io_error("make executable", path))
@@ -273,6 +306,115 @@ pub(crate) fn create_dir_all(shared: &Shared, path: &Path) -> Result<(), Connect
         .map_err(io_error("create directory", path))
 }
 
+/// The names of what a directory holds (not `.` and `..`).
+fn list_in(shared: &Shared, st: &mut State, path: &Path) -> Result<Vec<OsString>, SshError> {
+    let mut dir = shared.hold(st, "opening a directory", |c| {
+        Ok(c.sftp()?.opendir(path)?)
+    })?;
+    let mut names = Vec::new();
+    loop {
+        match shared.hold(st, "listing a directory", |_| Ok(dir.readdir()?)) {
+            Ok((name, _)) => {
+                if name != Path::new(".") && name != Path::new("..") {
+                    if let Some(name) = name.file_name() {
+                        names.push(name.to_owned());
+                    }
+                }
+            }
+            // libssh2's "no more entries".
+            Err(e) if e.session_code() == Some(LIBSSH2_ERROR_FILE) => break,
+            Err(e) => return Err(e),
+        }
+    }
+    close(shared, st, &mut dir)?;
+    Ok(names)
+}
+
+/// The remote user's uid (`id -u`).
+fn remote_uid(shared: &Arc<Shared>) -> Result<u32, io::Error> {
+    let (out, err, exit) = crate::process::exec_capture(shared, "exec id -u\n")?;
+    String::from_utf8_lossy(&out)
+        .trim()
+        .parse()
+        .ok()
+        .filter(|_| exit.success())
+        .ok_or_else(|| {
+            io::Error::other(format!(
+                "`id -u` failed ({exit}): {}",
+                String::from_utf8_lossy(&err).trim_end()
+            ))
+        })
+}
+
+/// Makes a directory of the remote user's alone (mode 0700), or takes one
+/// of theirs that is there; what it holds.
+pub(crate) fn create_private_dir(
+    shared: &Arc<Shared>,
+    path: &Path,
+) -> Result<Vec<OsString>, ConnectorError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_dir_all(shared, parent)?;
+    }
+    let refuse = |why: String| ConnectorError::Io {
+        op: "create directory",
+        path: path.to_path_buf(),
+        source: io::Error::new(io::ErrorKind::PermissionDenied, why),
+    };
+    // Made 0700 at once (the server's umask only takes bits away).
+    let made = shared
+        .retrying(|shared, st| {
+            let made = shared.hold(st, "creating a directory", |c| {
+                Ok(c.sftp()?.mkdir(path, 0o700)?)
+            });
+            match (made, stat(shared, st, path, true)?) {
+                (Ok(()), _) => Ok(true),
+                (Err(_), Some(meta)) if meta.is_dir() => Ok(false),
+                (Err(e), None) => Err(e),
+                (Err(_), Some(_)) => Err(SshError::Io(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "it exists and is not a directory",
+                ))),
+            }
+        })
+        .map_err(io_error("create directory", path))?;
+    if !made {
+        let owner = shared
+            .retrying(|shared, st| Ok(stat(shared, st, path, true)?.and_then(|m| m.uid)))
+            .map_err(io_error("create directory", path))?;
+        let me = remote_uid(shared).map_err(|source| ConnectorError::Io {
+            op: "create directory",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if owner != Some(me) {
+            return Err(refuse(format!(
+                "it belongs to user {}, not to you (user {me})",
+                owner.map_or_else(|| "?".to_owned(), |u| u.to_string())
+            )));
+        }
+    }
+    shared
+        .retrying(|shared, st| {
+            shared.hold(st, "changing a directory's mode", |c| {
+                Ok(c.sftp()?.setstat(path, mode_only(0o700))?)
+            })?;
+            list_in(shared, st, path)
+        })
+        .map_err(io_error("create directory", path))
+}
+
+/// A stat that sets the mode alone.
+fn mode_only(perm: u32) -> FileStat {
+    FileStat {
+        size: None,
+        uid: None,
+        gid: None,
+        perm: Some(perm),
+        atime: None,
+        mtime: None,
+    }
+}
+
 /// Removes what `path` names, recursively; nothing there is fine.
 fn remove_in(shared: &Shared, st: &mut State, path: &Path) -> Result<(), SshError> {
     let Some(meta) = stat(shared, st, path, false)? else {
@@ -285,25 +427,8 @@ fn remove_in(shared: &Shared, st: &mut State, path: &Path) -> Result<(), SshErro
     if !meta.is_dir() {
         return gone(shared.hold(st, "removing a file", |c| Ok(c.sftp()?.unlink(path)?)));
     }
-    let mut dir = shared.hold(st, "opening a directory", |c| {
-        Ok(c.sftp()?.opendir(path)?)
-    })?;
-    let mut entries = Vec::new();
-    loop {
-        match shared.hold(st, "listing a directory", |_| Ok(dir.readdir()?)) {
-            Ok((name, _)) => {
-                if name != Path::new(".") && name != Path::new("..") {
-                    entries.push(path.join(name));
-                }
-            }
-            // libssh2's "no more entries".
-            Err(e) if e.session_code() == Some(LIBSSH2_ERROR_FILE) => break,
-            Err(e) => return Err(e),
-        }
-    }
-    close(shared, st, &mut dir)?;
-    for entry in entries {
-        remove_in(shared, st, &entry)?;
+    for name in list_in(shared, st, path)? {
+        remove_in(shared, st, &path.join(name))?;
     }
     gone(shared.hold(st, "removing a directory", |c| Ok(c.sftp()?.rmdir(path)?)))
 }

@@ -355,6 +355,20 @@ impl Connector for SshConnector {
         }
     }
 
+    fn create_file(&self, path: &Path, contents: &[u8]) -> Result<bool, ConnectorError> {
+        match &self.inner {
+            Inner::Ssh2(shared) => files::create_file(shared, path, contents),
+            Inner::OpenSsh(m) => m.create_file(path, contents),
+        }
+    }
+
+    fn create_private_dir(&self, path: &Path) -> Result<Vec<std::ffi::OsString>, ConnectorError> {
+        match &self.inner {
+            Inner::Ssh2(shared) => files::create_private_dir(shared, path),
+            Inner::OpenSsh(m) => m.create_private_dir(path),
+        }
+    }
+
     fn exists(&self, path: &Path) -> Result<bool, ConnectorError> {
         match &self.inner {
             Inner::Ssh2(shared) => files::exists(shared, path),

@@ -344,11 +344,41 @@ pub trait Connector: Send + Sync + fmt::Debug {
     fn run(&self, spec: &ProcessSpec) -> Result<ProcessOutput, ConnectorError>;
 
     /// Writes a whole file atomically (a reader sees the old file or the
-    /// new one, never a part): write to a temporary name, then rename.
+    /// new one, never a part): write to a temporary name, then rename. The
+    /// file is its owner's alone (mode 0600), and a link at `path` is
+    /// replaced, never followed.
     fn write_file(&self, path: &Path, contents: &[u8]) -> Result<(), ConnectorError>;
 
-    /// Makes a file executable by its owner (and readable by all).
+    /// Creates a file with `contents`, whole at once (a reader sees no file
+    /// or all of it), mode 0600, unless something is at `path` already (a
+    /// link too: it is never followed): whether it made it. Two callers
+    /// that race for one path: exactly one makes it.
+    fn create_file(&self, path: &Path, contents: &[u8]) -> ConnectorResult<bool> {
+        let _ = contents;
+        Err(ConnectorError::Invalid(format!(
+            "the connector {} cannot create `{}` exclusively",
+            self.name(),
+            path.display()
+        )))
+    }
+
+    /// Makes a file readable, writable and executable by its owner alone
+    /// (mode 0700).
     fn set_executable(&self, path: &Path) -> Result<(), ConnectorError>;
+
+    /// Creates a directory only its owner may use (mode 0700, whatever the
+    /// umask), with its missing parents (as [`Connector::create_dir_all`]
+    /// makes them). A directory already there is taken when it belongs to
+    /// the caller (its mode is then set to 0700), refused otherwise. Gives
+    /// the names of what it holds, read once no one else can add to it
+    /// (none when it was just made).
+    fn create_private_dir(&self, path: &Path) -> ConnectorResult<Vec<OsString>> {
+        Err(ConnectorError::Invalid(format!(
+            "the connector {} cannot create `{}` as a private directory",
+            self.name(),
+            path.display()
+        )))
+    }
 
     /// Reads a whole file.
     fn read_file(&self, path: &Path) -> Result<Vec<u8>, ConnectorError>;

@@ -62,6 +62,38 @@ impl JobDir {
         }
     }
 
+    /// Makes the directory of a new job on `connector`'s machine: new, or
+    /// empty and the caller's, and then no one else's (mode 0700), so that
+    /// no one else can plant a file or a link in it. A directory that holds
+    /// anything is refused (one that holds a job, or anything else: a job
+    /// directory is never shared), naming the directory.
+    pub fn create(
+        connector: Arc<dyn Connector>,
+        dir: impl Into<PathBuf>,
+    ) -> Result<Self, JobDirError> {
+        let dir = dir.into();
+        let mut names = connector.create_private_dir(&dir)?;
+        if names.is_empty() {
+            return Ok(JobDir { connector, dir });
+        }
+        let reason = if names.iter().any(|n| n == META) {
+            format!("it already holds a job (`{META}` exists)")
+        } else {
+            names.sort();
+            let shown: Vec<String> = names
+                .iter()
+                .take(3)
+                .map(|n| format!("`{}`", crate::printable(n)))
+                .collect();
+            format!(
+                "it is not empty (it holds {}{}) and is not a job directory: a job needs a new or empty directory",
+                shown.join(", "),
+                if names.len() > 3 { ", ..." } else { "" }
+            )
+        };
+        Err(JobDirError::InUse { dir, reason })
+    }
+
     /// The path of one of its files.
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)

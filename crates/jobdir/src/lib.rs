@@ -46,7 +46,8 @@ use core_types::job::ConnectorError;
 pub use dir::{JobDir, read_meta};
 pub use meta::{ArrayMeta, FORMAT, JobMeta, LauncherKind, LauncherMeta, SlurmMeta};
 pub use process::{
-    Identity, PidFile, ProcStat, is_alive, local_host, parse_pid_file, parse_stat, this_process,
+    BOOT_ID, GIVEN_UP, Identity, PidFile, ProcStat, is_alive, local_host, parse_pid_file,
+    parse_stat, spawned_pid_file, this_process,
 };
 pub use script::{ScriptSpec, job_script};
 pub use state::{parse_state, state_line};
@@ -80,6 +81,11 @@ pub const CANCEL: &str = "cancel";
 /// Written by the watchdog when the time limit fired.
 pub const TIMEOUT: &str = "timeout";
 
+/// A file name as it may be printed: control characters escaped.
+fn printable(name: &std::ffi::OsStr) -> String {
+    core_types::text::printable(&name.to_string_lossy()).into_owned()
+}
+
 /// Why a job directory cannot be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum JobDirError {
@@ -92,6 +98,14 @@ pub enum JobDirError {
         /// The directory.
         dir: PathBuf,
         /// Why (`it does not exist`, ...).
+        reason: String,
+    },
+    /// A directory a new job cannot have.
+    #[error("job directory `{}`: {reason}", dir.display())]
+    InUse {
+        /// The directory.
+        dir: PathBuf,
+        /// Why (`it already holds a job`, ...).
         reason: String,
     },
     /// A job of a launcher this version does not know.

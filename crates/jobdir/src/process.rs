@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 
 /// Where Linux says the boot id.
-const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
+pub const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
 
 /// A process as `/proc/PID/stat` shows it: enough to tell it from another
 /// process that got the same pid later.
@@ -137,6 +137,17 @@ fn lines(text: &str) -> impl Iterator<Item = (&str, &str)> {
     text.lines()
         .map(|line| line.split_once(' ').unwrap_or((line, "")))
 }
+
+/// The first part of the `pid` file, as the launcher writes it for the
+/// supervisor it just started (`pid`, with its `/proc` stat line and the
+/// boot id), so that its identity is known at once, before it runs.
+pub fn spawned_pid_file(pid: u32, boot: &str, stat: &str) -> Vec<u8> {
+    format!("pid {pid}\nboot {boot}\nstat {}\nend\n", stat.trim_end()).into_bytes()
+}
+
+/// What the `pid` file holds when a job that had not started was taken for
+/// lost: its supervisor, should it start after all, does not run.
+pub const GIVEN_UP: &[u8] = b"none\nend\n";
 
 /// Reads the `pid` file; `None` while its first part is incomplete (being
 /// written). Its second part, the command's, follows once it started.

@@ -25,9 +25,10 @@ pub struct ScriptSpec<'a> {
     pub grace: u64,
     /// `sh` text run once the `pid` file names the supervisor, before the
     /// command starts (the direct launcher waits there for its share of the
-    /// machine); empty for none. It runs with `$d` the job directory and
-    /// may end the job with `finish STATE CODE`; what it exports reaches
-    /// the command. It may set `state_note`, a line the script writes
+    /// machine); empty for none. It runs with `$d` the job directory, under
+    /// the caller's umask (`$u`; a file it makes in `$d` it makes under
+    /// `umask 077`), and may end the job with `finish STATE CODE`; what it
+    /// exports reaches the command. It may set `state_note`, a line the script writes
     /// after the state line (the Slurm launcher: `run N`, the run of a
     /// requeued job that wrote it); readers of the state read its first
     /// line alone.
@@ -42,6 +43,10 @@ fn push_quoted(out: &mut Vec<u8>, word: &OsStr) -> Result<(), JobDirError> {
 /// The script's start, after its variables: `finish`, the reservation of
 /// the state's space, the `pid` file (`@PAD@`: the reservation's blanks).
 const START: &str = r#"
+u=
+{ while read -r k v; do [ "$k" = Umask: ] && u=$v && break; done < "/proc/$$/status"; } 2> /dev/null
+[ -n "$u" ] || u=$(umask)
+umask 077
 exec 2>> "$d/stderr"
 # The state line goes over the space reserved for it (in place: no block
 # to allocate on a full disk), the blanks after it are cut (which frees
@@ -50,6 +55,7 @@ exec 2>> "$d/stderr"
 # A launcher's `before_command` may set `state_note`: a line written after
 # the state's.
 finish() {
+	umask 077
 	line=$1
 	[ -n "${state_note:-}" ] && line="$1
 $state_note"
@@ -70,18 +76,33 @@ $state_note"
 [ -e "$d/cancel" ] && finish 'cancelled' 1
 { read -r self < "/proc/$$/stat"; } 2> /dev/null || self=
 { read -r boot < /proc/sys/kernel/random/boot_id; } 2> /dev/null || boot=
-printf 'pid %s\nboot %s\nstat %s\nend\n' "$$" "$boot" "$self" > "$d/pid"
+if [ "$spawned" = spawned ]; then
+	# Started by a launcher, which may have written this part already, at
+	# once: a file that names another process says the job was given up
+	# for lost before it started, and it never runs.
+	set -C
+	{ printf 'pid %s\nboot %s\nstat %s\nend\n' "$$" "$boot" "$self" > "$d/pid"; } 2> /dev/null || {
+		k= v=
+		{ read -r k v < "$d/pid"; } 2> /dev/null
+		[ "$k $v" = "pid $$" ] || exit 0
+	}
+	set +C
+else
+	printf 'pid %s\nboot %s\nstat %s\nend\n' "$$" "$boot" "$self" > "$d/pid"
+fi
+umask "$u"
 "#;
 
 /// The script's end, after the launcher's `before_command`: the command,
 /// the watchdog, the state.
 const RUN: &[u8] = br#"
+umask 077
 cd "$cwd" 2> /dev/null || {
 	printf 'launch: cannot change directory to %s\n' "$cwd" >> "$d/stderr"
 	finish 'exited 126' 126
 }
 trap 'sig=1' TERM INT HUP
-"$@" < /dev/null > "$d/stdout" 2>> "$d/stderr" &
+{ umask "$u"; "$@"; } < /dev/null > "$d/stdout" 2>> "$d/stderr" &
 pid=$!
 { read -r cstat < "/proc/$pid/stat"; } 2> /dev/null || cstat=
 printf 'cmd %s\ncstat %s\ncend\n' "$pid" "$cstat" >> "$d/pid"
@@ -135,6 +156,15 @@ finish "exited $code$nospace" "$code"
 /// rename, whoever is watching. When the group is killed, the script goes
 /// with it; the `cancel` and `timeout` markers then tell the end.
 ///
+/// Run as `sh job.sh spawned`, it takes the first part of the `pid` file
+/// only when no one wrote it before (its launcher writes it at once, when
+/// it starts it: [`spawned_pid_file`]), and does not run when that part
+/// names another process (the job was taken for lost before it started).
+///
+/// The files it makes in the job directory are its owner's alone (mode
+/// 0600: it runs under `umask 077`); the command runs under the umask the
+/// script was started with (read from `/proc`, without a fork).
+///
 /// Every launcher runs jobs with it: the direct launcher as it is, the
 /// Slurm launcher with its `#SBATCH` lines and its own part in front.
 pub fn job_script(spec: &ScriptSpec<'_>) -> Result<Vec<u8>, JobDirError> {
@@ -147,6 +177,7 @@ pub fn job_script(spec: &ScriptSpec<'_>) -> Result<Vec<u8>, JobDirError> {
 # the grace period), and writes the exit code to `state` (write, then\n\
 # rename) when the command ends.\n\
 # Run it again by hand with: sh job.sh\n\
+spawned=${1-}\n\
 d=",
     );
     push_quoted(&mut s, spec.dir.as_os_str())?;

@@ -3,11 +3,12 @@
 
 use core_types::backoff::Backoff;
 use std::ops::Deref;
+use std::os::unix::ffi::OsStrExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use core_types::job::{Connector, FailReason, JobState, Signal, SignalTarget};
-use jobdir::{CANCEL, JobDirError, LauncherKind, STDERR, TIMEOUT};
+use jobdir::{CANCEL, GIVEN_UP, JobDirError, LauncherKind, PID, TIMEOUT};
 
 use crate::DirectError;
 
@@ -26,8 +27,6 @@ impl Deref for JobDir {
 /// doubling up to `LAST`.
 const FIRST_POLL: Duration = Duration::from_millis(2);
 const LAST_POLL: Duration = Duration::from_millis(250);
-/// How long a supervisor may take to write its pid file once started.
-const STARTING_GRACE: Duration = Duration::from_millis(200);
 
 impl JobDir {
     /// The job directory `dir` on `connector`'s machine.
@@ -76,14 +75,18 @@ impl JobDir {
                 // Queued (or starting) in a process that is still there.
                 return Ok(JobState::Scheduled);
             }
-            // The launcher creates `stderr` when it starts the supervisor.
-            if self.exists(STDERR)? {
-                // Handed to its supervisor just before the submitter went:
-                // the supervisor writes its pid first thing.
-                std::thread::sleep(STARTING_GRACE);
-                if self.pid_file()?.is_some() {
-                    return self.observed_state();
-                }
+            // Its submitter is gone, and recorded no supervisor: the job is
+            // lost, for good. Written where the supervisor would write, so
+            // that one started meanwhile sees it and never runs; or the
+            // supervisor was there first, and is followed.
+            // (A directory it cannot write in: the verdict is not recorded.)
+            let recorded = self.connector.create_file(&self.path(PID), GIVEN_UP);
+            if matches!(recorded, Ok(false)) && self.read(PID)?.as_deref() != Some(GIVEN_UP) {
+                return match self.pid_file()? {
+                    Some(_) => self.observed_state(),
+                    // Being written by its supervisor.
+                    None => Ok(JobState::Running),
+                };
             }
         }
         self.unsupervised_end()
@@ -182,6 +185,50 @@ impl JobDir {
         }
     }
 
+    /// Whether process `pid` is this job's: in the process group `group`,
+    /// with the job's marker in the environment it started with
+    /// (`LAUNCH_JOB_DIR` naming this directory, or one whose `pid` file is
+    /// this one's), whatever a `pid` file says of it.
+    pub(crate) fn is_the_jobs(&self, pid: u32, group: u32) -> Result<bool, DirectError> {
+        let proc = std::path::PathBuf::from(format!("/proc/{pid}"));
+        let in_group = self
+            .read_abs(&proc.join("stat"))?
+            .and_then(|stat| {
+                let stat = String::from_utf8_lossy(&stat).into_owned();
+                let after = stat.get(stat.rfind(')')? + 1..)?.to_owned();
+                after.split_ascii_whitespace().nth(2)?.parse::<u32>().ok()
+            })
+            .is_some_and(|pgrp| pgrp == group);
+        if !in_group {
+            return Ok(false);
+        }
+        // Unreadable (another user's process): not the job's.
+        let environ = match self.read_abs(&proc.join("environ")) {
+            Ok(environ) => environ.unwrap_or_default(),
+            Err(JobDirError::Connector(e))
+                if matches!(&e, core_types::job::ConnectorError::Io { source, .. }
+                    if source.kind() == std::io::ErrorKind::PermissionDenied) =>
+            {
+                return Ok(false);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let marker = format!("{}=", jobdir::JOB_DIR_VAR);
+        let Some(named) = environ
+            .split(|&b| b == 0)
+            .find_map(|entry| entry.strip_prefix(marker.as_bytes()))
+        else {
+            return Ok(false);
+        };
+        let named = std::path::Path::new(std::ffi::OsStr::from_bytes(named));
+        if named.components().eq(self.dir.components()) {
+            return Ok(true);
+        }
+        // The same directory, spelled otherwise (relative, through a link).
+        let ours = self.read(jobdir::PID)?;
+        Ok(ours.is_some() && self.read_abs(&named.join(jobdir::PID))? == ours)
+    }
+
     /// Asks the job to stop: the marker first (so that the job's end is
     /// recorded as a cancellation), then TERM to the command's process
     /// group, KILL after `grace`. `ended` tells (and may wait up to the
@@ -210,7 +257,23 @@ impl JobDir {
                 continue;
             };
             let (supervisor, command) = self.liveness(&pid)?;
-            // The supervisor leads the job's process group.
+            // The supervisor leads the job's process group; a process the
+            // `pid` file names is signalled only when it is the job's.
+            let alive = if supervisor {
+                Some(pid.supervisor)
+            } else if command {
+                pid.command
+            } else {
+                None
+            };
+            if let Some(process) = alive {
+                if termed.is_none() && !self.is_the_jobs(process, pid.supervisor)? {
+                    return Err(DirectError::NotTheJobs {
+                        dir: self.dir.clone(),
+                        pid: process,
+                    });
+                }
+            }
             let group = SignalTarget::Group(pid.supervisor);
             match termed {
                 None => {

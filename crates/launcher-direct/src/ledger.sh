@@ -314,7 +314,9 @@ lg_round() {
 # Waits for this job's turn: the first waiter looks every lg_tick seconds
 # (for shares of jobs that vanished), the others sleep on their FIFO.
 lg_wait() {
+	umask 077
 	printf 'ledger %s\nseq %s\n' "$L" "$lg_seq" > "$d/ledger"
+	[ -z "${u:-}" ] || umask "$u"
 	mkfifo -m 622 "$L/w.$lg_seq" 2> /dev/null
 	exec 3<> "$L/w.$lg_seq"
 	(while kill -0 $$ 2> /dev/null; do

@@ -118,6 +118,18 @@ pub enum DirectError {
         /// Why.
         reason: String,
     },
+    /// A process the `pid` file names is not the job's: nothing was
+    /// signalled.
+    #[error(
+        "`{}`: process {pid}, which its `pid` file names, is not this job's (its environment does not name this job directory), so it was not signalled",
+        dir.display()
+    )]
+    NotTheJobs {
+        /// The directory.
+        dir: PathBuf,
+        /// The process.
+        pid: u32,
+    },
     /// Not a job directory of the direct launcher.
     #[error("`{}` is not a job directory of the direct launcher: {reason}", dir.display())]
     NotAJobDir {
@@ -307,14 +319,9 @@ impl DirectLauncher {
         }
         let tokens = self.tokens_of(&job)?;
         let connector = &self.inner.connector;
-        connector.create_dir_all(&job.dir)?;
-        let files = JobDir::new(Arc::clone(connector), &job.dir);
-        if files.exists(META)? {
-            return Err(DirectError::BadJobDir {
-                dir: job.dir.clone(),
-                reason: format!("it already holds a job (`{META}` exists)"),
-            });
-        }
+        // New or empty, and then no one else's: nothing in it but what the
+        // job puts there.
+        let files = JobDir(jobdir::JobDir::create(Arc::clone(connector), &job.dir)?);
         let meta = JobMeta::of(
             &job,
             LauncherMeta::Direct { detach: job.detach },
@@ -469,7 +476,7 @@ impl Inner {
         // The job's devices are the ledger's to give: its script exports
         // them once it holds its share.
         let spec = ProcessSpec::new("sh")
-            .args([script_path.into_os_string()])
+            .args([script_path.into_os_string(), "spawned".into()])
             .cwd(&job.dir)
             .stdio(
                 StdioSpec::Null,
@@ -477,15 +484,22 @@ impl Inner {
                 // The supervisor's own complaints, before the command's.
                 StdioSpec::File(job.dir.join(STDERR)),
             )
+            // The job's marker, by which a canceller knows its processes.
+            .env(JOB_DIR_VAR, &job.dir)
             .detached(job.detach);
+        // Made here, its owner's alone (the spawn only truncates it).
+        this.connector.write_file(&job.dir.join(STDERR), b"")?;
         let mut process = this.connector.spawn(&spec)?;
+        // Who runs it, known at once: whoever looks before the supervisor
+        // is scheduled finds it there, alive (or gone).
+        let files = JobDir::new(Arc::clone(&this.connector), &job.dir);
+        let mut recorded = record_supervisor(&files, process.id(), job.detach);
         if job.detach {
             // A detached job outlives its submitter: return once its
             // directory says who runs it and it waits in the machine's
             // ledger or has started, so that no one ever takes it for a job
             // whose submitter vanished before it started, and jobs
             // submitted one after the other wait in that order.
-            let files = JobDir::new(Arc::clone(&this.connector), &job.dir);
             let in_line = job.dir.join(ledger::JOB_FILE);
             let state = job.dir.join(STATE);
             let since = Instant::now();
@@ -495,6 +509,8 @@ impl Inner {
                 && files.pid_file()?.is_none_or(|p| p.command.is_none())
                 && !this.connector.exists(&state)?
             {
+                // Recorded once it leads its session (`setsid` made it).
+                recorded = recorded || record_supervisor(&files, process.id(), true);
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
@@ -537,6 +553,40 @@ impl Inner {
         tracked.cond.notify_all();
         Inner::dispatch(this);
     }
+}
+
+/// Writes the first part of the `pid` file for the supervisor `pid` just
+/// started, once `/proc` shows it leading its process group (its session,
+/// when `detached`): whether that is done (or cannot be: no pid, a file
+/// already there). Best effort: the supervisor, which runs whatever
+/// happens here, writes it too when it finds none.
+fn record_supervisor(files: &JobDir, pid: Option<u32>, detached: bool) -> bool {
+    let Some(pid) = pid else { return true };
+    let text = |path: &str| {
+        let bytes = files.read_abs(Path::new(path)).ok().flatten();
+        String::from_utf8_lossy(&bytes.unwrap_or_default())
+            .trim()
+            .to_owned()
+    };
+    let stat = text(&format!("/proc/{pid}/stat"));
+    // Fields after the name: state, ppid, process group, session.
+    let leader = stat
+        .rfind(')')
+        .and_then(|at| {
+            stat[at + 1..]
+                .split_ascii_whitespace()
+                .nth(if detached { 3 } else { 2 })
+        })
+        .and_then(|id| id.parse::<u32>().ok());
+    // Without its start time it would read as gone.
+    if leader != Some(pid) || jobdir::parse_stat(&stat).is_none() {
+        return false;
+    }
+    let record = jobdir::spawned_pid_file(pid, &text(jobdir::BOOT_ID), &stat);
+    let _ = files
+        .connector
+        .create_file(&files.path(jobdir::PID), &record);
+    true
 }
 
 impl Launcher for DirectLauncher {

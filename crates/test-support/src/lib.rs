@@ -96,6 +96,43 @@ pub fn pipes_files_env_and_cwd(
     );
 }
 
+/// The connector's private files, on a machine whose files this process
+/// also sees at `dir` (this one, or the test sshd's): a private directory
+/// is made 0700 and lists what it holds, a file made exclusively is 0600,
+/// made once, and never made through a link; written files are 0600 and
+/// executables 0700.
+pub fn private_files(connector: &dyn Connector, dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |p: &std::path::Path| std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777;
+    let private = dir.join("a/b/private");
+    assert!(connector.create_private_dir(&private).unwrap().is_empty());
+    assert_eq!(mode(&private), 0o700);
+    let file = private.join("pid");
+    assert!(connector.create_file(&file, b"first\n").unwrap());
+    assert!(!connector.create_file(&file, b"second\n").unwrap());
+    assert_eq!(std::fs::read(&file).unwrap(), b"first\n");
+    assert_eq!(mode(&file), 0o600);
+    let target = dir.join("target");
+    std::fs::write(&target, b"untouched").unwrap();
+    let link = private.join("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    assert!(!connector.create_file(&link, b"planted\n").unwrap());
+    assert_eq!(std::fs::read(&target).unwrap(), b"untouched");
+    let written = private.join("written");
+    connector.write_file(&written, b"w").unwrap();
+    assert_eq!(mode(&written), 0o600);
+    connector.set_executable(&written).unwrap();
+    assert_eq!(mode(&written), 0o700);
+    std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut names = connector.create_private_dir(&private).unwrap();
+    names.sort();
+    assert_eq!(names, ["link", "pid", "written"]);
+    assert_eq!(mode(&private), 0o700);
+    let not_dir = dir.join("target");
+    assert!(connector.create_private_dir(&not_dir).is_err());
+}
+
 /// The directory of the Slurm test cluster's commands when the test command
 /// started the cluster (`LAUNCH_TEST_SLURM=required`, set by `cargo xtask
 /// test`; `$LAUNCH_TEST_SLURM_BIN`, `/usr/bin` by default); `None`, with a

@@ -93,6 +93,12 @@ fn pipes_files_env_and_cwd() {
 }
 
 #[test]
+fn private_files() {
+    let dir = tempfile::tempdir().unwrap();
+    test_support::private_files(&LocalConnector::new(), dir.path());
+}
+
+#[test]
 fn failures_carry_code_and_output() {
     let local = LocalConnector::new();
     let err = local

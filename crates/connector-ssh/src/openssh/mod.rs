@@ -11,6 +11,7 @@
 use std::ffi::OsString;
 use std::fmt;
 use std::io::{self, Write};
+use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -30,6 +31,9 @@ pub(crate) use process::{run, spawn};
 pub(super) const SSH_FAILED: i32 = 255;
 /// The exit status the file scripts use for "no such file".
 const NOT_FOUND: i32 = 44;
+/// The exit status of a file script that found something at the path it
+/// was to create.
+const EXISTS: i32 = 45;
 
 /// One control master: its directory and the options of every `ssh` run.
 pub(crate) struct Master {
@@ -312,29 +316,74 @@ impl Master {
     }
 
     pub(crate) fn write_file(&self, path: &Path, contents: &[u8]) -> Result<(), ConnectorError> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let name = path.file_name().ok_or_else(|| {
-            ConnectorError::Invalid(format!("`{}` names no file", path.display()))
-        })?;
-        let mut tmp = OsString::from(".");
-        tmp.push(name);
-        tmp.push(format!(
-            ".tmp.{}.{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let tmp = path.with_file_name(tmp);
+        let tmp = temporary_beside(path)?;
         let (t, p) = (quoted(&tmp)?, quoted(path)?);
         let script = format!(
-            "cat > {t} && chmod 644 {t} && exec mv -f -- {t} {p} || {{ rm -f -- {t}; exit 1; }}\n"
+            "umask 077; cat > {t} && chmod 600 {t} && exec mv -f -- {t} {p} || {{ rm -f -- {t}; exit 1; }}\n"
         );
         self.file_op("write", path, &script, Some(contents))
             .map(|_| ())
     }
 
+    /// Whole and exclusive: written beside `path` (mode 0600), then
+    /// hard-linked to it (`ln` makes no link over anything there, and
+    /// follows none): whether it made it.
+    pub(crate) fn create_file(&self, path: &Path, contents: &[u8]) -> Result<bool, ConnectorError> {
+        let tmp = temporary_beside(path)?;
+        let (t, p) = (quoted(&tmp)?, quoted(path)?);
+        let script = format!(
+            "umask 077; {{ [ -e {p} ] || [ -h {p} ]; }} && exit {EXISTS}\n\
+             cat > {t} || {{ rm -f -- {t}; exit 1; }}\n\
+             if ln -- {t} {p} 2> /dev/null; then rm -f -- {t}; exit 0; fi\n\
+             rm -f -- {t}\n\
+             {{ [ -e {p} ] || [ -h {p} ]; }} && exit {EXISTS}\n\
+             echo 'cannot link the file into place' >&2; exit 1\n"
+        );
+        let io_error = |source: io::Error| ConnectorError::Io {
+            op: "create",
+            path: path.to_path_buf(),
+            source,
+        };
+        let (_, err, status) = self
+            .capture(&script, Some(contents))
+            .map_err(|e| io_error(e.into_io()))?;
+        match status {
+            0 => Ok(true),
+            EXISTS => Ok(false),
+            s => Err(io_error(self.failed(s, &err).into_io())),
+        }
+    }
+
+    /// A directory of the remote user's alone (mode 0700, made so at
+    /// once, or one of theirs taken and set so); the names in it.
+    pub(crate) fn create_private_dir(&self, path: &Path) -> Result<Vec<OsString>, ConnectorError> {
+        let p = quoted(path)?;
+        let parent = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => quoted(parent)?,
+            _ => ".".to_owned(),
+        };
+        let script = format!(
+            "mkdir -p -- {parent} || exit 1\n\
+             if ! mkdir -m 700 -- {p} 2> /dev/null; then\n\
+             \t{{ [ -d {p} ] && [ ! -h {p} ]; }} || {{ echo 'it exists and is not a directory' >&2; exit 1; }}\n\
+             \t[ -O {p} ] || {{ echo \"it belongs to another user, not to you (user $(id -u))\" >&2; exit 1; }}\n\
+             \tchmod 700 -- {p} || exit 1\n\
+             fi\n\
+             cd -- {p} || exit 1\n\
+             for f in * .[!.]* ..?*; do {{ [ -e \"$f\" ] || [ -h \"$f\" ]; }} && printf '%s\\0' \"$f\"; done\n\
+             exit 0\n"
+        );
+        let (out, _) = self.file_op("create directory", path, &script, None)?;
+        Ok(out
+            .split(|&b| b == 0)
+            .filter(|name| !name.is_empty())
+            .map(|name| OsString::from_vec(name.to_vec()))
+            .collect())
+    }
+
     pub(crate) fn set_executable(&self, path: &Path) -> Result<(), ConnectorError> {
         let p = quoted(path)?;
-        let script = format!("[ -e {p} ] || exit {NOT_FOUND}; exec chmod 755 -- {p}\n");
+        let script = format!("[ -e {p} ] || exit {NOT_FOUND}; exec chmod 700 -- {p}\n");
         match self.file_op("make executable", path, &script, None)? {
             (_, true) => Ok(()),
             (_, false) => Err(ConnectorError::Io {
@@ -432,4 +481,21 @@ fn quoted(path: &Path) -> Result<String, ConnectorError> {
             path.display()
         ))
     })
+}
+
+/// A temporary name beside `path`, unique in this process and among
+/// processes: `.NAME.tmp.PID.N`.
+fn temporary_beside(path: &Path) -> Result<PathBuf, ConnectorError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let name = path
+        .file_name()
+        .ok_or_else(|| ConnectorError::Invalid(format!("`{}` names no file", path.display())))?;
+    let mut tmp = OsString::from(".");
+    tmp.push(name);
+    tmp.push(format!(
+        ".tmp.{}.{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    Ok(path.with_file_name(tmp))
 }

@@ -54,7 +54,7 @@ fn sftp_round_trips() {
         .unwrap();
     ssh.set_executable(&script).unwrap();
     let mode = std::fs::metadata(&script).unwrap().permissions().mode();
-    assert_eq!(mode & 0o777, 0o755);
+    assert_eq!(mode & 0o777, 0o700);
     let out = ssh.run(&ProcessSpec::new(&script).args(["x y"])).unwrap();
     assert_eq!(out.stdout, b"ran x y\n");
 

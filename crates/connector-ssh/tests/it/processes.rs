@@ -96,6 +96,8 @@ fn pipes_files_env_and_cwd() {
         return;
     };
     test_support::pipes_files_env_and_cwd(&ssh, dir.path(), dir.path());
+    let private = support::tempdir();
+    test_support::private_files(&ssh, private.path());
 
     // A lot of output through a pipe, and an exit status after it.
     let mut p = ssh
@@ -307,4 +309,6 @@ fn the_openssh_transport_keeps_the_connector_contract() {
     .unwrap();
     let dir = support::tempdir();
     test_support::pipes_files_env_and_cwd(&ssh, dir.path(), dir.path());
+    let dir = support::tempdir();
+    test_support::private_files(&ssh, dir.path());
 }

@@ -85,6 +85,17 @@ pub(crate) fn launcher_file(home: &Path, sshd: &Path, port: u16, user: &str) -> 
     )
 }
 
+/// A private home with the launcher file of [`launcher_file`], and the
+/// address prefix of the test sshd's machine (`ssh://user@127.0.0.1:port`);
+/// `None` without the test sshd.
+pub(crate) fn ssh_home() -> Option<(tempfile::TempDir, String, String)> {
+    let (sshd, port) = sshd()?;
+    let home = tempfile::tempdir().unwrap();
+    let user = user();
+    let file = launcher_file(home.path(), &sshd, port, &user);
+    Some((home, file, format!("ssh://{user}@127.0.0.1:{port}")))
+}
+
 /// `launch run --detach` in `dir`: the address it prints.
 pub(crate) fn detach(home: &Path, file: &str, dir: &str, command: &[&str]) -> String {
     let mut args = vec![

@@ -48,28 +48,14 @@ struct Candidate {
 }
 
 /// Every job directory of the state directory and of the index, once each.
-pub(crate) fn candidates() -> Result<Vec<(String, Option<SystemTime>)>> {
-    let mut out: Vec<Candidate> = Vec::new();
-    let home = jobset::jobs_home();
-    match std::fs::read_dir(&home) {
-        Ok(entries) => {
-            for entry in entries.flatten() {
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    out.push(Candidate {
-                        address: entry.path().display().to_string(),
-                        submitted: None,
-                    });
-                }
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(anyhow::Error::new(e).context(format!(
-                "cannot read the jobs directory `{}`",
-                home.display()
-            )));
-        }
-    }
+fn candidates() -> Result<Vec<(String, Option<SystemTime>)>> {
+    let mut out: Vec<Candidate> = jobs::state_dirs()?
+        .into_iter()
+        .map(|dir| Candidate {
+            address: dir.display().to_string(),
+            submitted: None,
+        })
+        .collect();
     match std::fs::read_to_string(jobset::index_path()) {
         Ok(text) => {
             let under_home: std::collections::HashSet<String> =

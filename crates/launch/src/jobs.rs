@@ -257,3 +257,27 @@ pub(crate) fn index(address: &str) {
         );
     }
 }
+
+/// The directories under the state directory's `jobs`, in name order.
+pub(crate) fn state_dirs() -> Result<Vec<PathBuf>> {
+    let home = jobset::jobs_home();
+    let mut dirs = Vec::new();
+    match std::fs::read_dir(&home) {
+        Ok(entries) => {
+            for entry in entries.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    dirs.push(entry.path());
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!(
+                "cannot read the jobs directory `{}`",
+                home.display()
+            )));
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
+}

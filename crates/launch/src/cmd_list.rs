@@ -126,19 +126,15 @@ fn pending(
         if !filter.keeps_submitted(submitted) {
             return Ok(None);
         }
-        let tasks: Vec<(u64, Result<Found>)> = file
-            .indices
-            .iter()
-            .map(|&i| {
-                (
-                    i,
-                    jobs::recover_in(Arc::clone(&connector), &dir.join(i.to_string())),
-                )
-            })
-            .collect();
+        let tasks = jobs::array_tasks(&connector, &dir, &file);
         let requirement = tasks
             .iter()
-            .find_map(|(_, t)| t.as_ref().ok().map(|f| f.meta.requirement.clone()))
+            .find_map(|(_, t)| {
+                t.as_ref()
+                    .ok()
+                    .map(|f| f.meta.requirement.clone())
+                    .filter(|r| !r.is_empty())
+            })
             .unwrap_or_default();
         let row = JobRow {
             dir: address.to_owned(),

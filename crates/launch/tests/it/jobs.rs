@@ -498,18 +498,16 @@ fn task_states(home: &Path, dir: &Path) -> Vec<serde_json::Value> {
     json_lines(&out)
 }
 
-#[test]
-fn tasks_waiting_for_their_turn_and_an_array_interrupted() {
-    let home = tempfile::tempdir().unwrap();
-    let home = home.path();
-    let dir = home.join("queue");
-    let mut child = crate::cli_find::launch_cmd(home)
+/// `launch run --array 1-3%1 ... sleep 30` in `dir`, started, once its
+/// first task runs.
+fn queue(home: &Path, dir: &Path) -> std::process::Child {
+    let child = crate::cli_find::launch_cmd(home)
         .args([
             "run",
             "--array",
             "1-3%1",
             "--job-dir",
-            path(&dir),
+            path(dir),
             "cpu()",
             "--",
             "sleep",
@@ -520,12 +518,21 @@ fn tasks_waiting_for_their_turn_and_an_array_interrupted() {
         .spawn()
         .unwrap();
     test_support::eventually("task 1 runs", || {
-        let out = run(home, &["status", "--json", "--tasks", path(&dir)]);
+        let out = run(home, &["status", "--json", "--tasks", path(dir)]);
         out.status.success()
             && json_lines(&out)
                 .get(1)
                 .is_some_and(|t| t["state"] == "running")
     });
+    child
+}
+
+#[test]
+fn tasks_waiting_for_their_turn_and_an_array_interrupted() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let dir = home.join("queue");
+    let mut child = queue(home, &dir);
     // From another process: the others wait for their turn.
     let lines = task_states(home, &dir);
     assert_eq!(lines[0]["state"], "running", "{lines:?}");
@@ -550,29 +557,7 @@ fn an_array_cancelled_from_another_process() {
     let home = tempfile::tempdir().unwrap();
     let home = home.path();
     let dir = home.join("queue");
-    let child = crate::cli_find::launch_cmd(home)
-        .args([
-            "run",
-            "--array",
-            "1-3%1",
-            "--job-dir",
-            path(&dir),
-            "cpu()",
-            "--",
-            "sleep",
-            "30",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    test_support::eventually("task 1 runs", || {
-        let out = run(home, &["status", "--json", "--tasks", path(&dir)]);
-        out.status.success()
-            && json_lines(&out)
-                .get(1)
-                .is_some_and(|t| t["state"] == "running")
-    });
+    let child = queue(home, &dir);
     let cancel = run(home, &["cancel", path(&dir)]);
     assert_ok(&cancel);
     assert_eq!(

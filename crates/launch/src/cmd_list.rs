@@ -48,7 +48,7 @@ struct Candidate {
 }
 
 /// Every job directory of the state directory and of the index, once each.
-fn candidates() -> Result<Vec<(String, Option<SystemTime>)>> {
+fn candidates() -> Result<Vec<Candidate>> {
     let mut out: Vec<Candidate> = jobs::state_dirs()?
         .into_iter()
         .map(|dir| Candidate {
@@ -79,7 +79,7 @@ fn candidates() -> Result<Vec<(String, Option<SystemTime>)>> {
             )));
         }
     }
-    Ok(out.into_iter().map(|c| (c.address, c.submitted)).collect())
+    Ok(out)
 }
 
 /// When a local file was last written.
@@ -215,7 +215,7 @@ fn rows(args: &Args) -> Result<(Vec<JobRow>, bool)> {
     let mut locator = Locator::new(args.config.as_deref());
     let mut failed = false;
     let mut pending_rows = Vec::new();
-    for (address, submitted) in candidates()? {
+    for Candidate { address, submitted } in candidates()? {
         match pending(&mut locator, &address, submitted, &filter) {
             Ok(Some(p)) if filter.keeps_name(&p.row.name) => pending_rows.push(p),
             Ok(_) => {}

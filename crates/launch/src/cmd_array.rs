@@ -98,7 +98,8 @@ pub(crate) fn run(args: &Args, spec: &ArraySpec, place: &Place<'_>) -> Result<Ex
             .context("cannot catch Ctrl-C")?;
     }
     let mut tasks = Tasks::new(jobs.clone(), spec.throttle, Arc::clone(place.connector));
-    if let Some(submitted) = place.launcher.submit_array(jobs, spec.throttle) {
+    let indexed = spec.indices.iter().copied().zip(jobs).collect();
+    if let Some(submitted) = place.launcher.submit_array(indexed, spec.throttle) {
         tasks.pending.clear();
         tasks.handles = submitted?.into_iter().map(Some).collect();
         tasks.limit = usize::MAX;

@@ -358,12 +358,17 @@ pub trait Launcher: Send + Sync + fmt::Debug {
     /// A handle on a job this kind of launcher submitted earlier, from its
     /// job directory alone (the submitting process may be gone).
     fn recover(&self, dir: &Path) -> Result<Box<dyn JobHandle>, JobError>;
-    /// Submits `jobs` as one array of the launcher's own (a Slurm job
-    /// array: one submission), at most `throttle` of them running at once;
-    /// the handles in the order of `jobs`. `None` when the launcher has no
+    /// Submits `jobs`, `(index, job)` pairs with unique indices, as one
+    /// array of the launcher's own (a Slurm job array: one submission, each
+    /// index its task id), at most `throttle` of them running at once; the
+    /// handles in the order of `jobs`. `None` when the launcher has no
     /// arrays of its own: the caller then submits each job, and keeps to
     /// the throttle itself.
-    fn submit_array(&self, jobs: Vec<Job>, throttle: Option<u32>) -> Option<ArraySubmission> {
+    fn submit_array(
+        &self,
+        jobs: Vec<(u64, Job)>,
+        throttle: Option<u32>,
+    ) -> Option<ArraySubmission> {
         let _ = (jobs, throttle);
         None
     }
@@ -388,7 +393,11 @@ impl<L: Launcher + ?Sized> Launcher for Arc<L> {
     fn recover(&self, dir: &Path) -> Result<Box<dyn JobHandle>, JobError> {
         (**self).recover(dir)
     }
-    fn submit_array(&self, jobs: Vec<Job>, throttle: Option<u32>) -> Option<ArraySubmission> {
+    fn submit_array(
+        &self,
+        jobs: Vec<(u64, Job)>,
+        throttle: Option<u32>,
+    ) -> Option<ArraySubmission> {
         (**self).submit_array(jobs, throttle)
     }
 }

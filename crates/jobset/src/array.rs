@@ -104,6 +104,11 @@ pub struct ArrayFile {
     /// When it was submitted, in seconds since the Unix epoch.
     #[serde(default)]
     pub submitted: u64,
+    /// The `launch` process that submits its tasks, when it does so itself
+    /// (`%N` on a launcher without arrays of its own): a task not submitted
+    /// yet waits while it lives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub submitter: Option<jobdir::Identity>,
 }
 
 impl ArrayFile {

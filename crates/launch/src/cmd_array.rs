@@ -80,6 +80,13 @@ pub(crate) fn run(args: &Args, spec: &ArraySpec, place: &Place<'_>) -> Result<Ex
         throttle: spec.throttle,
         launcher: place.launcher.kind().to_owned(),
         submitted: crate::jobs::epoch_seconds(SystemTime::now()),
+        // This process submits the tasks as others end: they wait while it
+        // lives.
+        submitter: if own_arrays || args.detach {
+            None
+        } else {
+            jobdir::this_process().cloned()
+        },
     };
     place
         .connector
@@ -90,8 +97,9 @@ pub(crate) fn run(args: &Args, spec: &ArraySpec, place: &Place<'_>) -> Result<Ex
         ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
             .context("cannot catch Ctrl-C")?;
     }
-    let mut tasks = Tasks::new(jobs.clone(), spec.throttle);
-    if let Some(submitted) = place.launcher.submit_array(jobs, spec.throttle) {
+    let mut tasks = Tasks::new(jobs.clone(), spec.throttle, Arc::clone(place.connector));
+    let indexed = spec.indices.iter().copied().zip(jobs).collect();
+    if let Some(submitted) = place.launcher.submit_array(indexed, spec.throttle) {
         tasks.pending.clear();
         tasks.handles = submitted?.into_iter().map(Some).collect();
         tasks.limit = usize::MAX;
@@ -134,26 +142,37 @@ struct Tasks {
     states: Vec<Option<JobState>>,
     /// At most this many submitted and not ended.
     limit: usize,
+    /// The connector to the tasks' machine.
+    connector: Arc<dyn Connector>,
 }
 
 impl Tasks {
-    fn new(jobs: Vec<Job>, throttle: Option<u32>) -> Self {
+    fn new(jobs: Vec<Job>, throttle: Option<u32>, connector: Arc<dyn Connector>) -> Self {
         let size = jobs.len();
         Tasks {
             pending: jobs.into(),
             handles: Vec::with_capacity(size),
             states: vec![None; size],
             limit: throttle.map_or(usize::MAX, |n| n as usize),
+            connector,
         }
     }
 
-    /// Submits tasks while fewer than the limit are under way.
+    /// Submits tasks while fewer than the limit are under way; one
+    /// cancelled before its turn (`launch cancel DIR` from another
+    /// process) is not.
     fn fill(&mut self, launcher: &dyn Launcher) -> Result<()> {
         let mut under_way = self.handles.len() - self.states.iter().filter(|s| s.is_some()).count();
         while under_way < self.limit {
             let Some(job) = self.pending.pop_front() else {
                 break;
             };
+            if self.connector.exists(&job.dir.join(jobdir::CANCEL))? {
+                self.states[self.handles.len()] =
+                    Some(JobState::Failed(core_types::job::FailReason::Cancelled));
+                self.handles.push(None);
+                continue;
+            }
             self.handles.push(Some(launcher.submit(job)?));
             under_way += 1;
         }
@@ -181,12 +200,16 @@ impl Tasks {
             if interrupted.load(Ordering::SeqCst) && !cancelled {
                 cancelled = true;
                 bar.suspend(|| eprintln!("launch: interrupted, cancelling the array"));
-                self.pending.clear();
-                for (i, handle) in self.handles.iter().enumerate() {
-                    if let (Some(handle), None) = (handle, &self.states[i]) {
-                        handle.cancel()?;
-                    }
+                for job in self.pending.drain(..) {
+                    crate::unsubmitted::mark_cancelled(&self.connector, &job.dir)?;
                 }
+                let live: Vec<&dyn JobHandle> = self
+                    .handles
+                    .iter()
+                    .zip(&self.states)
+                    .filter_map(|(h, s)| h.as_deref().filter(|_| s.is_none()))
+                    .collect();
+                cancel_all(&live)?;
             }
             if !cancelled {
                 self.fill(launcher)?;
@@ -228,6 +251,31 @@ impl Tasks {
     fn unfinished(&self) -> usize {
         self.handles.iter().filter(|h| h.is_some()).count()
     }
+}
+
+/// Cancels the tasks, a few at once (a Slurm task's cancellation waits
+/// for Slurm to confirm).
+fn cancel_all(live: &[&dyn JobHandle]) -> Result<()> {
+    let workers = live.len().clamp(1, 8);
+    std::thread::scope(|scope| {
+        let cancelling: Vec<_> = live
+            .chunks(live.len().div_ceil(workers).max(1))
+            .map(|chunk| {
+                scope.spawn(move || -> Result<()> {
+                    for task in chunk {
+                        task.cancel()?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for thread in cancelling {
+            thread
+                .join()
+                .map_err(|_| anyhow::anyhow!("a thread cancelling tasks failed"))??;
+        }
+        Ok(())
+    })
 }
 
 fn progress(total: usize) -> indicatif::ProgressBar {

@@ -48,28 +48,14 @@ struct Candidate {
 }
 
 /// Every job directory of the state directory and of the index, once each.
-pub(crate) fn candidates() -> Result<Vec<(String, Option<SystemTime>)>> {
-    let mut out: Vec<Candidate> = Vec::new();
-    let home = jobset::jobs_home();
-    match std::fs::read_dir(&home) {
-        Ok(entries) => {
-            for entry in entries.flatten() {
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    out.push(Candidate {
-                        address: entry.path().display().to_string(),
-                        submitted: None,
-                    });
-                }
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(anyhow::Error::new(e).context(format!(
-                "cannot read the jobs directory `{}`",
-                home.display()
-            )));
-        }
-    }
+fn candidates() -> Result<Vec<Candidate>> {
+    let mut out: Vec<Candidate> = jobs::state_dirs()?
+        .into_iter()
+        .map(|dir| Candidate {
+            address: dir.display().to_string(),
+            submitted: None,
+        })
+        .collect();
     match std::fs::read_to_string(jobset::index_path()) {
         Ok(text) => {
             let under_home: std::collections::HashSet<String> =
@@ -93,7 +79,7 @@ pub(crate) fn candidates() -> Result<Vec<(String, Option<SystemTime>)>> {
             )));
         }
     }
-    Ok(out.into_iter().map(|c| (c.address, c.submitted)).collect())
+    Ok(out)
 }
 
 /// When a local file was last written.
@@ -140,19 +126,15 @@ fn pending(
         if !filter.keeps_submitted(submitted) {
             return Ok(None);
         }
-        let tasks: Vec<(u64, Result<Found>)> = file
-            .indices
-            .iter()
-            .map(|&i| {
-                (
-                    i,
-                    jobs::recover_in(Arc::clone(&connector), &dir.join(i.to_string())),
-                )
-            })
-            .collect();
+        let tasks = jobs::array_tasks(&connector, &dir, &file);
         let requirement = tasks
             .iter()
-            .find_map(|(_, t)| t.as_ref().ok().map(|f| f.meta.requirement.clone()))
+            .find_map(|(_, t)| {
+                t.as_ref()
+                    .ok()
+                    .map(|f| f.meta.requirement.clone())
+                    .filter(|r| !r.is_empty())
+            })
             .unwrap_or_default();
         let row = JobRow {
             dir: address.to_owned(),
@@ -233,7 +215,7 @@ fn rows(args: &Args) -> Result<(Vec<JobRow>, bool)> {
     let mut locator = Locator::new(args.config.as_deref());
     let mut failed = false;
     let mut pending_rows = Vec::new();
-    for (address, submitted) in candidates()? {
+    for Candidate { address, submitted } in candidates()? {
         match pending(&mut locator, &address, submitted, &filter) {
             Ok(Some(p)) if filter.keeps_name(&p.row.name) => pending_rows.push(p),
             Ok(_) => {}

@@ -74,25 +74,7 @@ fn ended(locator: &mut Locator<'_>, arg: &Path) -> Result<Verdict> {
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
-    let home = jobset::jobs_home();
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    match std::fs::read_dir(&home) {
-        Ok(entries) => {
-            for entry in entries.flatten() {
-                if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                    dirs.push(entry.path());
-                }
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(anyhow::Error::new(e).context(format!(
-                "cannot read the jobs directory `{}`",
-                home.display()
-            )));
-        }
-    }
-    dirs.sort();
+    let mut dirs = jobs::state_dirs()?;
     dirs.extend(args.dirs.iter().cloned());
     let cutoff = args.older_than.map(|d| {
         SystemTime::now()

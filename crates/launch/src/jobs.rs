@@ -76,6 +76,8 @@ impl<'a> Locator<'a> {
 pub(crate) enum Recovered {
     Slurm(launcher_slurm::SlurmJob),
     Direct(launcher_direct::RecoveredJob),
+    /// A task of an array not submitted yet.
+    Unsubmitted(crate::unsubmitted::Unsubmitted),
 }
 
 impl Recovered {
@@ -83,6 +85,7 @@ impl Recovered {
         match self {
             Recovered::Slurm(job) => job,
             Recovered::Direct(job) => job,
+            Recovered::Unsubmitted(task) => task,
         }
     }
 
@@ -91,6 +94,7 @@ impl Recovered {
         Ok(match self {
             Recovered::Direct(job) => job.waiting_reason()?,
             Recovered::Slurm(job) => job.pending_reason(),
+            Recovered::Unsubmitted(task) => Some(task.waiting_reason()),
         })
     }
 }
@@ -143,20 +147,58 @@ pub(crate) fn array_in(connector: &dyn Connector, dir: &Path) -> Result<Option<A
     }
 }
 
+/// The tasks of the array `file` in `dir`: each task's index and the task
+/// (one its `launch` process has not submitted yet, too), or why it cannot
+/// be followed.
+pub(crate) fn array_tasks(
+    connector: &Arc<dyn Connector>,
+    dir: &Path,
+    file: &ArrayFile,
+) -> Vec<(u64, Result<Found>)> {
+    file.indices
+        .iter()
+        .map(|&i| {
+            let task = dir.join(i.to_string());
+            let found = match jobdir::read_meta(connector.as_ref(), &task) {
+                Err(jobdir::JobDirError::NotAJobDir { .. }) => {
+                    Ok(unsubmitted(connector, &task, file))
+                }
+                _ => recover_in(Arc::clone(connector), &task),
+            };
+            (i, found)
+        })
+        .collect()
+}
+
+/// A task of `file` that has no `job.json`.
+fn unsubmitted(connector: &Arc<dyn Connector>, dir: &Path, file: &ArrayFile) -> Found {
+    let job = core_types::job::Job::new(dir, ["-"]).name(file.name.clone());
+    let launcher = match file.launcher.as_str() {
+        "slurm" => jobdir::LauncherMeta::Slurm {
+            slurm: jobdir::SlurmMeta::default(),
+        },
+        _ => jobdir::LauncherMeta::Direct { detach: false },
+    };
+    let mut meta = jobdir::JobMeta::of(&job, launcher, connector.name());
+    meta.command.clear();
+    meta.submitter.clone_from(&file.submitter);
+    Found {
+        job: Recovered::Unsubmitted(crate::unsubmitted::Unsubmitted::new(
+            Arc::clone(connector),
+            dir,
+            file,
+        )),
+        meta,
+        connector: Arc::clone(connector),
+        dir: dir.to_path_buf(),
+    }
+}
+
 /// The job or array a directory argument names.
 pub(crate) fn target(locator: &mut Locator<'_>, arg: &Path) -> Result<Target> {
     let (connector, dir) = locator.locate(arg)?;
     if let Some(file) = array_in(connector.as_ref(), &dir)? {
-        let tasks = file
-            .indices
-            .iter()
-            .map(|&i| {
-                (
-                    i,
-                    recover_in(Arc::clone(&connector), &dir.join(i.to_string())),
-                )
-            })
-            .collect();
+        let tasks = array_tasks(&connector, &dir, &file);
         return Ok(Target::Array { file, tasks });
     }
     Ok(Target::Job(Box::new(recover_in(connector, &dir)?)))
@@ -172,7 +214,7 @@ pub(crate) fn observe_all(jobs: &[&Recovered]) -> Vec<Result<Observed>> {
         .iter()
         .filter_map(|j| match j {
             Recovered::Slurm(job) => Some(job),
-            Recovered::Direct(_) => None,
+            Recovered::Direct(_) | Recovered::Unsubmitted(_) => None,
         })
         .collect();
     let mut slurm_states = launcher_slurm::states(&slurm).into_iter();
@@ -184,6 +226,7 @@ pub(crate) fn observe_all(jobs: &[&Recovered]) -> Vec<Result<Observed>> {
                     .expect("one state per Slurm job")
                     .map_err(anyhow::Error::from)?,
                 Recovered::Direct(direct) => direct.state()?,
+                Recovered::Unsubmitted(task) => task.state()?,
             };
             let waiting = if state == JobState::Scheduled {
                 job.waiting_reason()?
@@ -256,4 +299,28 @@ pub(crate) fn index(address: &str) {
             path.display()
         );
     }
+}
+
+/// The directories under the state directory's `jobs`, in name order.
+pub(crate) fn state_dirs() -> Result<Vec<PathBuf>> {
+    let home = jobset::jobs_home();
+    let mut dirs = Vec::new();
+    match std::fs::read_dir(&home) {
+        Ok(entries) => {
+            for entry in entries.flatten() {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    dirs.push(entry.path());
+                }
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(anyhow::Error::new(e).context(format!(
+                "cannot read the jobs directory `{}`",
+                home.display()
+            )));
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
 }

@@ -38,6 +38,7 @@ mod cmd_wait;
 mod jobs;
 mod run;
 mod status;
+mod unsubmitted;
 
 use std::process::ExitCode;
 

@@ -19,6 +19,9 @@ pub enum BuildError {
     /// A launcher could not be made.
     #[error("cannot make the launcher")]
     Failed(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The time left of the job this process runs in cannot be told.
+    #[error("cannot tell the job's time left")]
+    TimeLeft(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The error arose making the launcher of entry `entry`.
     #[error("launcher `{entry}`")]
     InLauncher {
@@ -35,7 +38,7 @@ impl BuildError {
     pub fn is_not_available(&self) -> bool {
         match self {
             BuildError::NotAvailable(_) => true,
-            BuildError::Connector { .. } | BuildError::Failed(_) => false,
+            BuildError::Connector { .. } | BuildError::Failed(_) | BuildError::TimeLeft(_) => false,
             BuildError::InLauncher { source, .. } => source.is_not_available(),
         }
     }

@@ -412,7 +412,7 @@ impl Launcher for Prioritized {
     }
     fn submit_array(
         &self,
-        jobs: Vec<Job>,
+        jobs: Vec<(u64, Job)>,
         throttle: Option<u32>,
     ) -> Option<core_types::job::ArraySubmission> {
         self.launcher.submit_array(jobs, throttle)

@@ -9,6 +9,8 @@
 //! [`StandardBackend`] has every kind this build has (features `ssh` and
 //! `slurm`, on by default), [`LocalBackend`] only this machine.
 //! [`LauncherFinder`] lets code find alone, or `.or(file)`.
+//! [`time_left`] tells a job's code how long it has left, whatever its
+//! launcher.
 //!
 //! ```
 //! use core_types::job::{Job, JobState};
@@ -38,7 +40,9 @@
 mod backend;
 mod error;
 mod launchers;
+mod remaining;
 
 pub use backend::{Backend, LocalBackend, Made, SlurmRequest, StandardBackend};
 pub use error::BuildError;
 pub use launchers::{Choice, FindError, LauncherFinder, LauncherFinderExt, Launchers, Or};
+pub use remaining::{TimeLeft, time_left, time_left_of};

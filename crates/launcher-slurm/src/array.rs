@@ -15,6 +15,20 @@ impl SlurmLauncher {
     /// and handle; the throttle ([`array_throttle`](Self::array_throttle))
     /// applies to each array. The handles come in the order of `jobs`.
     pub fn submit_array(&self, jobs: &[Job]) -> Result<Vec<SlurmJob>, SlurmError> {
+        self.submit_tasks(jobs, None)
+    }
+
+    /// [`submit_array`](Self::submit_array) with each job's task id
+    /// (`SLURM_ARRAY_TASK_ID`, as `sbatch --array=1-100` gives), `(id, job)`
+    /// pairs; ids are unique.
+    pub fn submit_indexed_array(&self, tasks: &[(u64, Job)]) -> Result<Vec<SlurmJob>, SlurmError> {
+        let (ids, jobs): (Vec<u64>, Vec<Job>) = tasks.iter().cloned().unzip();
+        self.submit_tasks(&jobs, Some(&ids))
+    }
+
+    /// Jobs as arrays, each with its task id when `ids` says (else its
+    /// place in its array).
+    fn submit_tasks(&self, jobs: &[Job], ids: Option<&[u64]>) -> Result<Vec<SlurmJob>, SlurmError> {
         if jobs.is_empty() {
             return Ok(Vec::new());
         }
@@ -39,7 +53,14 @@ impl SlurmLauncher {
         let mut handles: Vec<Option<SlurmJob>> = jobs.iter().map(|_| None).collect();
         for (shared, members) in groups {
             let group: Vec<&Job> = members.iter().map(|&i| &jobs[i]).collect();
-            for (handle_index, handle) in members.iter().zip(self.submit_group(&shared, &group)?) {
+            let group_ids: Vec<u64> = match ids {
+                Some(ids) => members.iter().map(|&i| ids[i]).collect(),
+                None => (0..members.len() as u64).collect(),
+            };
+            for (handle_index, handle) in members
+                .iter()
+                .zip(self.submit_group(&shared, &group, &group_ids)?)
+            {
                 handles[*handle_index] = Some(handle);
             }
         }
@@ -50,6 +71,7 @@ impl SlurmLauncher {
         &self,
         shared: &SlurmOptions,
         jobs: &[&Job],
+        ids: &[u64],
     ) -> Result<Vec<SlurmJob>, SlurmError> {
         let size = jobs.len();
         let first = jobs[0].dir.clone();
@@ -60,7 +82,7 @@ impl SlurmLauncher {
             let dir = self.prepare(job)?;
             let options = crate::launcher::named(shared.clone(), job);
             let array = ArrayRef {
-                index,
+                index: ids[index] as usize,
                 size,
                 first: first.clone(),
             };
@@ -103,8 +125,13 @@ impl SlurmLauncher {
         if !array_options.contains("job-name") {
             array_options.insert("job-name", jobs[0].name.replace(['\n', '\r'], " "));
         }
-        let paths: Vec<PathBuf> = jobs.iter().map(|j| j.dir.clone()).collect();
-        let text = script::array_script(&paths, &array_options, self.config.array_throttle)?;
+        let tasks: Vec<(u64, PathBuf)> = ids
+            .iter()
+            .zip(jobs)
+            .map(|(&id, j)| (id, j.dir.clone()))
+            .collect();
+        let text =
+            script::indexed_array_script(&tasks, &array_options, self.config.array_throttle)?;
         let path = first.join(script::ARRAY_SCRIPT);
         self.connector().write_file(&path, &text)?;
         let base = self.cluster().sbatch(&path, &first, &self.config.retry)?;
@@ -116,7 +143,7 @@ impl SlurmLauncher {
         Ok(dirs
             .into_iter()
             .enumerate()
-            .map(|(index, dir)| self.follow(format!("{base}_{index}"), dir))
+            .map(|(index, dir)| self.follow(format!("{base}_{}", ids[index]), dir))
             .collect())
     }
 }

@@ -269,18 +269,19 @@ impl Launcher for SlurmLauncher {
     }
 
     /// One `sbatch --array` submission per set of jobs whose options are
-    /// the same ([`submit_array`](SlurmLauncher::submit_array)), with
-    /// `throttle` as Slurm's `%N` (else this launcher's own).
+    /// the same ([`submit_indexed_array`](SlurmLauncher::submit_indexed_array):
+    /// each index a task id), with `throttle` as Slurm's `%N` (else this
+    /// launcher's own).
     fn submit_array(
         &self,
-        jobs: Vec<Job>,
+        jobs: Vec<(u64, Job)>,
         throttle: Option<u32>,
     ) -> Option<core_types::job::ArraySubmission> {
         let launcher = match throttle {
             Some(n) => self.clone().array_throttle(Some(n)),
             None => self.clone(),
         };
-        Some(match launcher.submit_array(&jobs) {
+        Some(match launcher.submit_indexed_array(&jobs) {
             Ok(handles) => Ok(handles
                 .into_iter()
                 .map(|h| Box::new(h) as Box<dyn JobHandle>)

@@ -125,18 +125,60 @@ pub fn array_script(
     options: &SlurmOptions,
     throttle: Option<u32>,
 ) -> Result<Vec<u8>, SlurmError> {
-    let Some(first) = dirs.first() else {
+    let tasks: Vec<(u64, PathBuf)> = dirs
+        .iter()
+        .enumerate()
+        .map(|(i, dir)| (i as u64, dir.clone()))
+        .collect();
+    indexed_array_script(&tasks, options, throttle)
+}
+
+/// `--array`'s list of task ids: runs of consecutive ids as `A-B`, in the
+/// order given (`1-3,7,10-11`).
+pub fn array_ids(ids: &[u64]) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < ids.len() {
+        let mut j = i;
+        while j + 1 < ids.len() && ids[j].checked_add(1) == Some(ids[j + 1]) {
+            j += 1;
+        }
+        parts.push(if j == i {
+            ids[i].to_string()
+        } else {
+            format!("{}-{}", ids[i], ids[j])
+        });
+        i = j + 1;
+    }
+    parts.join(",")
+}
+
+/// [`array_script`] with each task's Slurm task id (`SLURM_ARRAY_TASK_ID`)
+/// given: `--array=` lists them ([`array_ids`]).
+pub fn indexed_array_script(
+    tasks: &[(u64, PathBuf)],
+    options: &SlurmOptions,
+    throttle: Option<u32>,
+) -> Result<Vec<u8>, SlurmError> {
+    let Some((_, first)) = tasks.first() else {
         return Err(SlurmError::InvalidArray(
             "an array needs at least one job".into(),
         ));
     };
+    let mut seen = std::collections::HashSet::new();
+    if let Some((id, _)) = tasks.iter().find(|(id, _)| !seen.insert(*id)) {
+        return Err(SlurmError::InvalidArray(format!(
+            "two tasks share the id {id}"
+        )));
+    }
     let mut options = options.clone();
-    let last = dirs.len() - 1;
+    let ids: Vec<u64> = tasks.iter().map(|(id, _)| *id).collect();
+    let list = array_ids(&ids);
     options.insert(
         "array",
         match throttle {
-            Some(t) if t > 0 => format!("0-{last}%{t}"),
-            _ => format!("0-{last}"),
+            Some(t) if t > 0 => format!("{list}%{t}"),
+            _ => list,
         },
     );
     // The batch step's own output (Slurm's messages); each task's script
@@ -160,10 +202,10 @@ pub fn array_script(
          # script of the N-th job directory below.\n\
          case \"${SLURM_ARRAY_TASK_ID:-}\" in\n",
     );
-    for (i, dir) in dirs.iter().enumerate() {
+    for (id, dir) in tasks {
         let script = quoted(&dir.join(jobdir::SCRIPT))?;
         let output = quoted(&dir.join(SLURM_OUTPUT))?;
-        let _ = writeln!(s, "{i}) exec /bin/sh {script} >> {output} 2>&1 ;;");
+        let _ = writeln!(s, "{id}) exec /bin/sh {script} >> {output} 2>&1 ;;");
     }
     s.push_str(
         "esac\necho \"launch: no job for array task ${SLURM_ARRAY_TASK_ID:-(none)}\" >&2\nexit 1\n",
@@ -240,5 +282,24 @@ mod tests {
             unthrottled.contains("#SBATCH --array=0-1\n"),
             "{unthrottled}"
         );
+        let tasks: Vec<(u64, PathBuf)> = [(1, "/j/1"), (2, "/j/2"), (7, "/j/7")]
+            .iter()
+            .map(|(i, d)| (*i, PathBuf::from(d)))
+            .collect();
+        let text =
+            String::from_utf8(indexed_array_script(&tasks, &options, Some(2)).unwrap()).unwrap();
+        assert!(text.contains("#SBATCH --array=1-2,7%2\n"), "{text}");
+        assert!(text.contains("\n7) exec /bin/sh '/j/7/job.sh'"), "{text}");
+        let twice = [(1, PathBuf::from("/a")), (1, PathBuf::from("/b"))];
+        assert!(indexed_array_script(&twice, &options, None).is_err());
+    }
+
+    #[test]
+    fn array_ids_are_runs() {
+        assert_eq!(array_ids(&[0, 1, 2, 3]), "0-3");
+        assert_eq!(array_ids(&[1, 5, 9]), "1,5,9");
+        assert_eq!(array_ids(&[3, 4, 1, 10, 11, 12]), "3-4,1,10-12");
+        assert_eq!(array_ids(&[0, 10, 20]), "0,10,20");
+        assert_eq!(array_ids(&[u64::MAX]), u64::MAX.to_string());
     }
 }

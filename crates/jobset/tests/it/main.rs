@@ -13,6 +13,7 @@ fn an_array_file_round_trips() {
         throttle: spec.throttle,
         launcher: "direct".into(),
         submitted: 5,
+        submitter: jobdir::this_process().cloned(),
     };
     let again = ArrayFile::parse(&file.to_bytes(), "/d/array.json").unwrap();
     assert_eq!(again, file);

@@ -9,16 +9,23 @@ use serde_json::json;
 /// A `launch` command with a private configuration home and no
 /// `$LAUNCH_CONFIG` (the user's own files are never read).
 pub fn launch_in(home: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
+    let mut cmd = launch_cmd(home);
+    for (name, value) in env {
+        cmd.env(name, value);
+    }
+    cmd.args(args).output().expect("launch runs")
+}
+
+/// A `launch` command with `home` as its home, configuration and state
+/// homes under it, no stdin.
+pub fn launch_cmd(home: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_launch"));
     cmd.env_remove("LAUNCH_CONFIG")
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("XDG_STATE_HOME", home.join("state"))
         .env("HOME", home)
         .stdin(Stdio::null());
-    for (name, value) in env {
-        cmd.env(name, value);
-    }
-    cmd.args(args).output().expect("launch runs")
+    cmd
 }
 
 fn text(bytes: &[u8]) -> String {

@@ -490,3 +490,90 @@ fn an_array_detached_then_cancelled() {
     For more information, try '--help'.
     ");
 }
+
+/// `launch status --json --tasks DIR`: the array's line, then each task's.
+fn task_states(home: &Path, dir: &Path) -> Vec<serde_json::Value> {
+    let out = run(home, &["status", "--json", "--tasks", path(dir)]);
+    assert_ok(&out);
+    json_lines(&out)
+}
+
+/// `launch run --array 1-3%1 ... sleep 30` in `dir`, started, once its
+/// first task runs.
+fn queue(home: &Path, dir: &Path) -> std::process::Child {
+    let child = crate::cli_find::launch_cmd(home)
+        .args([
+            "run",
+            "--array",
+            "1-3%1",
+            "--job-dir",
+            path(dir),
+            "cpu()",
+            "--",
+            "sleep",
+            "30",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    test_support::eventually("task 1 runs", || {
+        let out = run(home, &["status", "--json", "--tasks", path(dir)]);
+        out.status.success()
+            && json_lines(&out)
+                .get(1)
+                .is_some_and(|t| t["state"] == "running")
+    });
+    child
+}
+
+#[test]
+fn tasks_waiting_for_their_turn_and_an_array_interrupted() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let dir = home.join("queue");
+    let mut child = queue(home, &dir);
+    // From another process: the others wait for their turn.
+    let lines = task_states(home, &dir);
+    assert_eq!(lines[0]["state"], "running", "{lines:?}");
+    assert_eq!(lines[2]["state"], "scheduled");
+    assert_eq!(lines[2]["reason"], "waiting for its turn in the array (%1)");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap()),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1));
+    let lines = task_states(home, &dir);
+    assert_eq!(lines[0]["state"], "failed", "{lines:?}");
+    for task in &lines[1..] {
+        assert_eq!(task["reason"], "cancelled", "{task}");
+    }
+}
+
+#[test]
+fn an_array_cancelled_from_another_process() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let dir = home.join("queue");
+    let child = queue(home, &dir);
+    let cancel = run(home, &["cancel", path(&dir)]);
+    assert_ok(&cancel);
+    assert_eq!(
+        stdout(&cancel),
+        format!("{}: failed (3 failed)\n", dir.display())
+    );
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("3 failed"), "{err}");
+    for task in &task_states(home, &dir)[1..] {
+        assert_eq!(task["reason"], "cancelled", "{task}");
+    }
+}

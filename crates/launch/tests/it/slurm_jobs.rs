@@ -77,7 +77,7 @@ fn an_array_of_fifty_is_one_sbatch() {
             "--config",
             p(&config),
             "--array",
-            "0-49",
+            "1-50",
             "--name",
             "fifty",
             "--job-dir",
@@ -99,8 +99,11 @@ fn an_array_of_fifty_is_one_sbatch() {
         "{}",
         stderr(&out)
     );
+    // Slurm's task id is the index, as `sbatch --array=1-50` gives.
     let logs = launch(work, &["logs", &format!("{}/13", dir.display())]);
     assert_eq!(stdout(&logs), "13 13\n");
+    let logs = launch(work, &["logs", &format!("{}/50", dir.display())]);
+    assert_eq!(stdout(&logs), "50 50\n");
     let status = launch(work, &["status", "--json", p(&dir)]);
     let line = &json_lines(&status)[0];
     assert_eq!(line["launcher"], "slurm");

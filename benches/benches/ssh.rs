@@ -200,7 +200,7 @@ fn proxy_jump(c: &mut Criterion, dir: &std::path::Path, port: u16, bastion: u16,
     report(&format!("ProxyJump, {user}"), "connection", "ssh -J", times);
     let mut group = group(c, format!("ssh-jump/{user}"), Duration::from_secs(3));
     bench_commands(&mut group, "command_through_bastion_reused", |i| {
-        over_session(&connector, i)
+        over_session(&connector, i);
     });
     group.finish();
 }
@@ -235,10 +235,10 @@ fn account(c: &mut Criterion, dir: &std::path::Path, port: u16, user: &str) {
 
     let mut group = group(c, format!("ssh/{user}"), Duration::from_secs(10));
     bench_commands(&mut group, "command_over_reused_session", |i| {
-        over_session(&connector, i)
+        over_session(&connector, i);
     });
     bench_commands(&mut group, "command_through_ssh_process", |i| {
-        over_process(&ssh_args, i)
+        over_process(&ssh_args, i);
     });
     group.finish();
 }

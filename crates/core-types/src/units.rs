@@ -150,7 +150,7 @@ impl MemSize {
 
     /// `count` times `unit` (e.g. `MemSize::checked_from_unit(32, "GiB")`).
     pub fn checked_from_unit(count: u64, unit: &str) -> Result<Self, ValueError> {
-        SIZE.from_unit(count, unit).map(MemSize)
+        SIZE.counted(count, unit).map(MemSize)
     }
 
     /// The size in bytes.
@@ -275,7 +275,7 @@ impl Quantity {
     }
 
     /// `count` times `unit`, in base units.
-    fn from_unit(&self, count: u64, unit: &str) -> Result<u64, ValueError> {
+    fn counted(&self, count: u64, unit: &str) -> Result<u64, ValueError> {
         let factor = self.factor(unit, || format!("{count}{unit}"))?;
         count
             .checked_mul(factor)
@@ -398,7 +398,7 @@ impl Walltime {
 
     /// `count` times `unit` (e.g. `Walltime::checked_from_unit(40, "h")`).
     pub fn checked_from_unit(count: u64, unit: &str) -> Result<Self, ValueError> {
-        DURATION.from_unit(count, unit).map(Walltime)
+        DURATION.counted(count, unit).map(Walltime)
     }
 
     /// The duration in seconds.
@@ -862,17 +862,13 @@ mod tests {
             duration in proptest::sample::select(DURATION_UNITS.iter().map(|&(u, _)| u).collect::<Vec<_>>()),
         ) {
             prop_assume!(!(int.is_empty() && frac.is_empty()));
-            let parse_size = |text: &str| text.parse::<MemSize>().ok().map(MemSize::bytes);
-            let parse_duration = |text: &str| text.parse::<Walltime>().ok().map(Walltime::seconds);
-            let cases: [(&str, fn(&str) -> Option<u64>, &dyn Fn(&str) -> Option<u64>); 2] = [
-                (size, size_unit, &parse_size),
-                (duration, duration_unit, &parse_duration),
-            ];
-            for (unit, lookup, parse) in cases {
-                let factor = lookup(unit).unwrap();
-                let text = format!("{int}.{frac}{unit}");
-                let expected = reference_scaled(&int, &frac, factor);
-                prop_assert_eq!(parse(&text), expected, "{}", text);
+            let size_text = format!("{int}.{frac}{size}");
+            let duration_text = format!("{int}.{frac}{duration}");
+            for (text, factor, parsed) in [
+                (&size_text, size_unit(size).unwrap(), size_text.parse::<MemSize>().ok().map(MemSize::bytes)),
+                (&duration_text, duration_unit(duration).unwrap(), duration_text.parse::<Walltime>().ok().map(Walltime::seconds)),
+            ] {
+                prop_assert_eq!(parsed, reference_scaled(&int, &frac, factor), "{}", text);
             }
         }
 

@@ -203,16 +203,8 @@ pub(crate) fn spawn(
         || matches!(spec.stdin, StdioSpec::Pipe)
         || !follow.drain_stdout
         || !follow.drain_stderr;
-    let started = |pipes, follow| {
-        SshProcess::new(
-            shared.target.clone(),
-            program,
-            pid,
-            mode,
-            pipes,
-            Box::new(follow),
-        )
-    };
+    let started =
+        |pipes, follow| SshProcess::new(shared.target.clone(), spec, pid, pipes, Box::new(follow));
     if !keeps_channel {
         // The script has left the channel: close it now, which frees one
         // of the server's sessions for this connection.

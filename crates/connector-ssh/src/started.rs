@@ -7,9 +7,9 @@ use std::fmt;
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use core_types::job::{ConnectorError, Process, ProcessExit};
+use core_types::job::{ConnectorError, Process, ProcessExit, ProcessSpec};
 
-use crate::command::Mode;
+use crate::command::{self, Mode};
 use crate::util::Backoff;
 
 /// An exit whose status cannot be known (the process was followed by its
@@ -87,20 +87,20 @@ impl fmt::Debug for SshProcess {
 }
 
 impl SshProcess {
-    /// Process `pid` on `target`, started as `mode`, followed by `follow`.
+    /// Process `pid` on `target`, started for `spec`, followed by
+    /// `follow`.
     pub(crate) fn new(
         target: String,
-        program: String,
+        spec: &ProcessSpec,
         pid: u32,
-        mode: Mode,
         pipes: Pipes,
         follow: Box<dyn Follow>,
     ) -> Self {
         SshProcess {
             target,
-            program,
+            program: spec.display_command(),
             pid,
-            mode,
+            mode: command::mode(spec),
             pipes,
             exit: None,
             follow,

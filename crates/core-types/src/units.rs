@@ -150,16 +150,7 @@ impl MemSize {
 
     /// `count` times `unit` (e.g. `MemSize::checked_from_unit(32, "GiB")`).
     pub fn checked_from_unit(count: u64, unit: &str) -> Result<Self, ValueError> {
-        let factor = size_unit(unit).ok_or_else(|| ValueError::UnknownUnit {
-            what: "size",
-            input: format!("{count}{unit}"),
-            unit: unit.to_owned(),
-            expected: SIZE_UNITS_TEXT,
-        })?;
-        count
-            .checked_mul(factor)
-            .map(MemSize)
-            .ok_or_else(|| size_overflow(format!("{count}{unit}")))
+        SIZE.counted(count, unit).map(MemSize)
     }
 
     /// The size in bytes.
@@ -236,11 +227,71 @@ impl MemSize {
     }
 }
 
-fn size_overflow(input: String) -> ValueError {
-    ValueError::Overflow {
-        what: "size",
-        input,
-        max: format!("{} bytes", u64::MAX),
+/// What sizes and durations differ in, for parsing and for errors; the
+/// rest is one code for both.
+struct Quantity {
+    /// `size` or `duration`, in errors.
+    what: &'static str,
+    /// A unit's factor, by its exact spelling.
+    unit: fn(&str) -> Option<u64>,
+    /// The units, for errors.
+    units: &'static str,
+    /// The base unit's name, for errors (`bytes`, `seconds`).
+    base: &'static str,
+}
+
+const SIZE: Quantity = Quantity {
+    what: "size",
+    unit: size_unit,
+    units: SIZE_UNITS_TEXT,
+    base: "bytes",
+};
+
+const DURATION: Quantity = Quantity {
+    what: "duration",
+    unit: duration_unit,
+    units: DURATION_UNITS_TEXT,
+    base: "seconds",
+};
+
+impl Quantity {
+    /// The error for `input`, which is more than `u64::MAX` base units.
+    fn overflow(&self, input: String) -> ValueError {
+        ValueError::Overflow {
+            what: self.what,
+            input,
+            max: format!("{} {}", u64::MAX, self.base),
+        }
+    }
+
+    /// The factor of `unit`, or the error naming `input`.
+    fn factor(&self, unit: &str, input: impl FnOnce() -> String) -> Result<u64, ValueError> {
+        (self.unit)(unit).ok_or_else(|| ValueError::UnknownUnit {
+            what: self.what,
+            input: input(),
+            unit: unit.to_owned(),
+            expected: self.units,
+        })
+    }
+
+    /// `count` times `unit`, in base units.
+    fn counted(&self, count: u64, unit: &str) -> Result<u64, ValueError> {
+        let factor = self.factor(unit, || format!("{count}{unit}"))?;
+        count
+            .checked_mul(factor)
+            .ok_or_else(|| self.overflow(format!("{count}{unit}")))
+    }
+
+    /// `input` (a number, maybe with a fraction, and a unit or none for
+    /// the base unit), exactly, rounded down to whole base units.
+    fn parse(&self, input: &str) -> Result<u64, ValueError> {
+        let (int, frac, unit) = split_number(input, self.what)?;
+        let factor = if unit.is_empty() {
+            1
+        } else {
+            self.factor(unit, || input.to_owned())?
+        };
+        scaled(int, frac, factor).ok_or_else(|| self.overflow(input.to_owned()))
     }
 }
 
@@ -325,20 +376,7 @@ impl FromStr for MemSize {
     /// to a whole byte: `1.999999999999999999999999999999999999TiB` is
     /// 2199023255551 bytes (one byte under `2TiB`).
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let (int, frac, unit) = split_number(input, "size")?;
-        let factor = if unit.is_empty() {
-            1
-        } else {
-            size_unit(unit).ok_or_else(|| ValueError::UnknownUnit {
-                what: "size",
-                input: input.to_owned(),
-                unit: unit.to_owned(),
-                expected: SIZE_UNITS_TEXT,
-            })?
-        };
-        scaled(int, frac, factor)
-            .map(MemSize)
-            .ok_or_else(|| size_overflow(input.to_owned()))
+        SIZE.parse(input).map(MemSize)
     }
 }
 
@@ -360,16 +398,7 @@ impl Walltime {
 
     /// `count` times `unit` (e.g. `Walltime::checked_from_unit(40, "h")`).
     pub fn checked_from_unit(count: u64, unit: &str) -> Result<Self, ValueError> {
-        let factor = duration_unit(unit).ok_or_else(|| ValueError::UnknownUnit {
-            what: "duration",
-            input: format!("{count}{unit}"),
-            unit: unit.to_owned(),
-            expected: DURATION_UNITS_TEXT,
-        })?;
-        count
-            .checked_mul(factor)
-            .map(Walltime)
-            .ok_or_else(|| duration_overflow(format!("{count}{unit}")))
+        DURATION.counted(count, unit).map(Walltime)
     }
 
     /// The duration in seconds.
@@ -414,7 +443,7 @@ impl Walltime {
             (fraction | (1 << 52), raw_exponent - 1075)
         };
         let product = u128::from(self.0) * u128::from(mantissa);
-        let overflow = || duration_overflow(format!("{self} * {factor}"));
+        let overflow = || DURATION.overflow(format!("{self} * {factor}"));
         let value = if exponent >= 0 {
             if exponent >= 64 {
                 return Err(overflow());
@@ -441,14 +470,6 @@ impl Walltime {
     /// The value as a `std::time::Duration`.
     pub const fn as_std(self) -> std::time::Duration {
         std::time::Duration::from_secs(self.0)
-    }
-}
-
-fn duration_overflow(input: String) -> ValueError {
-    ValueError::Overflow {
-        what: "duration",
-        input,
-        max: format!("{} seconds", u64::MAX),
     }
 }
 
@@ -482,20 +503,7 @@ impl FromStr for Walltime {
     /// to a whole second (`0.99999999999999999999999999999999999w` is
     /// 604799 seconds).
     fn from_str(input: &str) -> Result<Self, Self::Err> {
-        let (int, frac, unit) = split_number(input, "duration")?;
-        let factor = if unit.is_empty() {
-            1
-        } else {
-            duration_unit(unit).ok_or_else(|| ValueError::UnknownUnit {
-                what: "duration",
-                input: input.to_owned(),
-                unit: unit.to_owned(),
-                expected: DURATION_UNITS_TEXT,
-            })?
-        };
-        scaled(int, frac, factor)
-            .map(Walltime)
-            .ok_or_else(|| duration_overflow(input.to_owned()))
+        DURATION.parse(input).map(Walltime)
     }
 }
 
@@ -626,11 +634,20 @@ mod tests {
             ("1000K", 1_000_000, "1M"),
             ("1001", 1001, "1001B"),
         ];
-        for (text, bytes, shown) in cases {
-            let size: MemSize = text.parse().unwrap();
-            assert_eq!(size.bytes(), bytes, "{text}");
-            assert_eq!(size.to_string(), shown, "{text}");
-            assert_eq!(shown.parse::<MemSize>().unwrap(), size);
+        parse_and_show(&cases, MemSize::bytes);
+    }
+
+    /// Each `(text, value, shown)`: `text` parses as `value` (as `base`
+    /// reads it), shows as `shown`, which parses back to it.
+    fn parse_and_show<T>(cases: &[(&str, u64, &str)], base: fn(T) -> u64)
+    where
+        T: FromStr<Err = ValueError> + fmt::Display + PartialEq + fmt::Debug + Copy,
+    {
+        for &(text, value, shown) in cases {
+            let parsed: T = text.parse().unwrap();
+            assert_eq!(base(parsed), value, "{text}");
+            assert_eq!(parsed.to_string(), shown, "{text}");
+            assert_eq!(shown.parse::<T>().unwrap(), parsed);
         }
     }
 
@@ -681,12 +698,7 @@ mod tests {
             ("61", 61, "61s"),
             ("0", 0, "0s"),
         ];
-        for (text, seconds, shown) in cases {
-            let d: Walltime = text.parse().unwrap();
-            assert_eq!(d.seconds(), seconds, "{text}");
-            assert_eq!(d.to_string(), shown, "{text}");
-            assert_eq!(shown.parse::<Walltime>().unwrap(), d);
-        }
+        parse_and_show(&cases, Walltime::seconds);
     }
 
     #[test]
@@ -840,30 +852,24 @@ mod tests {
             prop_assert_eq!(u128::from(got), exact);
         }
 
+        /// The same digits as a size and as a duration, each in a unit of
+        /// its own.
         #[test]
         fn fractions_match_decimal_arithmetic(
             int in "[0-9]{0,21}",
             frac in "[0-9]{0,60}",
-            unit in proptest::sample::select(SIZE_UNITS.iter().map(|&(u, _)| u).collect::<Vec<_>>()),
+            size in proptest::sample::select(SIZE_UNITS.iter().map(|&(u, _)| u).collect::<Vec<_>>()),
+            duration in proptest::sample::select(DURATION_UNITS.iter().map(|&(u, _)| u).collect::<Vec<_>>()),
         ) {
             prop_assume!(!(int.is_empty() && frac.is_empty()));
-            let factor = size_unit(unit).unwrap();
-            let text = format!("{int}.{frac}{unit}");
-            let expected = reference_scaled(&int, &frac, factor);
-            prop_assert_eq!(text.parse::<MemSize>().ok().map(MemSize::bytes), expected);
-        }
-
-        #[test]
-        fn duration_fractions_match_decimal_arithmetic(
-            int in "[0-9]{0,21}",
-            frac in "[0-9]{0,60}",
-            unit in proptest::sample::select(DURATION_UNITS.iter().map(|&(u, _)| u).collect::<Vec<_>>()),
-        ) {
-            prop_assume!(!(int.is_empty() && frac.is_empty()));
-            let factor = duration_unit(unit).unwrap();
-            let text = format!("{int}.{frac}{unit}");
-            let expected = reference_scaled(&int, &frac, factor);
-            prop_assert_eq!(text.parse::<Walltime>().ok().map(Walltime::seconds), expected);
+            let size_text = format!("{int}.{frac}{size}");
+            let duration_text = format!("{int}.{frac}{duration}");
+            for (text, factor, parsed) in [
+                (&size_text, size_unit(size).unwrap(), size_text.parse::<MemSize>().ok().map(MemSize::bytes)),
+                (&duration_text, duration_unit(duration).unwrap(), duration_text.parse::<Walltime>().ok().map(Walltime::seconds)),
+            ] {
+                prop_assert_eq!(parsed, reference_scaled(&int, &frac, factor), "{}", text);
+            }
         }
 
         #[test]

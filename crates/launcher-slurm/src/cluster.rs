@@ -212,12 +212,7 @@ impl Cluster {
     /// (the submitter killed, a timed-out socket) is found again. `None`
     /// when Slurm holds none.
     pub(crate) fn job_in(&self, dir: &Path) -> Result<Option<String>, SlurmError> {
-        let args = [
-            "--noheader".to_owned(),
-            "--me".to_owned(),
-            "--states=all".to_owned(),
-            format!("--format={}", parse::JOB_DIR_FORMAT),
-        ];
+        let args = query_args(&["--me", "--states=all"], None, parse::JOB_DIR_FORMAT);
         let out = self
             .run("squeue", args, None)
             .map_err(|e| SlurmError::Query {
@@ -244,13 +239,11 @@ impl Cluster {
         if bases.is_empty() {
             return Ok(Query::Answer(Vec::new()));
         }
-        let args = [
-            "--noheader".to_owned(),
-            "--array".to_owned(),
-            "--states=all".to_owned(),
-            format!("--jobs={}", bases.join(",")),
-            format!("--format={}", parse::SQUEUE_FORMAT),
-        ];
+        let args = query_args(
+            &["--array", "--states=all"],
+            Some(bases.join(",")),
+            parse::SQUEUE_FORMAT,
+        );
         match self.run("squeue", args, None) {
             Ok(out) => Ok(Query::Answer(
                 parse::squeue(&String::from_utf8_lossy(&out.stdout)).map_err(SlurmError::Parse)?,
@@ -276,15 +269,16 @@ impl Cluster {
         if self.accounting.load(Ordering::Relaxed) == ACCOUNTING_NO {
             return Ok(Query::Unavailable);
         }
-        let args = [
-            "--noheader".to_owned(),
-            "--parsable2".to_owned(),
-            "--allocations".to_owned(),
-            // Without a start time sacct looks at today only.
-            "--starttime=1970-01-01T00:00:00".to_owned(),
-            format!("--jobs={}", ids.join(",")),
-            format!("--format={}", parse::SACCT_FORMAT),
-        ];
+        let args = query_args(
+            &[
+                "--parsable2",
+                "--allocations",
+                // Without a start time sacct looks at today only.
+                "--starttime=1970-01-01T00:00:00",
+            ],
+            Some(ids.join(",")),
+            parse::SACCT_FORMAT,
+        );
         match self.run("sacct", args, None) {
             Ok(out) => {
                 self.accounting.store(ACCOUNTING_YES, Ordering::Relaxed);
@@ -376,6 +370,16 @@ pub(crate) fn slurm_message(stderr: &str) -> String {
     } else {
         lines.join("\n")
     }
+}
+
+/// The arguments of a query of `squeue` or `sacct`: no header, `flags`,
+/// the jobs asked about (all when `None`), the columns of `format`.
+fn query_args(flags: &[&str], jobs: Option<String>, format: &str) -> Vec<String> {
+    let mut args = vec!["--noheader".to_owned()];
+    args.extend(flags.iter().map(|&flag| flag.to_owned()));
+    args.extend(jobs.map(|jobs| format!("--jobs={jobs}")));
+    args.push(format!("--format={format}"));
+    args
 }
 
 fn failure_message(e: &ConnectorError) -> String {

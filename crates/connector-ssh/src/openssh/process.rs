@@ -109,18 +109,6 @@ pub(crate) fn run(
     captured_output(program, crate::helper::exit_of(status), start.rest, err)
 }
 
-/// How a process started through `ssh` is followed: by the `ssh` child
-/// while it runs the program (a channel process), else remotely, by its
-/// status file or its pid.
-struct OpenSshFollow {
-    master: Arc<Master>,
-    pid: u32,
-    start: Option<u64>,
-    child: Option<Child>,
-    status_file: Option<PathBuf>,
-    gone: Gone,
-}
-
 /// Starts `spec` (as on the ssh2 transport: see [`crate::SshConnector`]).
 pub(crate) fn spawn(
     master: &Arc<Master>,
@@ -212,12 +200,23 @@ pub(crate) fn spawn(
     }
     Ok(SshProcess::new(
         master.name.clone(),
-        program,
+        spec,
         pid,
-        mode,
         pipes,
         Box::new(follow),
     ))
+}
+
+/// How a process started through `ssh` is followed: by the `ssh` child
+/// while it runs the program (a channel process), else remotely, by its
+/// status file or its pid.
+struct OpenSshFollow {
+    master: Arc<Master>,
+    pid: u32,
+    start: Option<u64>,
+    child: Option<Child>,
+    status_file: Option<PathBuf>,
+    gone: Gone,
 }
 
 impl Follow for OpenSshFollow {

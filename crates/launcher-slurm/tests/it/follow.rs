@@ -112,7 +112,7 @@ fn the_controller_restarts_while_a_job_runs() {
     let launcher = support::launcher(&cluster);
     let work = support::workdir("restart");
     let job = launcher
-        .submit(Job::new(work.join("j"), ["sh", "-c", "sleep 6; exit 4"]))
+        .submit(support::sh_job(work.join("j"), "sleep 6; exit 4"))
         .unwrap();
     support::wait_running(job.as_ref());
     support::slurm(&cluster, "scontrol", &["shutdown", "slurmctld"]);
@@ -139,21 +139,13 @@ fn the_controller_restarts_while_a_job_runs() {
 
 #[test]
 fn a_requeued_job_is_not_a_failure() {
-    let Some((cluster, _guard)) = support::cluster() else {
+    let Some((cluster, launcher, work, _guard)) = support::started("requeue") else {
         return;
     };
-    let launcher = support::launcher(&cluster).options(SlurmOptions::default().requeue(true));
-    let work = support::workdir("requeue");
+    let launcher = launcher.options(SlurmOptions::default().requeue(true));
     // The first run waits to be requeued; the second succeeds.
     let job = launcher
-        .submit(Job::new(
-            work.join("j"),
-            [
-                "sh",
-                "-c",
-                "if [ \"${SLURM_RESTART_COUNT:-0}\" -gt 0 ]; then echo second; exit 0; fi; echo first; exec sleep 600",
-            ],
-        ))
+        .submit(support::sh_job(work.join("j"), "if [ \"${SLURM_RESTART_COUNT:-0}\" -gt 0 ]; then echo second; exit 0; fi; echo first; exec sleep 600"))
         .unwrap();
     support::wait_running(job.as_ref());
     support::slurm(&cluster, "scontrol", &["requeue", &job.id()]);
@@ -191,14 +183,12 @@ fn unix_seconds() -> u64 {
 
 #[test]
 fn a_recovered_job_is_followed_to_its_end() {
-    let Some((cluster, _guard)) = support::cluster() else {
+    let Some((_, launcher, work, _guard)) = support::started("recover") else {
         return;
     };
-    let launcher = support::launcher(&cluster);
-    let work = support::workdir("recover");
     let dir = work.join("j");
     let id = launcher
-        .submit(Job::new(&dir, ["sh", "-c", "sleep 2; exit 5"]))
+        .submit(support::sh_job(&dir, "sleep 2; exit 5"))
         .unwrap()
         .id();
     // Another handle, from the directory alone (what `launch status` does
@@ -237,7 +227,7 @@ fn without_squeue_scontrol_follows_the_job() {
         support::launcher_with(&cluster, Arc::clone(&counting) as Arc<dyn Connector>).bin(&bin);
     let work = support::workdir("no-squeue");
     let job = launcher
-        .submit(Job::new(work.join("j"), ["sh", "-c", "sleep 1; exit 6"]))
+        .submit(support::sh_job(work.join("j"), "sleep 1; exit 6"))
         .unwrap();
     assert_eq!(
         support::wait(job.as_ref()),

@@ -12,23 +12,17 @@ use crate::support::{self, read};
 
 #[test]
 fn exit_codes_and_output() {
-    let Some((cluster, _guard)) = support::cluster() else {
+    let Some((_, launcher, work, _guard)) = support::started("exit") else {
         return;
     };
-    let launcher = support::launcher(&cluster);
-    let work = support::workdir("exit");
     let ok = launcher
-        .submit(Job::new(
+        .submit(support::sh_job(
             work.join("ok"),
-            [
-                "sh",
-                "-c",
-                "echo out; echo err >&2; echo \"dir=$LAUNCH_JOB_DIR\"",
-            ],
+            "echo out; echo err >&2; echo \"dir=$LAUNCH_JOB_DIR\"",
         ))
         .unwrap();
     let bad = launcher
-        .submit(Job::new(work.join("bad"), ["sh", "-c", "exit 3"]))
+        .submit(support::sh_job(work.join("bad"), "exit 3"))
         .unwrap();
     assert_eq!(support::wait(ok.as_ref()), JobState::Done);
     assert_eq!(
@@ -102,11 +96,9 @@ fn hostile_arguments_reach_the_job_verbatim() {
 
 #[test]
 fn the_duration_is_a_time_limit() {
-    let Some((cluster, _guard)) = support::cluster() else {
+    let Some((_, launcher, work, _guard)) = support::started("duration") else {
         return;
     };
-    let launcher = support::launcher(&cluster);
-    let work = support::workdir("duration");
     let alternative = Alternative {
         duration: Walltime::from_seconds(2),
         ..Alternative::default()
@@ -124,12 +116,11 @@ fn the_duration_is_a_time_limit() {
 
 #[test]
 fn slurm_time_limit_is_a_timeout() {
-    let Some((cluster, _guard)) = support::cluster() else {
+    let Some((_, launcher, work, _guard)) = support::started("slurm-timeout") else {
         return;
     };
     // One minute, Slurm's smallest limit; Slurm itself stops the job.
-    let launcher = support::launcher(&cluster).options(SlurmOptions::default().time("1"));
-    let work = support::workdir("slurm-timeout");
+    let launcher = launcher.options(SlurmOptions::default().time("1"));
     let job = launcher
         .submit(Job::new(work.join("j"), ["sleep", "600"]))
         .unwrap();
@@ -148,11 +139,9 @@ fn slurm_time_limit_is_a_timeout() {
 
 #[test]
 fn cancel_running_and_pending_jobs() {
-    let Some((cluster, _guard)) = support::cluster() else {
+    let Some((cluster, launcher, work, _guard)) = support::started("cancel") else {
         return;
     };
-    let launcher = support::launcher(&cluster);
-    let work = support::workdir("cancel");
     let running = launcher
         .submit(Job::new(work.join("running"), ["sleep", "600"]))
         .unwrap();
@@ -186,16 +175,15 @@ fn cancel_running_and_pending_jobs() {
 
 #[test]
 fn a_job_that_can_never_start_fails_fast() {
-    let Some((cluster, _guard)) = support::cluster() else {
+    let Some((cluster, launcher, work, _guard)) = support::started("fatal") else {
         return;
     };
     // More time than the short partition allows.
-    let launcher = support::launcher(&cluster).options(
+    let launcher = launcher.options(
         SlurmOptions::default()
             .partition("short")
             .time("1-00:00:00"),
     );
-    let work = support::workdir("fatal");
     let job = launcher.submit(Job::new(work.join("j"), ["true"])).unwrap();
     assert_eq!(
         support::wait(job.as_ref()),
@@ -215,11 +203,9 @@ fn a_job_that_can_never_start_fails_fast() {
 
 #[test]
 fn gpus_granted_equal_the_request() {
-    let Some((cluster, _guard)) = support::cluster() else {
+    let Some((_, launcher, work, _guard)) = support::started("gpus") else {
         return;
     };
-    let launcher = support::launcher(&cluster);
-    let work = support::workdir("gpus");
     let gpu = AcceleratorRequest {
         kind: AcceleratorKind::Cuda,
         memory: MemSize::from_bytes(40_000_000_000),
@@ -233,7 +219,7 @@ fn gpus_granted_equal_the_request() {
         let dir = work.join(format!("gpus-{count}"));
         let job = launcher
             .submit(
-                Job::new(&dir, ["sh", "-c", "printf '%s' \"$CUDA_VISIBLE_DEVICES\""])
+                support::sh_job(&dir, "printf '%s' \"$CUDA_VISIBLE_DEVICES\"")
                     .alternative(alternative),
             )
             .unwrap();
@@ -322,13 +308,9 @@ fn config_keeps_everything_else() {
     );
     let work = support::workdir("config");
     let job = derived
-        .submit(Job::new(
+        .submit(support::sh_job(
             work.join("j"),
-            [
-                "sh",
-                "-c",
-                "echo \"$LAUNCH_TEST_MARK $SLURM_CPUS_PER_TASK $SLURM_JOB_PARTITION\"",
-            ],
+            "echo \"$LAUNCH_TEST_MARK $SLURM_CPUS_PER_TASK $SLURM_JOB_PARTITION\"",
         ))
         .unwrap();
     assert_eq!(support::wait(job.as_ref()), JobState::Done);
@@ -340,11 +322,10 @@ fn config_keeps_everything_else() {
 
 #[test]
 fn time_left_inside_a_job() {
-    let Some((cluster, _guard)) = support::cluster() else {
+    let Some((cluster, launcher, work, _guard)) = support::started("time-left") else {
         return;
     };
-    let launcher = support::launcher(&cluster).options(SlurmOptions::default().time("10"));
-    let work = support::workdir("time-left");
+    let launcher = launcher.options(SlurmOptions::default().time("10"));
     let squeue = cluster.bin.join("squeue");
     let job = launcher
         .submit(Job::new(
@@ -371,11 +352,9 @@ fn time_left_inside_a_job() {
 /// its directory, follows it and cancels it; it is never said lost.
 #[test]
 fn a_job_whose_id_was_never_saved_is_found_by_its_directory() {
-    let Some((cluster, _guard)) = support::cluster() else {
+    let Some((cluster, launcher, work, _guard)) = support::started("unsaved") else {
         return;
     };
-    let launcher = support::launcher(&cluster);
-    let work = support::workdir("unsaved");
     let later = launcher.config(&SlurmOptions::default().begin("now+3600"));
     let job = later.submit(Job::new(work.join("j"), ["true"])).unwrap();
     let id = job.id();

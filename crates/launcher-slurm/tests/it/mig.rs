@@ -125,7 +125,7 @@ fn a_whole_gpu_job_never_gets_a_slice_and_a_down_partition_says_so() {
     let slurm = launcher(&layout).config(&found.options);
     let job = Job {
         alternative: req.alternatives[0].clone(),
-        ..Job::new(work.join("whole"), ["sh", "-c", "sleep 5"])
+        ..support::sh_job(work.join("whole"), "sleep 5")
     };
     let handle = slurm.submit(job).unwrap();
     std::thread::sleep(Duration::from_secs(3));

@@ -7,8 +7,8 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use core_types::job::{
-    Connector, ConnectorError, JobHandle, JobState, Process, ProcessOutput, ProcessSpec, Signal,
-    SignalTarget,
+    Connector, ConnectorError, Job, JobHandle, JobState, Process, ProcessOutput, ProcessSpec,
+    Signal, SignalTarget,
 };
 use launcher_slurm::{RetryPolicy, SlurmLauncher};
 
@@ -113,6 +113,22 @@ pub fn launcher(cluster: &Cluster) -> SlurmLauncher {
     launcher_with(cluster, connector_local::LocalConnector::shared())
 }
 
+/// What most tests start with: the cluster (as [`cluster`], with the
+/// shared guard), a launcher on it ([`launcher`]) and a fresh directory
+/// for its jobs ([`workdir`] of `name`).
+pub fn started(
+    name: &str,
+) -> Option<(
+    Cluster,
+    SlurmLauncher,
+    PathBuf,
+    RwLockReadGuard<'static, ()>,
+)> {
+    let (cluster, guard) = cluster()?;
+    let launcher = launcher(&cluster);
+    Some((cluster, launcher, workdir(name), guard))
+}
+
 /// A fresh directory for jobs (kept when the test fails, for a look).
 pub fn workdir(name: &str) -> PathBuf {
     tempfile::Builder::new()
@@ -120,6 +136,11 @@ pub fn workdir(name: &str) -> PathBuf {
         .tempdir()
         .expect("a temporary directory")
         .keep()
+}
+
+/// A job in `dir` that runs `script` with `sh -c`.
+pub fn sh_job(dir: impl Into<PathBuf>, script: &str) -> Job {
+    Job::new(dir, ["sh", "-c", script])
 }
 
 /// Waits for a job's end, at most three minutes (the guard against a hang,

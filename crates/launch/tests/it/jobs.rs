@@ -92,6 +92,12 @@ fn names_make_directories_and_show_in_the_list() {
     }
     assert_eq!(train["state"], "done");
     assert_eq!(train["launcher"], "direct");
+    // `status --json` of the job shows it with its name too.
+    let status = run(home, &["status", "--json", train["dir"].as_str().unwrap()]);
+    assert_ok(&status);
+    let status = json_lines(&status).remove(0);
+    assert_eq!(status["name"], "train run", "{status}");
+    assert_eq!(status["state"], "done", "{status}");
     let submitted = train["submitted"].as_str().unwrap();
     assert!(
         submitted.len() == 20 && submitted.ends_with('Z') && submitted.as_bytes()[10] == b'T',

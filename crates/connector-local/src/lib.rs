@@ -215,8 +215,11 @@ fn temp_with(path: &Path, contents: &[u8]) -> ConnectorResult<tempfile::NamedTem
         .prefix(".launch-write.")
         .tempfile_in(dir)
         .map_err(io_error("write", path))?;
-    tmp.write_all(contents)
-        .map_err(io_error("write", tmp.path()))?;
+    // The file's own error (no temporary name in it): the message names
+    // the file being written, as a failure to make the temporary does.
+    tmp.as_file_mut()
+        .write_all(contents)
+        .map_err(io_error("write", path))?;
     Ok(tmp)
 }
 

@@ -87,19 +87,28 @@ impl SlurmLauncher {
                 first: first.clone(),
             };
             self.write_job(job, &options, Some(array))?;
+            // Slurm's output of the task's batch step (in the first
+            // directory, made before the others), made first (0600):
+            // Slurm opens it as it is, whatever the job's umask.
+            let output = script::array_output(&first, ids[index]);
+            if index == 0 || output != script::array_output(&first, ids[0]) {
+                self.connector().write_file(&output, b"")?;
+            }
             Ok(dir)
         };
-        let workers = size.div_ceil(16).clamp(1, 8);
-        let mut prepared: Vec<Option<Result<JobDir, SlurmError>>> =
-            (0..size).map(|_| None).collect();
+        // The first directory first: the others' batch output goes there.
+        let mut prepared: Vec<Option<Result<JobDir, SlurmError>>> = vec![Some(Ok(prepare(0)?))];
+        prepared.extend((1..size).map(|_| None));
+        let rest = size - 1;
+        let workers = rest.div_ceil(16).clamp(1, 8);
         std::thread::scope(|scope| {
             let prepare = &prepare;
-            let chunks: Vec<_> = prepared
-                .chunks_mut(size.div_ceil(workers))
+            let chunks: Vec<_> = prepared[1..]
+                .chunks_mut(rest.div_ceil(workers).max(1))
                 .enumerate()
                 .map(|(chunk, slots)| {
                     scope.spawn(move || {
-                        let start = chunk * size.div_ceil(workers);
+                        let start = 1 + chunk * rest.div_ceil(workers).max(1);
                         for (offset, slot) in slots.iter_mut().enumerate() {
                             *slot = Some(prepare(start + offset));
                         }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use core_types::job::{Job, JobState};
 
-use jobdir::{META, SCRIPT};
+use jobdir::SCRIPT;
 
 use crate::options::SlurmOptions;
 use crate::slurm_dir::{self, ArrayRef, JobDir, Meta};
@@ -12,7 +12,9 @@ use crate::watcher::Tracked;
 use crate::{JOB_DIR_VAR, SlurmError, SlurmJob, SlurmLauncher, script};
 
 impl SlurmLauncher {
-    /// Checks a job and prepares its directory: absolute, no job in it yet.
+    /// Checks a job and makes its directory: absolute, new or empty and
+    /// then the caller's alone ([`jobdir::JobDir::create`], as every
+    /// launcher's), so that nothing planted in it is ever followed.
     pub(crate) fn prepare(&self, job: &Job) -> Result<JobDir, SlurmError> {
         job.validate()?;
         if !job.dir.is_absolute() {
@@ -21,16 +23,8 @@ impl SlurmLauncher {
                 reason: "it must be an absolute path".into(),
             });
         }
-        let connector = self.connector();
-        connector.create_dir_all(&job.dir)?;
-        let dir = JobDir::new(Arc::clone(connector), &job.dir);
-        if dir.holds_a_job()? {
-            return Err(SlurmError::BadJobDir {
-                dir: job.dir.clone(),
-                reason: format!("it already holds a job (`{META}` exists)"),
-            });
-        }
-        Ok(dir)
+        let files = jobdir::JobDir::create(Arc::clone(self.connector()), &job.dir)?;
+        Ok(JobDir { files })
     }
 
     /// Writes a job's script (and its description, with no id yet).
@@ -58,7 +52,11 @@ impl SlurmLauncher {
         let files = jobdir::JobDir::new(Arc::clone(connector), &job.dir);
         files.reserve_state()?;
         let path = job.dir.join(SCRIPT);
-        let written = connector.write_file(&path, &script).and_then(|()| {
+        // Slurm's output made first, the job's alone (0600): Slurm (or the
+        // array script) opens it as it is, whatever the job's umask.
+        let output = job.dir.join(script::SLURM_OUTPUT);
+        let written = connector.write_file(&output, b"").and_then(|()| {
+            connector.write_file(&path, &script)?;
             if array.is_none() {
                 // An array task's script is run by the array's (`sh job.sh`).
                 connector.set_executable(&path)?;
@@ -67,6 +65,7 @@ impl SlurmLauncher {
         });
         if let Err(e) = written {
             let _ = connector.remove(&path);
+            let _ = connector.remove(&output);
             files.unreserve_state();
             return Err(e.into());
         }

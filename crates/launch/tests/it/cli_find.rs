@@ -319,3 +319,51 @@ fn check_prints_what_a_file_defines() {
         text(&out.stdout)
     );
 }
+
+/// What `launch run` would refuse, `check` and `find` refuse at load, the
+/// same way (exit 2): an option value with a line break, a launcher named
+/// `..`; control characters of a name are printed escaped.
+#[test]
+fn check_and_find_refuse_at_load_what_run_would() {
+    let home = tempfile::tempdir().unwrap();
+    let entry = |name: &str, rest: &str| {
+        format!(
+            "[[launcher]]\nname = \"{name}\"\ntype = \"slurm\"\nhost = {{ cores = 1, memory = \"1GiB\" }}\n{rest}"
+        )
+    };
+    let cases = [
+        (
+            "nl.toml",
+            entry("s", "slurm = { comment = \"x\\n#SBATCH --uid=0\" }\n"),
+            "nl.toml:5:21: launcher[0].slurm.comment: a value cannot hold a line break or a NUL byte",
+        ),
+        (
+            "dots.toml",
+            entry("..", ""),
+            "launcher[0].name: `..` is not a valid name",
+        ),
+        (
+            "ctl.toml",
+            entry("a\\u0000b\\nc\\u202Ed", ""),
+            "`a\\0b\\nc\\u{202e}d` is not a valid name",
+        ),
+    ];
+    for (name, body, says) in cases {
+        let file = write(home.path(), name, &body);
+        let file = file.to_str().unwrap();
+        for args in [
+            vec!["check", "--config", file],
+            vec!["find", "--config", file, "cpu()"],
+        ] {
+            let out = launch_in(home.path(), &args, &[]);
+            crate::support::assert_fails(&out, 2, says);
+            let err = text(&out.stderr);
+            assert!(
+                !err.trim_end()
+                    .chars()
+                    .any(|c| c.is_control() || c == '\u{202E}'),
+                "{err:?}"
+            );
+        }
+    }
+}

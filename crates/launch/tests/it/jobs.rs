@@ -92,6 +92,12 @@ fn names_make_directories_and_show_in_the_list() {
     }
     assert_eq!(train["state"], "done");
     assert_eq!(train["launcher"], "direct");
+    // `status --json` of the job shows it with its name too.
+    let status = run(home, &["status", "--json", train["dir"].as_str().unwrap()]);
+    assert_ok(&status);
+    let status = json_lines(&status).remove(0);
+    assert_eq!(status["name"], "train run", "{status}");
+    assert_eq!(status["state"], "done", "{status}");
     let submitted = train["submitted"].as_str().unwrap();
     assert!(
         submitted.len() == 20 && submitted.ends_with('Z') && submitted.as_bytes()[10] == b'T',
@@ -289,6 +295,69 @@ fn prune_removes_ended_jobs_and_leaves_running_ones() {
     assert!(!outside.exists());
     assert_eq!(names(&list(home, &[])), ["running"]);
     assert_ok(&run(home, &["cancel", &running]));
+}
+
+/// Runs add their index lines while `launch prune` rewrites the index
+/// (each prune removes a copy of an ended job, so each rewrites it): no
+/// line is lost.
+#[test]
+fn prune_loses_no_line_that_runs_add_meanwhile() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let elsewhere = elsewhere.path();
+    let template = elsewhere.join("template");
+    assert_ok(&run(
+        home,
+        &["run", "--job-dir", path(&template), "cpu()", "--", "true"],
+    ));
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (writers, runs) = (4, 12);
+    std::thread::scope(|scope| {
+        let (done, template) = (&done, &template);
+        scope.spawn(move || {
+            let mut n = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let copy = elsewhere.join(format!("copy-{n}"));
+                std::fs::create_dir(&copy).unwrap();
+                for entry in std::fs::read_dir(template).unwrap() {
+                    let entry = entry.unwrap();
+                    std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
+                }
+                let out = run(home, &["prune", path(&copy)]);
+                assert_ok(&out);
+                assert_eq!(stdout(&out), format!("{}\n", copy.display()));
+                n += 1;
+            }
+            assert!(n > 0);
+        });
+        let handles: Vec<_> = (0..writers)
+            .map(|w| {
+                scope.spawn(move || {
+                    for i in 0..runs {
+                        let dir = elsewhere.join(format!("w{w}-{i}"));
+                        detach(home, &["--job-dir", path(&dir), "cpu()", "--", "true"]);
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let index = std::fs::read_to_string(home.join("state/launch/index")).unwrap();
+    let listed: Vec<String> = jobset::Index::parse(&index)
+        .into_iter()
+        .map(|e| e.address)
+        .collect();
+    for w in 0..writers {
+        for i in 0..runs {
+            let dir = elsewhere.join(format!("w{w}-{i}")).display().to_string();
+            assert!(listed.contains(&dir), "{dir} lost from the index:\n{index}");
+        }
+    }
+    assert!(listed.contains(&template.display().to_string()), "{index}");
 }
 
 /// A task script that records how many tasks ran at once: each makes a

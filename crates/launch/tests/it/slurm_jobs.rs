@@ -9,17 +9,22 @@ use crate::jobs::{counting_task, most_at_once};
 use crate::slurm::setup;
 use crate::support::{assert_ok, json_lines, stderr, stdout};
 
-/// Wrappers of the Slurm commands that log each call, in `work/bin`.
-fn counting_bin(work: &Path) -> PathBuf {
+/// Wrappers of the Slurm commands that log each call, in `work/bin`; they
+/// name the test cluster's configuration (`SLURM_CONF`), so that they
+/// reach it from a shell that knows nothing of it (over SSH).
+pub(crate) fn counting_bin(work: &Path) -> PathBuf {
     let bin = work.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let real = std::env::var("LAUNCH_TEST_SLURM_BIN").unwrap_or_else(|_| "/usr/bin".into());
+    let conf = std::env::var("SLURM_CONF")
+        .map(|c| format!("SLURM_CONF='{c}'\nexport SLURM_CONF\n"))
+        .unwrap_or_default();
     for name in ["sbatch", "squeue", "sacct", "scancel", "scontrol", "sinfo"] {
         let path = bin.join(name);
         std::fs::write(
             &path,
             format!(
-                "#!/bin/sh\necho {name} >> '{}'\nexec '{real}/{name}' \"$@\"\n",
+                "#!/bin/sh\n{conf}echo {name} >> '{}'\nexec '{real}/{name}' \"$@\"\n",
                 work.join("calls").display()
             ),
         )
@@ -32,7 +37,7 @@ fn counting_bin(work: &Path) -> PathBuf {
 }
 
 /// How many times `name` was called.
-fn calls(work: &Path, name: &str) -> usize {
+pub(crate) fn calls(work: &Path, name: &str) -> usize {
     std::fs::read_to_string(work.join("calls"))
         .unwrap_or_default()
         .lines()

@@ -63,15 +63,22 @@ fn launcher_file_with(home: &Path, sshd: &Path, port: u16, user: &str, entry: &s
     std::fs::write(
         &file,
         format!(
-            "[connector.box]\ntype = \"ssh\"\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"{user}\"\n\
-             identity = \"{}\"\nknown_hosts = \"{}\"\n\n\
-             [[launcher]]\nname = \"remote\"\ntype = \"direct\"\nconnector = \"box\"\n{entry}",
-            sshd.join("id_ed25519").display(),
-            sshd.join("known_hosts").display()
+            "{}\n[[launcher]]\nname = \"remote\"\ntype = \"direct\"\nconnector = \"box\"\n{entry}",
+            connector_box(sshd, port, user)
         ),
     )
     .unwrap();
     file.display().to_string()
+}
+
+/// The launcher file's `[connector.box]`: the test sshd's machine.
+pub(crate) fn connector_box(sshd: &Path, port: u16, user: &str) -> String {
+    format!(
+        "[connector.box]\ntype = \"ssh\"\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"{user}\"\n\
+         identity = \"{}\"\nknown_hosts = \"{}\"\n",
+        sshd.join("id_ed25519").display(),
+        sshd.join("known_hosts").display()
+    )
 }
 
 /// The launcher file of [`launcher_file_with`] with 2 cores and 1 GiB.

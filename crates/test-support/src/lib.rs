@@ -155,7 +155,8 @@ pub fn slurm_test_bin() -> Option<std::path::PathBuf> {
 }
 
 pub mod bastion;
-pub mod ports;
+/// Ports for the daemons tests start: [`test_ports`], shared with `xtask`.
+pub use test_ports as ports;
 pub mod slurm_layout;
 pub mod spec;
 pub mod tmpfs;

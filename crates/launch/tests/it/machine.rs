@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use test_support::OpenOnDrop;
+
 fn launch(home: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_launch"));
     cmd.env_remove("LAUNCH_CONFIG")
@@ -82,16 +84,6 @@ fn started(locks: &Path) -> usize {
                 .starts_with("started-")
         })
         .count()
-}
-
-/// Opens a gate when dropped, so that a failing test leaves no job waiting
-/// for it.
-struct OpenOnDrop(PathBuf);
-
-impl Drop for OpenOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::write(&self.0, "");
-    }
 }
 
 #[test]

@@ -150,27 +150,15 @@ fn cancel_running_and_pending_jobs() {
         .submit(Job::new(work.join("pending"), ["true"]))
         .unwrap();
     support::wait_running(running.as_ref());
-    running.cancel().unwrap();
-    assert_eq!(
-        running.state().unwrap(),
-        JobState::Failed(FailReason::Cancelled)
-    );
+    test_support::assert_cancels(running.as_ref());
     assert_eq!(pending.state().unwrap(), JobState::Scheduled);
-    pending.cancel().unwrap();
-    assert_eq!(
-        pending.state().unwrap(),
-        JobState::Failed(FailReason::Cancelled)
-    );
+    test_support::assert_cancels(pending.as_ref());
     for job in [&running, &pending] {
         let queue = support::squeue(&cluster, &job.id(), "%T", Some("all"));
         assert_eq!(queue, "CANCELLED", "Slurm confirms");
     }
     // Cancelling an ended job changes nothing.
-    running.cancel().unwrap();
-    assert_eq!(
-        running.state().unwrap(),
-        JobState::Failed(FailReason::Cancelled)
-    );
+    test_support::assert_cancels(running.as_ref());
 }
 
 #[test]

@@ -273,6 +273,9 @@ fn recovery_tells_running_from_lost_and_ignores_reused_pids() {
     let command = field("pid", "cmd ");
     // The supervisor dies without a word: the command still runs.
     kill(SignalTarget::Process(supervisor));
+    // Gone before the command is killed (on a busy machine a killed process
+    // may take a while to be scheduled and die).
+    eventually("the supervisor is gone", || !alive(supervisor));
     // The job lasts as long as its command, for both handles.
     assert_eq!(recovered.state().unwrap(), JobState::Running);
     assert_eq!(handle.wait_timeout(Duration::ZERO).unwrap(), None);

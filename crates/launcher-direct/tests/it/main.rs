@@ -576,3 +576,18 @@ fn detached_jobs_run_in_a_session_of_their_own() {
         .collect();
     assert_eq!(ids, vec![supervisor, supervisor], "the command is in both");
 }
+
+#[test]
+fn a_job_cancelled_as_it_starts_is_cancelled_without_an_error() {
+    // The supervisor may see the marker before its command and end by
+    // itself while the canceller looks at it.
+    let work = tempfile::tempdir().unwrap();
+    let l = launcher(1, 0);
+    for i in 0..20 {
+        let name = format!("j{i}");
+        let job = submit_sh(&l, work.path(), &name, "sleep 300");
+        let recovered = l.recover(&work.path().join(&name)).unwrap();
+        recovered.cancel().unwrap();
+        assert_eq!(job.wait().unwrap(), JobState::Failed(FailReason::Cancelled));
+    }
+}

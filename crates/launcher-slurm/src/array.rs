@@ -75,6 +75,8 @@ impl SlurmLauncher {
     ) -> Result<Vec<SlurmJob>, SlurmError> {
         let size = jobs.len();
         let first = jobs[0].dir.clone();
+        let mut array_options = shared.clone();
+        let tag = crate::submit::tag(&mut array_options);
         // Each task's directory, script and description, written by a few
         // threads at once (each write is a round trip on a remote machine).
         let prepare = |index: usize| -> Result<JobDir, SlurmError> {
@@ -86,7 +88,7 @@ impl SlurmLauncher {
                 size,
                 first: first.clone(),
             };
-            self.write_job(job, &options, Some(array))?;
+            self.write_job(job, &options, Some(array), tag.as_deref())?;
             // Slurm's output of the task's batch step (in the first
             // directory, made before the others), made first (0600):
             // Slurm opens it as it is, whatever the job's umask.
@@ -130,7 +132,6 @@ impl SlurmLauncher {
                 }
             }
         }
-        let mut array_options = shared.clone();
         if !array_options.contains("job-name") {
             array_options.insert("job-name", jobs[0].name.replace(['\n', '\r'], " "));
         }
@@ -143,7 +144,10 @@ impl SlurmLauncher {
             script::indexed_array_script(&tasks, &array_options, self.config.array_throttle)?;
         let path = first.join(script::ARRAY_SCRIPT);
         self.connector().write_file(&path, &text)?;
-        let base = self.cluster().sbatch(&path, &first, &self.config.retry)?;
+        let key = crate::cluster::Submission::new(tag.as_deref(), &first);
+        let base = self
+            .cluster()
+            .sbatch(&path, &first, &key, &self.config.retry)?;
         // One file says every task's id (`BASE_INDEX`).
         self.connector().write_file(
             &first.join(slurm_dir::ARRAY_ID_FILE),

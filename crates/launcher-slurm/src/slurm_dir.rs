@@ -45,6 +45,8 @@ pub(crate) struct Meta {
     pub array: Option<ArrayRef>,
     /// Why `sbatch` did not take it, when it did not.
     pub submission_failed: Option<String>,
+    /// Its tag, in its comment (`launch:TAG`), when it has one.
+    pub tag: Option<String>,
 }
 
 /// A task of a job array: its index, the array's size, and the first
@@ -92,6 +94,7 @@ pub(crate) fn job_meta(
             first_dir: lossy(a.first.as_os_str()),
         }),
         submission_failed: meta.submission_failed.clone(),
+        tag: meta.tag.clone(),
     };
     let mut out = JobMeta::of(job, LauncherMeta::Slurm { slurm }, connector.name());
     out.submitter.clone_from(&meta.submitter);
@@ -134,6 +137,7 @@ pub(crate) fn read_meta(connector: &dyn Connector, dir: &Path) -> Result<Meta, S
             first: a.first_dir.into(),
         }),
         submission_failed: slurm.submission_failed,
+        tag: slurm.tag,
     })
 }
 

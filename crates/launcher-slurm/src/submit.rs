@@ -6,10 +6,23 @@ use core_types::job::{Job, JobState};
 
 use jobdir::SCRIPT;
 
+use crate::cluster::Submission;
 use crate::options::SlurmOptions;
 use crate::slurm_dir::{self, ArrayRef, JobDir, Meta};
 use crate::watcher::Tracked;
 use crate::{JOB_DIR_VAR, SlurmError, SlurmJob, SlurmLauncher, script};
+
+/// A new submission's tag, set as its comment (`launch:TAG`), unless the
+/// job's options give a comment of their own (the job is then found by its
+/// directory).
+pub(crate) fn tag(options: &mut SlurmOptions) -> Option<String> {
+    if options.contains("comment") {
+        return None;
+    }
+    let tag = format!("{:016x}", rand::random::<u64>());
+    options.insert("comment", format!("{}{tag}", crate::cluster::TAG_PREFIX));
+    Some(tag)
+}
 
 impl SlurmLauncher {
     /// Checks a job and makes its directory: absolute, new or empty and
@@ -33,6 +46,7 @@ impl SlurmLauncher {
         job: &Job,
         options: &SlurmOptions,
         array: Option<ArrayRef>,
+        tag: Option<&str>,
     ) -> Result<Meta, SlurmError> {
         let connector = self.connector();
         let mut env = job.env.clone();
@@ -76,6 +90,7 @@ impl SlurmLauncher {
             submitter: jobdir::this_process().cloned(),
             array,
             submission_failed: None,
+            tag: tag.map(str::to_owned),
         };
         self.write_meta(job, &meta, options)?;
         Ok(meta)
@@ -106,10 +121,15 @@ impl SlurmLauncher {
     /// directory, runs `sbatch`, follows it.
     pub fn submit_job(&self, job: &Job) -> Result<SlurmJob, SlurmError> {
         let dir = self.prepare(job)?;
-        let options = self.options_for(job);
-        let mut meta = self.write_job(job, &options, None)?;
+        let mut options = self.options_for(job);
+        let tag = tag(&mut options);
+        let mut meta = self.write_job(job, &options, None, tag.as_deref())?;
         let script = job.dir.join(SCRIPT);
-        let id = match self.cluster().sbatch(&script, &job.dir, &self.config.retry) {
+        let key = Submission::new(tag.as_deref(), &job.dir);
+        let id = match self
+            .cluster()
+            .sbatch(&script, &job.dir, &key, &self.config.retry)
+        {
             Ok(id) => id,
             Err(e) => {
                 // Said in the directory, so that any process tells "never

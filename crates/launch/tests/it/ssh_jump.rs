@@ -125,4 +125,18 @@ fn jobs_reach_a_cluster_behind_a_bastion_through_ssh_config() {
             );
         }
     }
+    // No OpenSSH master (nor its jump to the bastion, which names this
+    // home's config file) outlives the `launch` that started it.
+    let home = home.display().to_string();
+    let ours = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&home))
+            })
+            .collect::<Vec<u32>>()
+    };
+    test_support::eventually("no ssh outlives launch", || ours().is_empty());
 }

@@ -60,7 +60,7 @@ host = { cores = 2, memory = "8GiB", accelerators = [{ kind = "cuda", memory = "
 const JOB: &str = r#"set -e
 mkdir "$1/$2-${CUDA_VISIBLE_DEVICES:-cpu}"
 touch "$1/started-$3"
-while [ ! -e "$1/go" ]; do sleep 0.01; done
+while [ ! -e "$1/go" ]; do [ -d "$1" ] || exit 9; sleep 0.01; done
 rmdir "$1/$2-${CUDA_VISIBLE_DEVICES:-cpu}"
 "#;
 

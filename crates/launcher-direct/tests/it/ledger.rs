@@ -34,7 +34,7 @@ fn on(ledger: &Path, cores: u64, gpus: usize, tokens: &[(&str, u32)]) -> DirectL
 fn gated(dir: &Path, gate: &Path, log: &Path, tag: &str) -> Job {
     sh(
         dir,
-        r#"echo "$TAG" >> "$LOG"; while [ ! -e "$GATE" ]; do sleep 0.01; done"#,
+        r#"echo "$TAG" >> "$LOG"; while [ ! -e "$GATE" ]; do [ -d "${GATE%/*}" ] || exit 9; sleep 0.01; done"#,
     )
     .env("GATE", gate)
     .env("LOG", log)
@@ -260,7 +260,7 @@ set -e
 if mkdir "$LOCKS/$T-a" 2>/dev/null; then s=a; else mkdir "$LOCKS/$T-b"; s=b; fi
 [ "$T" = two ] || [ "$s" = a ]
 touch "$LAUNCH_JOB_DIR/started"
-while [ ! -e "$LOCKS/go" ]; do sleep 0.01; done
+while [ ! -e "$LOCKS/go" ]; do [ -d "$LOCKS" ] || exit 9; sleep 0.01; done
 rmdir "$LOCKS/$T-$s"
 "#;
     let job = |name: &str, token: &str, count: u32, detach: bool| {

@@ -394,7 +394,7 @@ test "$LAUNCH_ACCELERATORS" = "cuda:$CUDA_VISIBLE_DEVICES"
 mkdir "$LOCKS/device-$CUDA_VISIBLE_DEVICES"
 if mkdir "$LOCKS/slot-a" 2>/dev/null; then slot=a; else mkdir "$LOCKS/slot-b"; slot=b; fi
 echo "$CUDA_VISIBLE_DEVICES" > "$LAUNCH_JOB_DIR/device"
-while [ ! -e "$LOCKS/go" ]; do sleep 0.01; done
+while [ ! -e "$LOCKS/go" ]; do [ -d "$LOCKS" ] || exit 9; sleep 0.01; done
 sleep 0.1
 rmdir "$LOCKS/slot-$slot" "$LOCKS/device-$CUDA_VISIBLE_DEVICES"
 "#;

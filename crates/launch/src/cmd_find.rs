@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use core_types::job::Choose;
 use registry::{ConnectorConfig, EntryKind, Explanation, Registry};
 use serde::Serialize;
 use slurm_options::SlurmOptions;
@@ -122,13 +123,15 @@ fn where_it_runs(registry: &Registry, index: usize) -> String {
                 Some(ConnectorConfig::Local) => format!("{} on this machine", entry.type_name()),
             }
         }
-        EntryKind::Dynamic { members, sample } => format!(
+        EntryKind::Dynamic {
+            members, choose, ..
+        } => format!(
             "dynamic over {}, {}",
             members.join(", "),
-            if *sample {
-                "picked in proportion to priority"
-            } else {
-                "the highest priority"
+            match choose {
+                Choose::Sample => "picked in proportion to priority",
+                Choose::Priority => "the highest priority",
+                Choose::EarliestStart => "the earliest expected start",
             }
         ),
     }

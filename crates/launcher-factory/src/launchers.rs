@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use core_types::job::{Connector, Job, JobError, JobHandle, Launcher};
+use core_types::job::{Choose, Connector, Job, JobError, JobHandle, Launcher, StartEstimate};
 use core_types::{Alternative, Requirement};
 use launcher_direct::{DirectConfig, DirectLauncher};
-use launcher_dynamic::DynamicLauncher;
+use launcher_dynamic::{DynamicLauncher, EarliestStart};
 
 use registry::{EntryKind, Explanation, Found, LauncherEntry, Registry};
 
@@ -330,21 +330,29 @@ impl<B: Backend> Launchers<B> {
                     priority: entry.priority,
                 }))
             }
-            EntryKind::Dynamic { sample, .. } => {
+            EntryKind::Dynamic {
+                choose, refresh, ..
+            } => {
                 let matching = match found {
                     Some(found) => found.members.clone(),
                     None => self.registry.members_matching(index, alternative),
                 };
                 let mut launchers = Vec::with_capacity(matching.len());
                 for m in matching {
-                    launchers.push(self.make_entry(m, alternative, None)?);
+                    let name = self.registry.entries()[m].name.clone();
+                    launchers.push((name, self.make_entry(m, alternative, None)?));
                 }
                 let failed = |e: launcher_dynamic::DynamicError| BuildError::Failed(Box::new(e));
-                let mut dynamic = DynamicLauncher::new(launchers)
+                let mut dynamic = DynamicLauncher::named(launchers)
                     .map_err(failed)?
-                    .sample(*sample)
                     .with_priority(entry.priority)
                     .map_err(failed)?;
+                dynamic = match choose {
+                    Choose::EarliestStart => {
+                        dynamic.earliest_start(EarliestStart::new().refresh(*refresh))
+                    }
+                    other => dynamic.choose(*other),
+                };
                 if let Some(seed) = self.seed {
                     dynamic = dynamic.seed(seed);
                 }
@@ -416,5 +424,8 @@ impl Launcher for Prioritized {
         throttle: Option<u32>,
     ) -> Option<core_types::job::ArraySubmission> {
         self.launcher.submit_array(jobs, throttle)
+    }
+    fn expected_start(&self, job: &Job) -> Option<Result<StartEstimate, JobError>> {
+        self.launcher.expected_start(job)
     }
 }

@@ -233,7 +233,7 @@ impl Cluster {
             // The character device of /dev/null: jobs may open it.
             run(Command::new("mknod").arg(&dev).args(["c", "1", "3"]))?;
         }
-        let (ctld_port, slurmd_port) = (free_port()?, free_port()?);
+        let (ctld_port, slurmd_port) = (test_ports::free_port(), test_ports::free_port());
         let conf = slurm_conf(&self.dir, &hostname()?, ctld_port, slurmd_port);
         write(&self.conf(), &conf)?;
         let gres = format!(
@@ -450,13 +450,6 @@ fn hostname() -> Result<String> {
         bail!("hostname printed nothing");
     }
     Ok(short)
-}
-
-/// A TCP port nobody listens on now.
-fn free_port() -> Result<u16> {
-    let listener =
-        std::net::TcpListener::bind(("0.0.0.0", 0)).context("cannot find a free TCP port")?;
-    Ok(listener.local_addr()?.port())
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {

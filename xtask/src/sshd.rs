@@ -22,7 +22,7 @@
 
 use std::fs;
 use std::io::Write as _;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -108,11 +108,6 @@ fn keygen(path: &Path) -> Result<()> {
     )
 }
 
-fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener.local_addr()?.port())
-}
-
 /// The test server's configuration.
 pub(crate) fn config(dir: &Path, port: u16) -> String {
     let d = dir.display();
@@ -179,8 +174,8 @@ pub(crate) fn up(dir: &Path) -> Result<u16> {
         dir.join("authorized_keys"),
         fs::Permissions::from_mode(0o644),
     )?;
-    let port = free_port()?;
-    let bastion_port = free_port()?;
+    let port = test_ports::free_port();
+    let bastion_port = test_ports::free_port();
     let host_key = fs::read_to_string(dir.join("host_ed25519.pub"))?;
     let mut fields = host_key.split_whitespace();
     let (Some(kind), Some(key)) = (fields.next(), fields.next()) else {

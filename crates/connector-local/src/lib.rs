@@ -215,8 +215,9 @@ fn temp_with(path: &Path, contents: &[u8]) -> ConnectorResult<tempfile::NamedTem
         .prefix(".launch-write.")
         .tempfile_in(dir)
         .map_err(io_error("write", path))?;
-    tmp.write_all(contents)
-        .map_err(io_error("write", tmp.path()))?;
+    // Its errors name the file being written, not the temporary one (which
+    // is removed when `tmp` drops).
+    tmp.write_all(contents).map_err(io_error("write", path))?;
     Ok(tmp)
 }
 

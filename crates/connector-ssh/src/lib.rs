@@ -174,6 +174,23 @@ fn pool() -> &'static Mutex<HashMap<SshConfig, Pooled>> {
     POOL.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
+/// Stops every OpenSSH control master this process started (their
+/// connectors may live on: the next command starts a master again). A
+/// program calls it before it exits, so that no master outlives it for
+/// `ControlPersist`'s minutes; a connector dropped stops its own.
+pub fn stop_masters() {
+    let masters: Vec<Arc<openssh::Master>> = util::unpoisoned(pool().lock())
+        .values()
+        .filter_map(|pooled| match pooled {
+            Pooled::OpenSsh(master, _) => master.upgrade(),
+            Pooled::Ssh2(..) => None,
+        })
+        .collect();
+    for master in masters {
+        master.stop();
+    }
+}
+
 impl SshConnector {
     /// A connector with these settings (a launcher file's
     /// `[connector.NAME]` table, an address's, or a program's), resolved

@@ -141,6 +141,11 @@ pub struct SlurmMeta {
     /// submitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub submission_failed: Option<String>,
+    /// The submission's tag, given to Slurm as the job's comment
+    /// (`launch:TAG`) before `sbatch` runs: how the job is found when
+    /// `sbatch`'s answer was lost, even in a directory used before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 
 /// A task of a job array.

@@ -102,10 +102,8 @@ cd "$cwd" 2> /dev/null || {
 	finish 'exited 126' 126
 }
 trap 'sig=1' TERM INT HUP
-{ umask "$u"; "$@"; } < /dev/null > "$d/stdout" 2>> "$d/stderr" &
-pid=$!
-{ read -r cstat < "/proc/$pid/stat"; } 2> /dev/null || cstat=
-printf 'cmd %s\ncstat %s\ncend\n' "$pid" "$cstat" >> "$d/pid"
+# The watchdog first: the command never runs without its time limit,
+# whenever the supervisor is killed.
 dog=
 if [ "$limit" -gt 0 ]; then
 	(
@@ -121,6 +119,10 @@ if [ "$limit" -gt 0 ]; then
 	) < /dev/null > /dev/null 2>&1 &
 	dog=$!
 fi
+{ umask "$u"; "$@"; } < /dev/null > "$d/stdout" 2>> "$d/stderr" &
+pid=$!
+{ read -r cstat < "/proc/$pid/stat"; } 2> /dev/null || cstat=
+printf 'cmd %s\ncstat %s\ncend\n' "$pid" "$cstat" >> "$d/pid"
 while :; do
 	sig=
 	wait "$pid" 2> /dev/null

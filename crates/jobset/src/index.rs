@@ -5,12 +5,19 @@
 //! A line is `SECONDS<TAB>ADDRESS`: when the job was submitted (seconds
 //! since the Unix epoch) and its directory as `launch` names it (a path,
 //! or `ssh://[user@]host[:port]/path`). Lines are appended whole (one
-//! `write` in append mode), so that processes may add theirs at once.
+//! `write` in append mode), and every append and every rewrite (`launch
+//! prune`) holds the lock of [`INDEX_LOCK_FILE`] (an exclusive `flock`),
+//! so that a line added while the index is rewritten is never lost.
 
 use std::path::PathBuf;
 
 /// The index's file name, under [`state_home`].
 pub const INDEX_FILE: &str = "index";
+
+/// The lock file of the index, beside it: whoever appends to the index
+/// or rewrites it holds an exclusive `flock` of this file (not of the
+/// index, which a rewrite replaces).
+pub const INDEX_LOCK_FILE: &str = "index.lock";
 
 /// `launch`'s own state directory: `$XDG_STATE_HOME/launch` (else
 /// `~/.local/state/launch`, else the temporary directory's `launch`).
@@ -28,6 +35,11 @@ pub fn jobs_home() -> PathBuf {
 /// The index file: [`state_home`]`/index`.
 pub fn index_path() -> PathBuf {
     state_home().join(INDEX_FILE)
+}
+
+/// The index's lock file: [`state_home`]`/index.lock`.
+pub fn index_lock_path() -> PathBuf {
+    state_home().join(INDEX_LOCK_FILE)
 }
 
 /// One job of the index.

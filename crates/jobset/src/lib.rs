@@ -27,7 +27,10 @@ mod naming;
 mod row;
 
 pub use array::{ARRAY_FILE, ArrayFile, ArraySpec, Counts, MAX_TASKS};
-pub use index::{INDEX_FILE, Index, IndexEntry, index_path, jobs_home, state_home};
+pub use index::{
+    INDEX_FILE, INDEX_LOCK_FILE, Index, IndexEntry, index_lock_path, index_path, jobs_home,
+    state_home,
+};
 pub use naming::{DEFAULT_NAME, dir_prefix};
 pub use row::{Filter, JobRow, age, rfc3339};
 

@@ -72,7 +72,9 @@ pub(crate) fn run(args: &Args, spec: &ArraySpec, place: &Place<'_>) -> Result<Ex
             job
         })
         .collect();
-    place.connector.create_dir_all(place.dir)?;
+    // The array's directory is a job directory too: new or empty, then
+    // the caller's alone (its tasks' directories are made in it alike).
+    jobdir::JobDir::create(Arc::clone(place.connector), place.dir)?;
     let file = ArrayFile {
         format: 1,
         name,

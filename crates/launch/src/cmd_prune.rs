@@ -125,9 +125,12 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
 }
 
 /// Drops the removed jobs from the index (rewritten whole: write, then
-/// rename).
+/// rename), holding the index's lock, so that a line another process
+/// appends meanwhile is kept.
 fn forget(removed: &[String]) -> Result<()> {
     let path = jobset::index_path();
+    let _lock = crate::jobs::lock_index()
+        .with_context(|| format!("cannot lock the index `{}`", path.display()))?;
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),

@@ -283,9 +283,8 @@ pub(crate) fn index(address: &str) {
     let path = jobset::index_path();
     let written = (|| -> std::io::Result<()> {
         use std::io::Write as _;
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
+        // Opened once the lock is held: a rewrite may have replaced it.
+        let _lock = lock_index()?;
         let mut file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -299,6 +298,24 @@ pub(crate) fn index(address: &str) {
             path.display()
         );
     }
+}
+
+/// The index's lock ([`jobset::INDEX_LOCK_FILE`]), held until the guard
+/// is dropped: every append to the index and every rewrite of it holds
+/// it, so that no line is lost to a rewrite. Makes the state directory
+/// when it is not there.
+pub(crate) fn lock_index() -> std::io::Result<nix::fcntl::Flock<std::fs::File>> {
+    let path = jobset::index_lock_path();
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, errno)| std::io::Error::from(errno))
 }
 
 /// The directories under the state directory's `jobs`, in name order.

@@ -106,6 +106,9 @@ fn main() -> ExitCode {
         Command::TimeLeft(args) => cmd_time_left::run(&args),
         Command::Prune(args) => cmd_prune::run(&args),
     };
+    // No OpenSSH master outlives this process (threads that follow jobs
+    // may still hold their connectors).
+    connector_ssh::stop_masters();
     match result {
         Ok(code) => code,
         // The reader went away (`launch check | head -1`): stop quietly, as

@@ -70,10 +70,10 @@ fn state_text(dir: &Path, state: &JobState, waiting: Option<&str>) -> String {
 fn job_status(args: &StatusArgs, dir: &Path, found: &Found) -> Result<()> {
     let (state, waiting) = jobs::observe_all(&[&found.job]).pop().expect("one state")?;
     if args.json {
-        outln!(
-            "{}",
-            state_json(dir, &state, waiting.as_deref(), found.meta.kind().name())
-        )?;
+        let mut value = state_json(dir, &state, waiting.as_deref(), found.meta.kind().name());
+        // Shown with its name, as everywhere.
+        value["name"] = found.meta.name.clone().into();
+        outln!("{value}")?;
     } else {
         outln!("{}", state_text(dir, &state, waiting.as_deref()))?;
     }

@@ -246,6 +246,7 @@ impl JobDir {
         self.write(CANCEL, b"")?;
         let mut termed: Option<Instant> = None;
         let mut killed = false;
+        let mut refused_once = false;
         let mut pause = Backoff::new(FIRST_POLL, LAST_POLL);
         loop {
             if ended(pause.pause())? {
@@ -268,6 +269,14 @@ impl JobDir {
             };
             if let Some(process) = alive {
                 if termed.is_none() && !self.is_the_jobs(process, pid.supervisor)? {
+                    // It may be ending meanwhile (a job that saw the marker
+                    // before its command ends by itself, and an exiting
+                    // process shows no environment): refused when it is
+                    // still so at the next look.
+                    if !refused_once {
+                        refused_once = true;
+                        continue;
+                    }
                     return Err(DirectError::NotTheJobs {
                         dir: self.dir.clone(),
                         pid: process,

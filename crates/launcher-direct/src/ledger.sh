@@ -315,7 +315,12 @@ lg_round() {
 # (for shares of jobs that vanished), the others sleep on their FIFO.
 lg_wait() {
 	umask 077
-	printf 'ledger %s\nseq %s\n' "$L" "$lg_seq" > "$d/ledger"
+	# Whole or not at all, for whoever reads why the job waits.
+	if { printf 'ledger %s\nseq %s\n' "$L" "$lg_seq" > "$d/ledger.tmp"; } 2> /dev/null; then
+		mv -f "$d/ledger.tmp" "$d/ledger"
+	else
+		rm -f "$d/ledger.tmp"
+	fi
 	[ -z "${u:-}" ] || umask "$u"
 	mkfifo -m 622 "$L/w.$lg_seq" 2> /dev/null
 	exec 3<> "$L/w.$lg_seq"

@@ -75,6 +75,8 @@ impl SlurmLauncher {
     ) -> Result<Vec<SlurmJob>, SlurmError> {
         let size = jobs.len();
         let first = jobs[0].dir.clone();
+        let mut array_options = shared.clone();
+        let tag = crate::submit::tag(&mut array_options);
         // Each task's directory, script and description, written by a few
         // threads at once (each write is a round trip on a remote machine).
         let prepare = |index: usize| -> Result<JobDir, SlurmError> {
@@ -86,20 +88,29 @@ impl SlurmLauncher {
                 size,
                 first: first.clone(),
             };
-            self.write_job(job, &options, Some(array))?;
+            self.write_job(job, &options, Some(array), tag.as_deref())?;
+            // Slurm's output of the task's batch step (in the first
+            // directory, made before the others), made first (0600):
+            // Slurm opens it as it is, whatever the job's umask.
+            let output = script::array_output(&first, ids[index]);
+            if index == 0 || output != script::array_output(&first, ids[0]) {
+                self.connector().write_file(&output, b"")?;
+            }
             Ok(dir)
         };
-        let workers = size.div_ceil(16).clamp(1, 8);
-        let mut prepared: Vec<Option<Result<JobDir, SlurmError>>> =
-            (0..size).map(|_| None).collect();
+        // The first directory first: the others' batch output goes there.
+        let mut prepared: Vec<Option<Result<JobDir, SlurmError>>> = vec![Some(Ok(prepare(0)?))];
+        prepared.extend((1..size).map(|_| None));
+        let rest = size - 1;
+        let workers = rest.div_ceil(16).clamp(1, 8);
         std::thread::scope(|scope| {
             let prepare = &prepare;
-            let chunks: Vec<_> = prepared
-                .chunks_mut(size.div_ceil(workers))
+            let chunks: Vec<_> = prepared[1..]
+                .chunks_mut(rest.div_ceil(workers).max(1))
                 .enumerate()
                 .map(|(chunk, slots)| {
                     scope.spawn(move || {
-                        let start = chunk * size.div_ceil(workers);
+                        let start = 1 + chunk * rest.div_ceil(workers).max(1);
                         for (offset, slot) in slots.iter_mut().enumerate() {
                             *slot = Some(prepare(start + offset));
                         }
@@ -121,7 +132,6 @@ impl SlurmLauncher {
                 }
             }
         }
-        let mut array_options = shared.clone();
         if !array_options.contains("job-name") {
             array_options.insert("job-name", jobs[0].name.replace(['\n', '\r'], " "));
         }
@@ -134,7 +144,10 @@ impl SlurmLauncher {
             script::indexed_array_script(&tasks, &array_options, self.config.array_throttle)?;
         let path = first.join(script::ARRAY_SCRIPT);
         self.connector().write_file(&path, &text)?;
-        let base = self.cluster().sbatch(&path, &first, &self.config.retry)?;
+        let key = crate::cluster::Submission::new(tag.as_deref(), &first);
+        let base = self
+            .cluster()
+            .sbatch(&path, &first, &key, &self.config.retry)?;
         // One file says every task's id (`BASE_INDEX`).
         self.connector().write_file(
             &first.join(slurm_dir::ARRAY_ID_FILE),

@@ -108,6 +108,26 @@ pub(crate) enum Query<T> {
     Unavailable,
 }
 
+/// What a job's comment starts with when it carries its submission's tag.
+pub(crate) const TAG_PREFIX: &str = "launch:";
+
+/// How a submission is known to Slurm before its id is: by its tag (in its
+/// comment), else (a comment of the user's, a directory of an older
+/// version) by its working directory.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Submission<'a> {
+    /// `--comment=launch:TAG`.
+    Tagged(&'a str),
+    /// The working directory.
+    InDir(&'a Path),
+}
+
+impl<'a> Submission<'a> {
+    pub(crate) fn new(tag: Option<&'a str>, dir: &'a Path) -> Self {
+        tag.map_or(Submission::InDir(dir), Submission::Tagged)
+    }
+}
+
 impl Cluster {
     pub(crate) fn new(
         connector: Arc<dyn Connector>,
@@ -185,6 +205,7 @@ impl Cluster {
         &self,
         script: &Path,
         cwd: &Path,
+        key: &Submission<'_>,
         retry: &RetryPolicy,
     ) -> Result<String, SlurmError> {
         let attempts = retry.attempts.max(1);
@@ -210,7 +231,7 @@ impl Cluster {
                     if is_transient(&stderr) && attempt < attempts {
                         // The controller may have taken the job before the
                         // answer was lost: never submit it twice.
-                        if let Ok(Some(id)) = self.job_in(cwd) {
+                        if let Ok(Some(id)) = self.submitted(key) {
                             return Ok(id);
                         }
                         attempt += 1;
@@ -228,24 +249,39 @@ impl Cluster {
         }
     }
 
-    /// The id of this user's job (or job array) Slurm holds whose working
-    /// directory is `dir`: how a submission whose `sbatch` answer was lost
-    /// (the submitter killed, a timed-out socket) is found again. `None`
-    /// when Slurm holds none.
-    pub(crate) fn job_in(&self, dir: &Path) -> Result<Option<String>, SlurmError> {
-        let args = query_args(&["--me", "--states=all"], None, parse::JOB_DIR_FORMAT);
+    /// The id of this user's job (or job array) Slurm holds for this
+    /// submission: how one whose `sbatch` answer was lost (the submitter
+    /// killed, a timed-out socket) is found again. `None` when Slurm holds
+    /// none.
+    pub(crate) fn submitted(&self, key: &Submission<'_>) -> Result<Option<String>, SlurmError> {
+        let format = match key {
+            Submission::Tagged(_) => parse::JOB_COMMENT_FORMAT,
+            Submission::InDir(_) => parse::JOB_DIR_FORMAT,
+        };
+        let args = query_args(&["--me", "--states=all"], None, format);
         let out = self
             .run("squeue", args, None)
             .map_err(|e| SlurmError::Query {
                 message: failure_message(&e),
                 transient: transient_error(&e),
             })?;
-        let want = dir.to_string_lossy();
         let text = String::from_utf8_lossy(&out.stdout);
-        Ok(parse::job_dirs(&text)
-            .into_iter()
-            .find(|(_, d)| d.trim_end_matches('/') == want.trim_end_matches('/'))
-            .map(|(id, _)| id))
+        Ok(match key {
+            Submission::Tagged(tag) => {
+                let want = format!("{TAG_PREFIX}{tag}");
+                parse::ids_and_field(&text)
+                    .into_iter()
+                    .find(|(_, comment)| comment.trim() == want)
+                    .map(|(id, _)| id)
+            }
+            Submission::InDir(dir) => {
+                let want = dir.to_string_lossy();
+                parse::ids_and_field(&text)
+                    .into_iter()
+                    .find(|(_, d)| d.trim_end_matches('/') == want.trim_end_matches('/'))
+                    .map(|(id, _)| id)
+            }
+        })
     }
 
     /// `squeue` for these job ids (`123`, `123_4`; arrays by their base id),

@@ -242,13 +242,16 @@ pub fn is_accounting_disabled(stderr: &str) -> bool {
         || s.contains("accounting_storage/none")
 }
 
-/// The format [`job_dirs`] reads: each job's (array's) id and its working
+/// A format [`ids_and_field`] reads: each job's (array's) id and its working
 /// directory.
 pub const JOB_DIR_FORMAT: &str = "%F|%Z";
 
-/// `squeue --noheader --format=%F|%Z` output: `(job id, working directory)`
-/// for each line (an array's tasks share its id and directory).
-pub fn job_dirs(text: &str) -> Vec<(String, String)> {
+/// A format [`ids_and_field`] reads: each job's (array's) id and its comment.
+pub const JOB_COMMENT_FORMAT: &str = "%F|%k";
+
+/// `squeue --noheader --format=%F|FIELD` output: `(job id, field)` for each
+/// line (an array's tasks share its id, directory and comment).
+pub fn ids_and_field(text: &str) -> Vec<(String, String)> {
     text.lines()
         .filter_map(|line| {
             let (id, dir) = line.trim_end_matches('\r').split_once('|')?;
@@ -510,7 +513,7 @@ mod tests {
         let text =
             "41|/scratch/jobs/a b\n42|/scratch/jobs/arr\n42|/scratch/jobs/arr\nbad line\n|/x\n";
         assert_eq!(
-            job_dirs(text),
+            ids_and_field(text),
             [
                 ("41".to_owned(), "/scratch/jobs/a b".to_owned()),
                 ("42".to_owned(), "/scratch/jobs/arr".to_owned()),

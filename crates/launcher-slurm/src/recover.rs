@@ -83,7 +83,10 @@ fn unsaved(
         ))));
     }
     let workdir = meta.array.as_ref().map_or(dir, |a| a.first.as_path());
-    match cluster.job_in(workdir) {
+    match cluster.submitted(&crate::cluster::Submission::new(
+        meta.tag.as_deref(),
+        workdir,
+    )) {
         Ok(Some(base)) => {
             return Ok(Unsaved::Found(match &meta.array {
                 Some(array) => format!("{base}_{}", array.index),

@@ -60,6 +60,20 @@ fn unexpanded(path: &Path) -> bool {
     path.to_string_lossy().contains('\\')
 }
 
+/// The batch step's output of an array whose first directory's path
+/// holds a backslash (no `%a` expansion there: one file for every task).
+const ARRAY_OUTPUT: &str = "array.out";
+
+/// The file Slurm writes task `id`'s batch step output to (Slurm's own
+/// messages), in the array's first directory `first`.
+pub(crate) fn array_output(first: &Path, id: u64) -> PathBuf {
+    if unexpanded(first) {
+        first.join(ARRAY_OUTPUT)
+    } else {
+        first.join(format!("array-{id}.out"))
+    }
+}
+
 fn quoted(path: &Path) -> Result<String, SlurmError> {
     let bytes = shell_quote(path.as_os_str())?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
@@ -80,7 +94,7 @@ if [ -n "${{SLURM_ARRAY_JOB_ID:-}}" ]; then
 else
 	slurm_id="${{SLURM_JOB_ID:-}}"
 fi
-printf '%s\n' "$slurm_id" > "$slurm_dir/{job}.tmp.$$" && mv -f "$slurm_dir/{job}.tmp.$$" "$slurm_dir/{job}"
+(umask 077 && printf '%s\n' "$slurm_id" > "$slurm_dir/{job}.tmp.$$" && mv -f "$slurm_dir/{job}.tmp.$$" "$slurm_dir/{job}")
 "#,
         dir = quoted(dir)?,
         state = SLURM_STATE_FILE,
@@ -188,7 +202,7 @@ pub fn indexed_array_script(
         if !options.contains("open-mode") {
             options.insert("open-mode", "append".to_owned());
         }
-        output_line(first, "/array.out")?
+        output_line(first, &format!("/{ARRAY_OUTPUT}"))?
     } else {
         output_line(first, "/array-%a.out")?
     };

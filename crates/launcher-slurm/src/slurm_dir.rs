@@ -9,7 +9,8 @@
 //! | `array.sh`, `array-id` | launcher, in an array's first directory | the array script; the array's job id (task N is `ID_N`) |
 //! | `job.sh` | launcher | the sbatch script (`#SBATCH` lines, Slurm's part, the job script of [`jobdir`]) |
 //! | `slurm-job` | job, when it starts | its Slurm job id |
-//! | `slurm.out` | Slurm | the batch step's output (Slurm's own messages) |
+//! | `slurm.out` | launcher (empty, 0600: Slurm opens it as it is), then Slurm | the batch step's output (Slurm's own messages) |
+//! | `array-N.out` | the same, in an array's first directory | task N's batch step output |
 //! | `stdout`, `stderr`, `pid`, `state`, `cancel`, `timeout` | the job script | as for every launcher; `state`'s second line says which run wrote it (`run N`: Slurm's `SLURM_RESTART_COUNT`, 0 for the first) |
 //! | `slurm-state` | launcher | the final state it decided (outranks `state`) |
 
@@ -19,7 +20,7 @@ use std::sync::Arc;
 
 use core_types::job::{Connector, Job, JobState};
 use jobdir::{
-    ArrayMeta, CANCEL, Identity, JobDirError, JobMeta, LauncherKind, LauncherMeta, META, STATE,
+    ArrayMeta, CANCEL, Identity, JobDirError, JobMeta, LauncherKind, LauncherMeta, STATE,
     SlurmMeta, parse_state,
 };
 
@@ -44,6 +45,8 @@ pub(crate) struct Meta {
     pub array: Option<ArrayRef>,
     /// Why `sbatch` did not take it, when it did not.
     pub submission_failed: Option<String>,
+    /// Its tag, in its comment (`launch:TAG`), when it has one.
+    pub tag: Option<String>,
 }
 
 /// A task of a job array: its index, the array's size, and the first
@@ -91,6 +94,7 @@ pub(crate) fn job_meta(
             first_dir: lossy(a.first.as_os_str()),
         }),
         submission_failed: meta.submission_failed.clone(),
+        tag: meta.tag.clone(),
     };
     let mut out = JobMeta::of(job, LauncherMeta::Slurm { slurm }, connector.name());
     out.submitter.clone_from(&meta.submitter);
@@ -133,6 +137,7 @@ pub(crate) fn read_meta(connector: &dyn Connector, dir: &Path) -> Result<Meta, S
             first: a.first_dir.into(),
         }),
         submission_failed: slurm.submission_failed,
+        tag: slurm.tag,
     })
 }
 
@@ -222,11 +227,6 @@ impl JobDir {
     /// Whether its cancellation was asked for.
     pub(crate) fn cancel_requested(&self) -> Result<bool, SlurmError> {
         Ok(self.files.exists(CANCEL)?)
-    }
-
-    /// Whether it already holds a job.
-    pub(crate) fn holds_a_job(&self) -> Result<bool, SlurmError> {
-        Ok(self.files.exists(META)?)
     }
 
     /// Writes `job.json`.

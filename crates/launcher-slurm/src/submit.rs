@@ -4,15 +4,30 @@ use std::sync::Arc;
 
 use core_types::job::{Job, JobState};
 
-use jobdir::{META, SCRIPT};
+use jobdir::SCRIPT;
 
+use crate::cluster::Submission;
 use crate::options::SlurmOptions;
 use crate::slurm_dir::{self, ArrayRef, JobDir, Meta};
 use crate::watcher::Tracked;
 use crate::{JOB_DIR_VAR, SlurmError, SlurmJob, SlurmLauncher, script};
 
+/// A new submission's tag, set as its comment (`launch:TAG`), unless the
+/// job's options give a comment of their own (the job is then found by its
+/// directory).
+pub(crate) fn tag(options: &mut SlurmOptions) -> Option<String> {
+    if options.contains("comment") {
+        return None;
+    }
+    let tag = format!("{:016x}", rand::random::<u64>());
+    options.insert("comment", format!("{}{tag}", crate::cluster::TAG_PREFIX));
+    Some(tag)
+}
+
 impl SlurmLauncher {
-    /// Checks a job and prepares its directory: absolute, no job in it yet.
+    /// Checks a job and makes its directory: absolute, new or empty and
+    /// then the caller's alone ([`jobdir::JobDir::create`], as every
+    /// launcher's), so that nothing planted in it is ever followed.
     pub(crate) fn prepare(&self, job: &Job) -> Result<JobDir, SlurmError> {
         job.validate()?;
         if !job.dir.is_absolute() {
@@ -21,16 +36,8 @@ impl SlurmLauncher {
                 reason: "it must be an absolute path".into(),
             });
         }
-        let connector = self.connector();
-        connector.create_dir_all(&job.dir)?;
-        let dir = JobDir::new(Arc::clone(connector), &job.dir);
-        if dir.holds_a_job()? {
-            return Err(SlurmError::BadJobDir {
-                dir: job.dir.clone(),
-                reason: format!("it already holds a job (`{META}` exists)"),
-            });
-        }
-        Ok(dir)
+        let files = jobdir::JobDir::create(Arc::clone(self.connector()), &job.dir)?;
+        Ok(JobDir { files })
     }
 
     /// Writes a job's script (and its description, with no id yet).
@@ -39,6 +46,7 @@ impl SlurmLauncher {
         job: &Job,
         options: &SlurmOptions,
         array: Option<ArrayRef>,
+        tag: Option<&str>,
     ) -> Result<Meta, SlurmError> {
         let connector = self.connector();
         let mut env = job.env.clone();
@@ -58,7 +66,11 @@ impl SlurmLauncher {
         let files = jobdir::JobDir::new(Arc::clone(connector), &job.dir);
         files.reserve_state()?;
         let path = job.dir.join(SCRIPT);
-        let written = connector.write_file(&path, &script).and_then(|()| {
+        // Slurm's output made first, the job's alone (0600): Slurm (or the
+        // array script) opens it as it is, whatever the job's umask.
+        let output = job.dir.join(script::SLURM_OUTPUT);
+        let written = connector.write_file(&output, b"").and_then(|()| {
+            connector.write_file(&path, &script)?;
             if array.is_none() {
                 // An array task's script is run by the array's (`sh job.sh`).
                 connector.set_executable(&path)?;
@@ -67,6 +79,7 @@ impl SlurmLauncher {
         });
         if let Err(e) = written {
             let _ = connector.remove(&path);
+            let _ = connector.remove(&output);
             files.unreserve_state();
             return Err(e.into());
         }
@@ -77,6 +90,7 @@ impl SlurmLauncher {
             submitter: jobdir::this_process().cloned(),
             array,
             submission_failed: None,
+            tag: tag.map(str::to_owned),
         };
         self.write_meta(job, &meta, options)?;
         Ok(meta)
@@ -107,10 +121,15 @@ impl SlurmLauncher {
     /// directory, runs `sbatch`, follows it.
     pub fn submit_job(&self, job: &Job) -> Result<SlurmJob, SlurmError> {
         let dir = self.prepare(job)?;
-        let options = self.options_for(job);
-        let mut meta = self.write_job(job, &options, None)?;
+        let mut options = self.options_for(job);
+        let tag = tag(&mut options);
+        let mut meta = self.write_job(job, &options, None, tag.as_deref())?;
         let script = job.dir.join(SCRIPT);
-        let id = match self.cluster().sbatch(&script, &job.dir, &self.config.retry) {
+        let key = Submission::new(tag.as_deref(), &job.dir);
+        let id = match self
+            .cluster()
+            .sbatch(&script, &job.dir, &key, &self.config.retry)
+        {
             Ok(id) => id,
             Err(e) => {
                 // Said in the directory, so that any process tells "never

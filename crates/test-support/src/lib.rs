@@ -11,7 +11,7 @@
 use std::error::Error;
 use std::fmt;
 
-use core_types::job::{Connector, ProcessSpec, StdioSpec};
+use core_types::job::{Connector, FailReason, JobHandle, JobState, ProcessSpec, StdioSpec};
 use core_types::{AcceleratorKind, AcceleratorRequest, Alternative, MemSize};
 use proptest::prelude::*;
 
@@ -59,6 +59,28 @@ pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
         );
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
+}
+
+/// Opens a gate file (by writing it) when dropped, so that a failing test
+/// leaves no job waiting for it.
+#[derive(Debug)]
+pub struct OpenOnDrop(pub std::path::PathBuf);
+
+impl Drop for OpenOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.0, "");
+    }
+}
+
+/// Cancels `job` (running, waiting, or already ended: then nothing
+/// changes) and asserts that it is then failed, cancelled.
+#[track_caller]
+pub fn assert_cancels(job: &dyn JobHandle) {
+    job.cancel().unwrap();
+    assert_eq!(
+        job.state().unwrap(),
+        JobState::Failed(FailReason::Cancelled)
+    );
 }
 
 /// What every connector must do with a process's streams, environment and
@@ -155,7 +177,8 @@ pub fn slurm_test_bin() -> Option<std::path::PathBuf> {
 }
 
 pub mod bastion;
-pub mod ports;
+/// Ports for the daemons tests start: [`test_ports`], shared with `xtask`.
+pub use test_ports as ports;
 pub mod slurm_layout;
 pub mod spec;
 pub mod tmpfs;

@@ -51,6 +51,34 @@ pub(crate) struct Master {
     pub(super) default_dir: Option<PathBuf>,
 }
 
+impl Drop for Master {
+    /// Stops the master with its connector: its socket is in this
+    /// process's private directory, so no later process could use it, and
+    /// `ControlPersist` would leave it (and its `ProxyJump` helpers) running
+    /// for minutes.
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+impl Master {
+    /// Stops the master, when it runs (the next command starts another).
+    pub(crate) fn stop(&self) {
+        let _guard = self.starting.lock();
+        if self.control.exists() {
+            let _ = Command::new(ssh_program())
+                .arg("-o")
+                .arg(format!("ControlPath={}", self.control.display()))
+                .args(["-O", "exit"])
+                .arg(self.args.last().cloned().unwrap_or_default())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
 impl fmt::Debug for Master {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Master")

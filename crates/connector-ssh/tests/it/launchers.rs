@@ -111,11 +111,7 @@ fn cancelling_a_job_over_ssh() {
     crate::support::eventually("the first job runs", || {
         work.path().join("running/pid").exists()
     });
-    running.cancel().unwrap();
-    assert_eq!(
-        running.state().unwrap(),
-        JobState::Failed(FailReason::Cancelled)
-    );
+    test_support::assert_cancels(running.as_ref());
     assert_eq!(queued.wait().unwrap(), JobState::Done);
     let recovered = launcher.recover(&work.path().join("running")).unwrap();
     assert_eq!(

@@ -311,4 +311,22 @@ fn the_openssh_transport_keeps_the_connector_contract() {
     test_support::pipes_files_env_and_cwd(&ssh, dir.path(), dir.path());
     let dir = support::tempdir();
     test_support::private_files(&ssh, dir.path());
+    // The master goes with its connector (the test sshd runs here: the
+    // remote shell's parent is the sshd process of the master's
+    // connection), not `ControlPersist` minutes later.
+    let out = ssh
+        .run(&ProcessSpec::new("sh").args(["-c", "echo $PPID"]))
+        .unwrap();
+    let session: u32 = String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let live = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| !s[s.rfind(')').unwrap() + 2..].starts_with('Z'))
+    };
+    assert!(live(session), "the session of the master runs");
+    drop(ssh);
+    test_support::eventually("the master's connection is closed", || !live(session));
 }

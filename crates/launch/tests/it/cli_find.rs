@@ -6,6 +6,8 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::json;
 
+use crate::support::{assert_prints, assert_says};
+
 /// A `launch` command with a private configuration home and no
 /// `$LAUNCH_CONFIG` (the user's own files are never read).
 pub fn launch_in(home: &Path, args: &[&str], env: &[(&str, &Path)]) -> Output {
@@ -41,6 +43,21 @@ fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     path
 }
 
+/// A fresh home with the test launcher file ([`FILE`], as `l.toml`), and
+/// the file's path.
+fn home_with_file() -> (tempfile::TempDir, String) {
+    let home = tempfile::tempdir().unwrap();
+    let file = write(home.path(), "l.toml", FILE);
+    (home, file.display().to_string())
+}
+
+/// `launch find --config FILE ARGS...`.
+fn find_in(home: &Path, file: &str, args: &[&str]) -> Output {
+    let mut all = vec!["find", "--config", file];
+    all.extend_from_slice(args);
+    launch_in(home, &all, &[])
+}
+
 fn find_json(home: &Path, args: &[&str], env: &[(&str, &Path)]) -> serde_json::Value {
     let out = launch_in(home, args, env);
     crate::support::assert_ok(&out);
@@ -49,36 +66,22 @@ fn find_json(home: &Path, args: &[&str], env: &[(&str, &Path)]) -> serde_json::V
 
 #[test]
 fn find_json_is_the_contract() {
-    let home = tempfile::tempdir().unwrap();
-    let file = write(home.path(), "l.toml", FILE);
-    let f = file.to_str().unwrap();
-    let found = find_json(
-        home.path(),
-        &[
-            "find",
-            "--json",
-            "--config",
-            f,
-            "cuda(mem=40GiB) | duration=4h & cuda(mem=20GiB) * 2",
-        ],
-        &[],
-    );
+    let (home, file) = home_with_file();
+    let json_of = |args: &[&str]| {
+        let mut all = vec!["find", "--json", "--config", &file];
+        all.extend_from_slice(args);
+        find_json(home.path(), &all, &[])
+    };
     assert_eq!(
-        found,
+        json_of(&["cuda(mem=40GiB) | duration=4h & cuda(mem=20GiB) * 2"]),
         json!({"launcher": "gpu-fast", "type": "slurm", "alternative": 1,
                "options": {"partition": "fast", "time": "4:00:00", "gpus-per-node": 2}})
     );
     // The order of the options is the file's, then the derived ones.
-    let out = launch_in(
+    let out = find_in(
         home.path(),
-        &[
-            "find",
-            "--json",
-            "--config",
-            f,
-            "duration=4h & cuda(mem=20GiB) * 2",
-        ],
-        &[],
+        &file,
+        &["--json", "duration=4h & cuda(mem=20GiB) * 2"],
     );
     assert!(
         text(&out.stdout)
@@ -87,118 +90,67 @@ fn find_json_is_the_contract() {
         text(&out.stdout)
     );
     // Other types: no options; a dynamic entry: its name, its members that match.
-    let found = find_json(
-        home.path(),
-        &["find", "--json", "--config", f, "cpu(cores=20)"],
-        &[],
-    );
     assert_eq!(
-        found,
+        json_of(&["cpu(cores=20)"]),
         json!({"launcher": "gpu-fast", "type": "slurm", "alternative": 0,
                "options": {"partition": "fast", "cpus-per-task": 20}})
     );
-    let found = find_json(
-        home.path(),
-        &[
-            "find",
-            "--json",
-            "--config",
-            f,
-            "--tag",
-            "any",
-            "duration=200h & cuda(mem=8GiB)",
-        ],
-        &[],
-    );
     assert_eq!(
-        found,
+        json_of(&["--tag", "any", "duration=200h & cuda(mem=8GiB)"]),
         json!({"launcher": "any-gpu", "type": "dynamic", "alternative": 0,
                "options": {}, "members": ["workstation"]})
     );
-    let found = find_json(
-        home.path(),
-        &[
-            "find", "--json", "--config", f, "--tag", "nope", "--tag", "gpu", "cpu()",
-        ],
-        &[],
-    );
+    let found = json_of(&["--tag", "nope", "--tag", "gpu", "cpu()"]);
     assert_eq!(found["launcher"], "gpu-fast");
 }
 
 #[test]
 fn find_in_words_and_explained() {
-    let home = tempfile::tempdir().unwrap();
-    let file = write(home.path(), "l.toml", FILE);
-    let f = file.to_str().unwrap();
-    let out = launch_in(
+    let (home, file) = home_with_file();
+    let out = find_in(
         home.path(),
+        &file,
         &[
-            "find",
             "--explain",
-            "--config",
-            f,
             "cuda(mem=40GiB) | duration=200h & cuda(mem=8GiB)",
         ],
-        &[],
     );
-    crate::support::assert_ok(&out);
-    let stdout = text(&out.stdout);
-    for line in [
-        "launcher: workstation (direct on this machine)",
-        "alternative 1: duration=200h & cuda(mem=8GiB)",
-        "alternative 0 (cuda(mem=40GiB)):",
-        "  gpu-fast: asks for 1 cuda accelerator of 40GiB, the host has 8 cuda accelerators of 24GiB, none of which can serve it",
-        "  gpu-fast: asks for 200h, the host allows at most 100h",
-        "  workstation: chosen",
-        "  any-gpu: matches, but `workstation` comes first (same priority 0, earlier in the file)",
-    ] {
-        assert!(
-            stdout.lines().any(|l| l == line),
-            "{line:?} not in:\n{stdout}"
-        );
-    }
-    let out = launch_in(
-        home.path(),
-        &["find", "--config", f, "duration=1h & cuda(mem=8GiB)"],
-        &[],
+    assert_prints(
+        &out,
+        &[
+            "launcher: workstation (direct on this machine)",
+            "alternative 1: duration=200h & cuda(mem=8GiB)",
+            "alternative 0 (cuda(mem=40GiB)):",
+            "  gpu-fast: asks for 1 cuda accelerator of 40GiB, the host has 8 cuda accelerators of 24GiB, none of which can serve it",
+            "  gpu-fast: asks for 200h, the host allows at most 100h",
+            "  workstation: chosen",
+            "  any-gpu: matches, but `workstation` comes first (same priority 0, earlier in the file)",
+        ],
     );
-    let stdout = text(&out.stdout);
-    assert!(
-        stdout.contains("sbatch options: --partition=fast --time=1:00:00 --gpus-per-node=1"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("slurm on cluster: ssh login.example.org:22"),
-        "{stdout}"
+    let out = find_in(home.path(), &file, &["duration=1h & cuda(mem=8GiB)"]);
+    assert_says(
+        &text(&out.stdout),
+        &[
+            "sbatch options: --partition=fast --time=1:00:00 --gpus-per-node=1",
+            "slurm on cluster: ssh login.example.org:22",
+        ],
     );
 }
 
 #[test]
 fn nothing_matches_exit_1_with_the_reasons() {
-    let home = tempfile::tempdir().unwrap();
-    let file = write(home.path(), "l.toml", FILE);
-    let f = file.to_str().unwrap();
-    let out = launch_in(
-        home.path(),
-        &["find", "--config", f, "cuda(mem=80GiB) * 2"],
-        &[],
-    );
+    let (home, file) = home_with_file();
+    let out = find_in(home.path(), &file, &["cuda(mem=80GiB) * 2"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
-    let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains("no launcher matches `cuda(mem=80GiB) * 2`"),
-        "{stderr}"
+    assert_says(
+        &text(&out.stderr),
+        &[
+            "no launcher matches `cuda(mem=80GiB) * 2`",
+            "workstation: asks for 2 cuda accelerators of 80GiB, the host has 2 cuda accelerators of 12GiB",
+        ],
     );
-    assert!(
-        stderr.contains("workstation: asks for 2 cuda accelerators of 80GiB, the host has 2 cuda accelerators of 12GiB"),
-        "{stderr}"
-    );
-    let out = launch_in(
-        home.path(),
-        &["find", "--json", "--config", f, "--tag", "x", "cpu()"],
-        &[],
-    );
+    let out = find_in(home.path(), &file, &["--json", "--tag", "x", "cpu()"]);
     assert_eq!(out.status.code(), Some(1));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["launcher"], serde_json::Value::Null);
@@ -210,13 +162,8 @@ fn nothing_matches_exit_1_with_the_reasons() {
 
 #[test]
 fn bad_input_exit_2_naming_the_place() {
-    let home = tempfile::tempdir().unwrap();
-    let file = write(home.path(), "l.toml", FILE);
-    let out = launch_in(
-        home.path(),
-        &["find", "--config", file.to_str().unwrap(), "cuda(mem=8"],
-        &[],
-    );
+    let (home, file) = home_with_file();
+    let out = find_in(home.path(), &file, &["cuda(mem=8"]);
     assert_eq!(out.status.code(), Some(2));
     let bad = write(
         home.path(),
@@ -290,27 +237,18 @@ fn discovery_from_the_command_line() {
 
 #[test]
 fn check_prints_what_a_file_defines() {
-    let home = tempfile::tempdir().unwrap();
-    let file = write(home.path(), "l.toml", FILE);
-    let out = launch_in(
-        home.path(),
-        &["check", "--config", file.to_str().unwrap()],
-        &[],
+    let (home, file) = home_with_file();
+    let out = launch_in(home.path(), &["check", "--config", &file], &[]);
+    assert_prints(
+        &out,
+        &[
+            "1 connector(s) besides `local`, 3 launcher(s)",
+            "connector cluster: ssh login.example.org:22, host keys strict",
+            "launcher gpu-fast (line 7): slurm, priority 10, tags gpu, on cluster: 32 cores, 128GiB, 8 cuda 24GiB (A5000), at most 100h; sbatch --partition=fast",
+            "launcher workstation (line 17): direct, priority 0, on local: 16 cores, 64GiB, 2 cuda 12GiB",
+            "launcher any-gpu (line 22): dynamic, priority 0, tags any, picks among gpu-fast, workstation (highest priority first)",
+        ],
     );
-    crate::support::assert_ok(&out);
-    let stdout = text(&out.stdout);
-    for line in [
-        "1 connector(s) besides `local`, 3 launcher(s)",
-        "connector cluster: ssh login.example.org:22, host keys strict",
-        "launcher gpu-fast (line 7): slurm, priority 10, tags gpu, on cluster: 32 cores, 128GiB, 8 cuda 24GiB (A5000), at most 100h; sbatch --partition=fast",
-        "launcher workstation (line 17): direct, priority 0, on local: 16 cores, 64GiB, 2 cuda 12GiB",
-        "launcher any-gpu (line 22): dynamic, priority 0, tags any, picks among gpu-fast, workstation (highest priority first)",
-    ] {
-        assert!(
-            stdout.lines().any(|l| l == line),
-            "{line:?} not in:\n{stdout}"
-        );
-    }
     let out = launch_in(home.path(), &["check"], &[]);
     assert_eq!(out.status.code(), Some(0));
     assert!(
@@ -318,4 +256,52 @@ fn check_prints_what_a_file_defines() {
         "{}",
         text(&out.stdout)
     );
+}
+
+/// What `launch run` would refuse, `check` and `find` refuse at load, the
+/// same way (exit 2): an option value with a line break, a launcher named
+/// `..`; control characters of a name are printed escaped.
+#[test]
+fn check_and_find_refuse_at_load_what_run_would() {
+    let home = tempfile::tempdir().unwrap();
+    let entry = |name: &str, rest: &str| {
+        format!(
+            "[[launcher]]\nname = \"{name}\"\ntype = \"slurm\"\nhost = {{ cores = 1, memory = \"1GiB\" }}\n{rest}"
+        )
+    };
+    let cases = [
+        (
+            "nl.toml",
+            entry("s", "slurm = { comment = \"x\\n#SBATCH --uid=0\" }\n"),
+            "nl.toml:5:21: launcher[0].slurm.comment: a value cannot hold a line break or a NUL byte",
+        ),
+        (
+            "dots.toml",
+            entry("..", ""),
+            "launcher[0].name: `..` is not a valid name",
+        ),
+        (
+            "ctl.toml",
+            entry("a\\u0000b\\nc\\u202Ed", ""),
+            "`a\\0b\\nc\\u{202e}d` is not a valid name",
+        ),
+    ];
+    for (name, body, says) in cases {
+        let file = write(home.path(), name, &body);
+        let file = file.to_str().unwrap();
+        for args in [
+            vec!["check", "--config", file],
+            vec!["find", "--config", file, "cpu()"],
+        ] {
+            let out = launch_in(home.path(), &args, &[]);
+            crate::support::assert_fails(&out, 2, says);
+            let err = text(&out.stderr);
+            assert!(
+                !err.trim_end()
+                    .chars()
+                    .any(|c| c.is_control() || c == '\u{202E}'),
+                "{err:?}"
+            );
+        }
+    }
 }

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use crate::cli_find::launch_in;
+use crate::support::assert_says;
 
 const FILE: &str = include_str!("../data/run-finder.toml");
 
@@ -83,44 +84,48 @@ fn what_cannot_run_says_why() {
     let home = tempfile::tempdir().unwrap();
     let file = home.path().join("launchers.toml");
     std::fs::write(&file, FILE).unwrap();
-    // No launcher has 3 cores: exit 1 and each entry's reason.
-    let (code, _, stderr) = run(home.path(), &file, &[], "cpu(cores=100) & cuda(mem=1GiB)");
-    assert_eq!(code, Some(1), "{stderr}");
-    assert!(
-        stderr.contains("cpu-box: asks for 100 cores, the host has 2"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("gpu-box: asks for 100 cores, the host has 2"),
-        "{stderr}"
-    );
-    let (code, _, stderr) = run(home.path(), &file, &["pool"], "cpu(cores=3)");
-    assert_eq!(code, Some(1), "{stderr}");
-    assert!(stderr.contains("either: no member matches"), "{stderr}");
-    // Slurm: found and submitted with sbatch, which refuses it (there is
-    // no partition `long` on the test cluster, and no Slurm at all without
-    // it): Slurm's word is the error.
-    let (code, _, stderr) = run(home.path(), &file, &["slurm"], "duration=2h & cpu(cores=8)");
-    assert_eq!(code, Some(2), "{stderr}");
-    assert!(
-        stderr.contains(
-            "launcher batch (slurm on local (--partition=long --time=2:00:00 --cpus-per-task=8))"
+    // (tags, requirement, exit code, what stderr says)
+    let cases: &[(&[&str], &str, i32, &[&str])] = &[
+        // No launcher has 100 cores: exit 1 and each entry's reason.
+        (
+            &[],
+            "cpu(cores=100) & cuda(mem=1GiB)",
+            1,
+            &[
+                "cpu-box: asks for 100 cores, the host has 2",
+                "gpu-box: asks for 100 cores, the host has 2",
+            ],
         ),
-        "{stderr}"
-    );
-    assert!(stderr.contains("sbatch"), "{stderr}");
-    let (code, _, stderr) = run(home.path(), &file, &["remote"], "cpu(cores=8)");
-    assert_eq!(code, Some(2), "{stderr}");
-    // SSH: the connector is made, and reaching the host fails (there is no
-    // login.example.org here): the error says which host.
-    assert!(
-        stderr.contains("launcher remote (direct on ssh://"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("cannot connect to login.example.org:22"),
-        "{stderr}"
-    );
+        (&["pool"], "cpu(cores=3)", 1, &["either: no member matches"]),
+        // Slurm: found and submitted with sbatch, which refuses it (there
+        // is no partition `long` on the test cluster, and no Slurm at all
+        // without it): Slurm's word is the error.
+        (
+            &["slurm"],
+            "duration=2h & cpu(cores=8)",
+            2,
+            &[
+                "launcher batch (slurm on local (--partition=long --time=2:00:00 --cpus-per-task=8))",
+                "sbatch",
+            ],
+        ),
+        // SSH: the connector is made, and reaching the host fails (there
+        // is no login.example.org here): the error says which host.
+        (
+            &["remote"],
+            "cpu(cores=8)",
+            2,
+            &[
+                "launcher remote (direct on ssh://",
+                "cannot connect to login.example.org:22",
+            ],
+        ),
+    ];
+    for &(tags, expr, code, says) in cases {
+        let (got, _, stderr) = run(home.path(), &file, tags, expr);
+        assert_eq!(got, Some(code), "{expr}: {stderr}");
+        assert_says(&stderr, says);
+    }
 }
 
 /// `sbatch` missing from `PATH`: the submission fails (exit 2, naming

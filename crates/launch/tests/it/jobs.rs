@@ -40,6 +40,26 @@ fn job_dirs(home: &Path) -> Vec<PathBuf> {
     dirs
 }
 
+/// `launch run OPTIONS... --job-dir DIR cpu() -- true` with `DIR` outside the
+/// state directory (in the temporary directory returned with it), run to
+/// its end.
+fn ended_outside(home: &Path, options: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let elsewhere = tempfile::tempdir().unwrap();
+    let dir = elsewhere.path().join("outside");
+    let mut all = options.to_vec();
+    all.extend(["--job-dir", path(&dir)]);
+    ended(home, &all);
+    (elsewhere, dir)
+}
+
+/// `launch run OPTIONS... cpu() -- true`, run to its end.
+fn ended(home: &Path, options: &[&str]) {
+    let mut args = vec!["run"];
+    args.extend_from_slice(options);
+    args.extend(["cpu()", "--", "true"]);
+    assert_ok(&run(home, &args));
+}
+
 /// `launch run --detach ARGS...`: the job directory it prints.
 fn detach(home: &Path, args: &[&str]) -> String {
     let mut all = vec!["run", "--detach"];
@@ -53,10 +73,7 @@ fn detach(home: &Path, args: &[&str]) -> String {
 fn names_make_directories_and_show_in_the_list() {
     let home = tempfile::tempdir().unwrap();
     let home = home.path();
-    assert_ok(&run(
-        home,
-        &["run", "--name", "train run", "cpu()", "--", "true"],
-    ));
+    ended(home, &["--name", "train run"]);
     let failed = run(home, &["run", "cpu()", "--", "/bin/sh", "-c", "exit 4"]);
     assert_eq!(failed.status.code(), Some(4), "{}", stderr(&failed));
     let dirs = job_dirs(home);
@@ -92,6 +109,12 @@ fn names_make_directories_and_show_in_the_list() {
     }
     assert_eq!(train["state"], "done");
     assert_eq!(train["launcher"], "direct");
+    // `status --json` of the job shows it with its name too.
+    let status = run(home, &["status", "--json", train["dir"].as_str().unwrap()]);
+    assert_ok(&status);
+    let status = json_lines(&status).remove(0);
+    assert_eq!(status["name"], "train run", "{status}");
+    assert_eq!(status["state"], "done", "{status}");
     let submitted = train["submitted"].as_str().unwrap();
     assert!(
         submitted.len() == 20 && submitted.ends_with('Z') && submitted.as_bytes()[10] == b'T',
@@ -114,21 +137,7 @@ fn names_make_directories_and_show_in_the_list() {
 fn list_finds_jobs_elsewhere_and_filters_them() {
     let home = tempfile::tempdir().unwrap();
     let home = home.path();
-    let elsewhere = tempfile::tempdir().unwrap();
-    let outside = elsewhere.path().join("mine");
-    assert_ok(&run(
-        home,
-        &[
-            "run",
-            "--name",
-            "outside",
-            "--job-dir",
-            path(&outside),
-            "cpu()",
-            "--",
-            "true",
-        ],
-    ));
+    let (_elsewhere, outside) = ended_outside(home, &["--name", "outside"]);
     assert_fails(
         &run(home, &["run", "--name", "broken", "cpu()", "--", "false"]),
         1,
@@ -247,16 +256,8 @@ fn time_left_inside_and_outside_a_job() {
 fn prune_removes_ended_jobs_and_leaves_running_ones() {
     let home = tempfile::tempdir().unwrap();
     let home = home.path();
-    let elsewhere = tempfile::tempdir().unwrap();
-    let outside = elsewhere.path().join("kept");
-    assert_ok(&run(
-        home,
-        &["run", "--name", "ended", "cpu()", "--", "true"],
-    ));
-    assert_ok(&run(
-        home,
-        &["run", "--job-dir", path(&outside), "cpu()", "--", "true"],
-    ));
+    ended(home, &["--name", "ended"]);
+    let (_elsewhere, outside) = ended_outside(home, &[]);
     let running = detach(home, &["--name", "running", "cpu()", "--", "sleep", "30"]);
     let ended = job_dirs(home)
         .into_iter()
@@ -291,14 +292,124 @@ fn prune_removes_ended_jobs_and_leaves_running_ones() {
     assert_ok(&run(home, &["cancel", &running]));
 }
 
-/// A task script that records how many tasks ran at once: each makes a
-/// file in `running`, counts them, then removes its own.
-pub(crate) fn counting_task(at_once: &Path) -> String {
+/// Runs add their index lines while `launch prune` rewrites the index
+/// (each prune removes a copy of an ended job, so each rewrites it): no
+/// line is lost.
+#[test]
+fn prune_loses_no_line_that_runs_add_meanwhile() {
+    let home = tempfile::tempdir().unwrap();
+    let home = home.path();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let elsewhere = elsewhere.path();
+    let template = elsewhere.join("template");
+    assert_ok(&run(
+        home,
+        &["run", "--job-dir", path(&template), "cpu()", "--", "true"],
+    ));
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let (writers, runs) = (4, 12);
+    std::thread::scope(|scope| {
+        let (done, template) = (&done, &template);
+        scope.spawn(move || {
+            let mut n = 0;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                let copy = elsewhere.join(format!("copy-{n}"));
+                std::fs::create_dir(&copy).unwrap();
+                for entry in std::fs::read_dir(template).unwrap() {
+                    let entry = entry.unwrap();
+                    std::fs::copy(entry.path(), copy.join(entry.file_name())).unwrap();
+                }
+                let out = run(home, &["prune", path(&copy)]);
+                assert_ok(&out);
+                assert_eq!(stdout(&out), format!("{}\n", copy.display()));
+                n += 1;
+            }
+            assert!(n > 0);
+        });
+        let handles: Vec<_> = (0..writers)
+            .map(|w| {
+                scope.spawn(move || {
+                    for i in 0..runs {
+                        let dir = elsewhere.join(format!("w{w}-{i}"));
+                        detach(home, &["--job-dir", path(&dir), "cpu()", "--", "true"]);
+                    }
+                })
+            })
+            .collect();
+        for handle in handles {
+            handle.join().unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let index = std::fs::read_to_string(home.join("state/launch/index")).unwrap();
+    let listed: Vec<String> = jobset::Index::parse(&index)
+        .into_iter()
+        .map(|e| e.address)
+        .collect();
+    for w in 0..writers {
+        for i in 0..runs {
+            let dir = elsewhere.join(format!("w{w}-{i}")).display().to_string();
+            assert!(listed.contains(&dir), "{dir} lost from the index:\n{index}");
+        }
+    }
+    assert!(listed.contains(&template.display().to_string()), "{index}");
+}
+
+/// A task script that records how many tasks ran at once (see
+/// [`most_at_once`]): each makes a file in `work/running` (made here),
+/// counts them, then removes its own; task 4 fails.
+pub(crate) fn counting_task(work: &Path) -> String {
+    let running = work.join("running");
+    std::fs::create_dir_all(&running).unwrap();
     format!(
         "r='{r}'; i=$LAUNCH_ARRAY_INDEX; : > \"$r/$i\"; ls \"$r\" | wc -l > \"$r/../seen-$i\"; \
          sleep 0.3; rm \"$r/$i\"; echo \"task $i\"; [ \"$i\" != 4 ]",
-        r = at_once.display()
+        r = running.display()
     )
+}
+
+/// The array in `dir`, named `name`, whose task `task` failed, through
+/// `launch` (the test's way of running the binary): `list` shows it as
+/// one job with one failed task, `wait` fails naming the task.
+pub(crate) fn listed_with_a_failed_task(
+    launch: impl Fn(&[&str]) -> Output,
+    dir: &Path,
+    name: &str,
+    task: u32,
+) {
+    let rows = launch(&["list", "--json"]);
+    assert_ok(&rows);
+    let rows = json_lines(&rows);
+    assert_eq!(rows.len(), 1, "an array is one job: {rows:?}");
+    assert_eq!(rows[0]["name"], name);
+    assert_eq!(rows[0]["tasks"]["failed"], 1);
+    let wait = launch(&["wait", path(dir)]);
+    assert_eq!(wait.status.code(), Some(1));
+    assert_eq!(
+        stderr(&wait),
+        format!("launch: {}/{task}: failed (exit code 1)\n", dir.display())
+    );
+}
+
+/// `launch cancel DIR` (through `launch`, the test's way of running the
+/// binary) of an array of three unfinished tasks: all three fail.
+pub(crate) fn cancel_three(launch: impl Fn(&[&str]) -> Output, dir: &Path) {
+    let cancel = launch(&["cancel", path(dir)]);
+    assert_ok(&cancel);
+    assert_eq!(
+        stdout(&cancel),
+        format!("{}: failed (3 failed)\n", dir.display())
+    );
+}
+
+/// `launch status --json --tasks DIR` (through `launch`): every task of the
+/// array was cancelled.
+pub(crate) fn tasks_cancelled(launch: impl Fn(&[&str]) -> Output, dir: &Path) {
+    let tasks = launch(&["status", "--json", "--tasks", path(dir)]);
+    assert_ok(&tasks);
+    for line in &json_lines(&tasks)[1..] {
+        assert_eq!(line["reason"], "cancelled", "{line}");
+    }
 }
 
 /// The largest number of tasks that ran at once.
@@ -328,9 +439,8 @@ fn an_array_on_this_machine() {
     let home = tempfile::tempdir().unwrap();
     let home = home.path();
     let work = home.join("work");
-    std::fs::create_dir_all(work.join("running")).unwrap();
     let dir = home.join("sweep");
-    let task = counting_task(&work.join("running"));
+    let task = counting_task(&work);
     let out = run(
         home,
         &[
@@ -397,16 +507,7 @@ fn an_array_on_this_machine() {
         stderr(&whole).replace(path(&dir), "DIR"),
         @"error: `DIR` is an array of 6 tasks: name one of them (`DIR/INDEX`, INDEX one of 1, 2, 3 ... 6)"
     );
-    let rows = list(home, &[]);
-    assert_eq!(rows.len(), 1, "an array is one job: {rows:?}");
-    assert_eq!(rows[0]["name"], "sweep");
-    assert_eq!(rows[0]["tasks"]["failed"], 1);
-    let wait = run(home, &["wait", path(&dir)]);
-    assert_eq!(wait.status.code(), Some(1));
-    assert_eq!(
-        stderr(&wait),
-        format!("launch: {}/4: failed (exit code 1)\n", dir.display())
-    );
+    listed_with_a_failed_task(|args| run(home, args), &dir, "sweep", 4);
     // Every task, its own index.
     let ok = run(
         home,
@@ -455,16 +556,8 @@ fn an_array_detached_then_cancelled() {
     let status = run(home, &["status", "--json", path(&dir)]);
     let state = json_lines(&status)[0]["state"].clone();
     assert!(state == "running" || state == "scheduled", "{state}");
-    let cancel = run(home, &["cancel", path(&dir)]);
-    assert_ok(&cancel);
-    assert_eq!(
-        stdout(&cancel),
-        format!("{}: failed (3 failed)\n", dir.display())
-    );
-    let tasks = run(home, &["status", "--json", "--tasks", path(&dir)]);
-    for line in &json_lines(&tasks)[1..] {
-        assert_eq!(line["reason"], "cancelled", "{line}");
-    }
+    cancel_three(|args| run(home, args), &dir);
+    tasks_cancelled(|args| run(home, args), &dir);
     // `%N` needs this process, so not with --detach on this machine.
     let refused = run(
         home,
@@ -558,12 +651,7 @@ fn an_array_cancelled_from_another_process() {
     let home = home.path();
     let dir = home.join("queue");
     let child = queue(home, &dir);
-    let cancel = run(home, &["cancel", path(&dir)]);
-    assert_ok(&cancel);
-    assert_eq!(
-        stdout(&cancel),
-        format!("{}: failed (3 failed)\n", dir.display())
-    );
+    cancel_three(|args| run(home, args), &dir);
     let out = child.wait_with_output().unwrap();
     assert_eq!(
         out.status.code(),
@@ -573,7 +661,5 @@ fn an_array_cancelled_from_another_process() {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("3 failed"), "{err}");
-    for task in &task_states(home, &dir)[1..] {
-        assert_eq!(task["reason"], "cancelled", "{task}");
-    }
+    tasks_cancelled(|args| run(home, args), &dir);
 }

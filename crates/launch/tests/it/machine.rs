@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use test_support::OpenOnDrop;
+
 fn launch(home: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_launch"));
     cmd.env_remove("LAUNCH_CONFIG")
@@ -58,7 +60,7 @@ host = { cores = 2, memory = "8GiB", accelerators = [{ kind = "cuda", memory = "
 const JOB: &str = r#"set -e
 mkdir "$1/$2-${CUDA_VISIBLE_DEVICES:-cpu}"
 touch "$1/started-$3"
-while [ ! -e "$1/go" ]; do sleep 0.01; done
+while [ ! -e "$1/go" ]; do [ -d "$1" ] || exit 9; sleep 0.01; done
 rmdir "$1/$2-${CUDA_VISIBLE_DEVICES:-cpu}"
 "#;
 
@@ -82,16 +84,6 @@ fn started(locks: &Path) -> usize {
                 .starts_with("started-")
         })
         .count()
-}
-
-/// Opens a gate when dropped, so that a failing test leaves no job waiting
-/// for it.
-struct OpenOnDrop(PathBuf);
-
-impl Drop for OpenOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::write(&self.0, "");
-    }
 }
 
 #[test]

@@ -14,6 +14,7 @@ mod jobs;
 mod machine;
 mod run;
 mod slurm;
+mod slurm_files;
 mod slurm_jobs;
 mod slurm_layouts;
 mod ssh;

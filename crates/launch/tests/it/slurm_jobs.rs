@@ -5,21 +5,28 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use crate::jobs::{counting_task, most_at_once};
-use crate::slurm::setup;
+use crate::jobs::{
+    cancel_three, counting_task, listed_with_a_failed_task, most_at_once, tasks_cancelled,
+};
+use crate::slurm;
 use crate::support::{assert_ok, json_lines, stderr, stdout};
 
-/// Wrappers of the Slurm commands that log each call, in `work/bin`.
-fn counting_bin(work: &Path) -> PathBuf {
+/// Wrappers of the Slurm commands that log each call, in `work/bin`; they
+/// name the test cluster's configuration (`SLURM_CONF`), so that they
+/// reach it from a shell that knows nothing of it (over SSH).
+pub(crate) fn counting_bin(work: &Path) -> PathBuf {
     let bin = work.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     let real = std::env::var("LAUNCH_TEST_SLURM_BIN").unwrap_or_else(|_| "/usr/bin".into());
+    let conf = std::env::var("SLURM_CONF")
+        .map(|c| format!("SLURM_CONF='{c}'\nexport SLURM_CONF\n"))
+        .unwrap_or_default();
     for name in ["sbatch", "squeue", "sacct", "scancel", "scontrol", "sinfo"] {
         let path = bin.join(name);
         std::fs::write(
             &path,
             format!(
-                "#!/bin/sh\necho {name} >> '{}'\nexec '{real}/{name}' \"$@\"\n",
+                "#!/bin/sh\n{conf}echo {name} >> '{}'\nexec '{real}/{name}' \"$@\"\n",
                 work.join("calls").display()
             ),
         )
@@ -32,7 +39,7 @@ fn counting_bin(work: &Path) -> PathBuf {
 }
 
 /// How many times `name` was called.
-fn calls(work: &Path, name: &str) -> usize {
+pub(crate) fn calls(work: &Path, name: &str) -> usize {
     std::fs::read_to_string(work.join("calls"))
         .unwrap_or_default()
         .lines()
@@ -62,28 +69,35 @@ fn p(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
+/// The test cluster's work directory and launcher file (of
+/// [`slurm::setup`]), with the counting wrappers in `work/bin`.
+fn setup() -> Option<(tempfile::TempDir, PathBuf)> {
+    let (work, config) = slurm::setup()?;
+    counting_bin(work.path());
+    Some((work, config))
+}
+
+/// `launch run --config CONFIG OPTIONS... duration=1m -- COMMAND...`.
+fn run(work: &Path, config: &Path, options: &[&str], command: &[&str]) -> Output {
+    let mut args = vec!["run", "--config", p(config)];
+    args.extend_from_slice(options);
+    args.extend(["duration=1m", "--"]);
+    args.extend_from_slice(command);
+    launch(work, &args)
+}
+
 #[test]
 fn an_array_of_fifty_is_one_sbatch() {
     let Some((work, config)) = setup() else {
         return;
     };
     let work = work.path();
-    counting_bin(work);
     let dir = work.join("fifty");
-    let out = launch(
+    let out = run(
         work,
+        &config,
+        &["--array", "1-50", "--name", "fifty", "--job-dir", p(&dir)],
         &[
-            "run",
-            "--config",
-            p(&config),
-            "--array",
-            "1-50",
-            "--name",
-            "fifty",
-            "--job-dir",
-            p(&dir),
-            "duration=1m",
-            "--",
             "sh",
             "-c",
             "echo \"$LAUNCH_ARRAY_INDEX $SLURM_ARRAY_TASK_ID\"; [ \"$LAUNCH_ARRAY_INDEX\" != 13 ]",
@@ -109,18 +123,7 @@ fn an_array_of_fifty_is_one_sbatch() {
     assert_eq!(line["launcher"], "slurm");
     assert_eq!(line["state"], "failed");
     assert_eq!(line["tasks"]["done"], 49);
-    let rows = launch(work, &["list", "--json"]);
-    assert_ok(&rows);
-    let rows = json_lines(&rows);
-    assert_eq!(rows.len(), 1, "{rows:?}");
-    assert_eq!(rows[0]["name"], "fifty");
-    assert_eq!(rows[0]["tasks"]["failed"], 1);
-    let wait = launch(work, &["wait", p(&dir)]);
-    assert_eq!(wait.status.code(), Some(1));
-    assert_eq!(
-        stderr(&wait),
-        format!("launch: {}/13: failed (exit code 1)\n", dir.display())
-    );
+    listed_with_a_failed_task(|args| launch(work, args), &dir, "fifty", 13);
 }
 
 #[test]
@@ -129,26 +132,13 @@ fn an_array_keeps_to_its_throttle_on_slurm() {
         return;
     };
     let work = work.path();
-    counting_bin(work);
-    std::fs::create_dir_all(work.join("running")).unwrap();
-    let task = counting_task(&work.join("running"));
+    let task = counting_task(work);
     let dir = work.join("throttled");
-    let out = launch(
+    let out = run(
         work,
-        &[
-            "run",
-            "--config",
-            p(&config),
-            "--array",
-            "1-6%2",
-            "--job-dir",
-            p(&dir),
-            "duration=1m",
-            "--",
-            "sh",
-            "-c",
-            &task,
-        ],
+        &config,
+        &["--array", "1-6%2", "--job-dir", p(&dir)],
+        &["sh", "-c", &task],
     );
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(calls(work, "sbatch"), 1);
@@ -163,42 +153,17 @@ fn time_left_list_and_cancel_of_an_array_on_slurm() {
         return;
     };
     let work = work.path();
-    counting_bin(work);
     let me = env!("CARGO_BIN_EXE_launch");
-    let out = launch(
-        work,
-        &[
-            "run",
-            "--config",
-            p(&config),
-            "--name",
-            "left",
-            "duration=1m",
-            "--",
-            me,
-            "time-left",
-        ],
-    );
+    let out = run(work, &config, &["--name", "left"], &[me, "time-left"]);
     assert_ok(&out);
     let left: u64 = stdout(&out).trim().parse().unwrap();
     assert!((30..=60).contains(&left), "{left}");
     let dir = work.join("sleepers");
-    let out = launch(
+    let out = run(
         work,
-        &[
-            "run",
-            "--config",
-            p(&config),
-            "--detach",
-            "--array",
-            "1-3",
-            "--job-dir",
-            p(&dir),
-            "duration=1m",
-            "--",
-            "sleep",
-            "60",
-        ],
+        &config,
+        &["--detach", "--array", "1-3", "--job-dir", p(&dir)],
+        &["sleep", "60"],
     );
     assert_ok(&out);
     assert_eq!(stdout(&out), format!("{}\n", dir.display()));
@@ -215,14 +180,6 @@ fn time_left_list_and_cancel_of_an_array_on_slurm() {
     assert_eq!(rows[1]["name"], "left");
     assert_eq!(rows[1]["launcher"], "slurm");
     assert_eq!(rows[1]["state"], "done");
-    let cancel = launch(work, &["cancel", p(&dir)]);
-    assert_ok(&cancel);
-    assert_eq!(
-        stdout(&cancel),
-        format!("{}: failed (3 failed)\n", dir.display())
-    );
-    let tasks = launch(work, &["status", "--json", "--tasks", p(&dir)]);
-    for line in &json_lines(&tasks)[1..] {
-        assert_eq!(line["reason"], "cancelled", "{line}");
-    }
+    cancel_three(|args| launch(work, args), &dir);
+    tasks_cancelled(|args| launch(work, args), &dir);
 }

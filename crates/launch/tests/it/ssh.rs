@@ -4,7 +4,7 @@
 //! says so and returns.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use crate::cli_find::launch_in;
@@ -63,15 +63,22 @@ fn launcher_file_with(home: &Path, sshd: &Path, port: u16, user: &str, entry: &s
     std::fs::write(
         &file,
         format!(
-            "[connector.box]\ntype = \"ssh\"\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"{user}\"\n\
-             identity = \"{}\"\nknown_hosts = \"{}\"\n\n\
-             [[launcher]]\nname = \"remote\"\ntype = \"direct\"\nconnector = \"box\"\n{entry}",
-            sshd.join("id_ed25519").display(),
-            sshd.join("known_hosts").display()
+            "{}\n[[launcher]]\nname = \"remote\"\ntype = \"direct\"\nconnector = \"box\"\n{entry}",
+            connector_box(sshd, port, user)
         ),
     )
     .unwrap();
     file.display().to_string()
+}
+
+/// The launcher file's `[connector.box]`: the test sshd's machine.
+pub(crate) fn connector_box(sshd: &Path, port: u16, user: &str) -> String {
+    format!(
+        "[connector.box]\ntype = \"ssh\"\nhost = \"127.0.0.1\"\nport = {port}\nuser = \"{user}\"\n\
+         identity = \"{}\"\nknown_hosts = \"{}\"\n",
+        sshd.join("id_ed25519").display(),
+        sshd.join("known_hosts").display()
+    )
 }
 
 /// The launcher file of [`launcher_file_with`] with 2 cores and 1 GiB.
@@ -96,20 +103,19 @@ pub(crate) fn ssh_home() -> Option<(tempfile::TempDir, String, String)> {
     Some((home, file, format!("ssh://{user}@127.0.0.1:{port}")))
 }
 
+/// `launch run OPTIONS... --job-dir DIR cpu(cores=1) -- COMMAND...`
+/// (`OPTIONS`: `--config FILE` and any others).
+pub(crate) fn run_one_core(home: &Path, options: &[&str], dir: &str, command: &[&str]) -> Output {
+    let mut args = vec!["run"];
+    args.extend_from_slice(options);
+    args.extend(["--job-dir", dir, "cpu(cores=1)", "--"]);
+    args.extend_from_slice(command);
+    launch_in(home, &args, &[])
+}
+
 /// `launch run --detach` in `dir`: the address it prints.
 pub(crate) fn detach(home: &Path, file: &str, dir: &str, command: &[&str]) -> String {
-    let mut args = vec![
-        "run",
-        "--config",
-        file,
-        "--job-dir",
-        dir,
-        "--detach",
-        "cpu(cores=1)",
-        "--",
-    ];
-    args.extend(command);
-    let out = launch_in(home, &args, &[]);
+    let out = run_one_core(home, &["--config", file, "--detach"], dir, command);
     assert!(out.status.success(), "{}", text(&out.stderr));
     text(&out.stdout).trim().to_owned()
 }
@@ -127,22 +133,11 @@ fn jobs_over_ssh_run_and_are_followed_by_new_processes() {
 
     // Attached: the output and the exit status come back.
     let attached = job("attached");
-    let out = launch_in(
+    let out = run_one_core(
         home.path(),
-        &[
-            "run",
-            "--config",
-            file,
-            "--job-dir",
-            &attached,
-            "cpu(cores=1)",
-            "--",
-            "sh",
-            "-c",
-            "echo \"$0\"; echo err >&2; exit 3",
-            "a 'b' $c",
-        ],
-        &[],
+        &["--config", file],
+        &attached,
+        &["sh", "-c", "echo \"$0\"; echo err >&2; exit 3", "a 'b' $c"],
     );
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");

@@ -3,16 +3,15 @@
 
 use crate::cli_find::launch_in;
 use crate::jobs::{counting_task, most_at_once};
-use crate::ssh::{detach, launcher_file, sshd, user};
+use crate::ssh::{detach, ssh_home};
 use crate::support::{assert_ok, json_lines, stderr, stdout};
 
 #[test]
 fn list_logs_and_wait_of_remote_jobs() {
-    let Some((sshd, port)) = sshd() else { return };
-    let home = tempfile::tempdir().unwrap();
-    let home = home.path();
-    let file = launcher_file(home, &sshd, port, &user());
-    let file = file.as_str();
+    let Some((home, file, prefix)) = ssh_home() else {
+        return;
+    };
+    let (home, file) = (home.path(), file.as_str());
     let dir = home.join("jobs/remote").display().to_string();
     let address = detach(
         home,
@@ -25,6 +24,7 @@ fn list_logs_and_wait_of_remote_jobs() {
         ],
     );
     assert!(address.starts_with("ssh://"), "{address}");
+    assert_eq!(address, format!("{prefix}{dir}"));
     let follow = launch_in(home, &["logs", "--config", file, "--follow", &address], &[]);
     assert_eq!(follow.status.code(), Some(5), "{}", stderr(&follow));
     assert_eq!(stdout(&follow), "one\ntwo\n");
@@ -57,14 +57,12 @@ fn list_logs_and_wait_of_remote_jobs() {
 
 #[test]
 fn an_array_over_ssh() {
-    let Some((sshd, port)) = sshd() else { return };
-    let home = tempfile::tempdir().unwrap();
-    let home = home.path();
-    let file = launcher_file(home, &sshd, port, &user());
-    let file = file.as_str();
+    let Some((home, file, prefix)) = ssh_home() else {
+        return;
+    };
+    let (home, file) = (home.path(), file.as_str());
     let work = home.join("work");
-    std::fs::create_dir_all(work.join("running")).unwrap();
-    let task = counting_task(&work.join("running"));
+    let task = counting_task(&work);
     let dir = home.join("jobs/sweep").display().to_string();
     let out = launch_in(
         home,
@@ -91,7 +89,7 @@ fn an_array_over_ssh() {
         stderr(&out)
     );
     assert!(most_at_once(&work) <= 2, "%2 exceeded");
-    let address = format!("ssh://{}@127.0.0.1:{port}{dir}", user());
+    let address = format!("{prefix}{dir}");
     let status = launch_in(home, &["status", "--config", file, "--json", &address], &[]);
     assert_ok(&status);
     let line = &json_lines(&status)[0];

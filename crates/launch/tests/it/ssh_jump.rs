@@ -10,7 +10,7 @@ use std::path::Path;
 use test_support::bastion;
 
 use crate::cli_find::launch_in;
-use crate::ssh::{final_status, sshd, text, user};
+use crate::ssh::{final_status, run_one_core, sshd, text, user};
 
 /// `HOME/.ssh/config`: `bastion`, and `cluster` behind it; every setting
 /// (user, key, known hosts) only there.
@@ -74,26 +74,25 @@ fn jobs_reach_a_cluster_behind_a_bastion_through_ssh_config() {
             let before = bastion::forwarded(&sshd);
             let jobs = home.join(format!("jobs-{transport}-{}", tag.unwrap_or("table")));
             let job = |name: &str| jobs.join(name).display().to_string();
-            let mut args = vec!["run", "--config", file];
+            let mut options = vec!["--config", file];
             if let Some(tag) = tag {
-                args.extend(["--tag", tag]);
+                options.extend(["--tag", tag]);
             }
             // Attached: verbatim arguments, the exit code.
             let attached = job("attached");
-            let mut run = args.clone();
-            run.extend([
-                "--job-dir",
+            let out = run_one_core(
+                home,
+                &options,
                 &attached,
-                "cpu(cores=1)",
-                "--",
-                "sh",
-                "-c",
-                "printf '%s|' \"$@\"; exit 3",
-                "sh",
-                "a b",
-                "it's $HOME",
-            ]);
-            let out = launch_in(home, &run, &[]);
+                &[
+                    "sh",
+                    "-c",
+                    "printf '%s|' \"$@\"; exit 3",
+                    "sh",
+                    "a b",
+                    "it's $HOME",
+                ],
+            );
             assert_eq!(
                 out.status.code(),
                 Some(3),
@@ -104,18 +103,13 @@ fn jobs_reach_a_cluster_behind_a_bastion_through_ssh_config() {
 
             // Detached, then followed by new processes.
             let detached = job("detached");
-            let mut run = args.clone();
-            run.extend([
-                "--job-dir",
+            options.push("--detach");
+            let out = run_one_core(
+                home,
+                &options,
                 &detached,
-                "--detach",
-                "cpu(cores=1)",
-                "--",
-                "sh",
-                "-c",
-                "sleep 0.5; exit 4",
-            ]);
-            let out = launch_in(home, &run, &[]);
+                &["sh", "-c", "sleep 0.5; exit 4"],
+            );
             assert!(
                 out.status.success(),
                 "{transport} {tag:?}: {}",
@@ -131,4 +125,18 @@ fn jobs_reach_a_cluster_behind_a_bastion_through_ssh_config() {
             );
         }
     }
+    // No OpenSSH master (nor its jump to the bastion, which names this
+    // home's config file) outlives the `launch` that started it.
+    let home = home.display().to_string();
+    let ours = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+            .filter(|pid| {
+                std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&home))
+            })
+            .collect::<Vec<u32>>()
+    };
+    test_support::eventually("no ssh outlives launch", || ours().is_empty());
 }

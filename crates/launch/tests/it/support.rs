@@ -62,3 +62,22 @@ pub fn assert_fails(out: &Output, code: i32, needle: impl AsRef<str>) {
     assert_eq!(out.status.code(), Some(code), "{err}");
     assert!(err.contains(needle.as_ref()), "{err}");
 }
+
+/// Asserts that `out` ended with exit code 0 and that each of `lines` is
+/// a whole line of its stdout.
+#[track_caller]
+pub fn assert_prints(out: &Output, lines: &[&str]) {
+    assert_ok(out);
+    let text = stdout(out);
+    for line in lines {
+        assert!(text.lines().any(|l| l == *line), "{line:?} not in:\n{text}");
+    }
+}
+
+/// Asserts that `text` says each of `needles` (showing `text` if not).
+#[track_caller]
+pub fn assert_says(text: &str, needles: &[&str]) {
+    for needle in needles {
+        assert!(text.contains(needle), "{text}");
+    }
+}

@@ -1,6 +1,8 @@
 //! A full disk: a job that fills its directory's filesystem keeps its exit
 //! code and says why, and a submission that finds no space leaves nothing.
 
+use std::path::PathBuf;
+
 use connector_local::LocalConnector;
 use core_types::job::{FailReason, JobHandle, JobState, Launcher, NO_SPACE, report};
 use launcher_direct::recover;
@@ -9,13 +11,21 @@ use test_support::tmpfs::Tmpfs;
 
 use super::{launcher, sh};
 
+/// `sh -c SCRIPT` submitted in `job` on a fresh tmpfs of 1 MiB: the
+/// filesystem, the job's directory and its handle; `None` where no tmpfs
+/// can be mounted.
+fn on_a_small_disk(script: &str) -> Option<(Tmpfs, PathBuf, Box<dyn JobHandle>)> {
+    let fs = Tmpfs::mount("1m")?;
+    let dir = fs.path().join("job");
+    let job = launcher(1, 0).submit(sh(&dir, script)).unwrap();
+    Some((fs, dir, job))
+}
+
 #[test]
 fn a_job_that_fills_its_disk_keeps_its_exit_code_and_says_why() {
-    let Some(fs) = Tmpfs::mount("1m") else { return };
-    let dir = fs.path().join("job");
-    let job = launcher(1, 0)
-        .submit(sh(&dir, "head -c 5000000 /dev/zero; exit 7"))
-        .unwrap();
+    let Some((_fs, dir, job)) = on_a_small_disk("head -c 5000000 /dev/zero; exit 7") else {
+        return;
+    };
     let state = job.wait().unwrap();
     assert_eq!(state, JobState::Failed(FailReason::NoSpace(7)));
     assert_eq!(state.exit_code(), Some(7));
@@ -30,11 +40,9 @@ fn a_job_that_fills_its_disk_keeps_its_exit_code_and_says_why() {
 
 #[test]
 fn a_job_that_ends_with_space_left_is_done() {
-    let Some(fs) = Tmpfs::mount("1m") else { return };
-    let dir = fs.path().join("job");
-    let job = launcher(1, 0)
-        .submit(sh(&dir, "head -c 100000 /dev/zero"))
-        .unwrap();
+    let Some((_fs, dir, job)) = on_a_small_disk("head -c 100000 /dev/zero") else {
+        return;
+    };
     assert_eq!(job.wait().unwrap(), JobState::Done);
     assert_eq!(std::fs::read(dir.join("state")).unwrap(), b"exited 0\n");
     assert_eq!(leftovers(&dir), Vec::<String>::new());
@@ -69,16 +77,13 @@ fn a_submission_without_space_fails_clearly_and_leaves_nothing() {
 
 #[test]
 fn without_its_reservation_a_job_on_a_full_disk_leaves_no_temporary_file() {
-    let Some(fs) = Tmpfs::mount("1m") else { return };
-    let dir = fs.path().join("job");
     // The job takes its state's space back, then fills the disk: the
     // script's fallback cannot write the state, and cleans up.
-    let job = launcher(1, 0)
-        .submit(sh(
-            &dir,
-            "rm -f \"$LAUNCH_JOB_DIR/state.reserved\"; head -c 5000000 /dev/zero > ../fill; exit 3",
-        ))
-        .unwrap();
+    let Some((_fs, dir, job)) = on_a_small_disk(
+        "rm -f \"$LAUNCH_JOB_DIR/state.reserved\"; head -c 5000000 /dev/zero > ../fill; exit 3",
+    ) else {
+        return;
+    };
     assert!(job.wait().unwrap().is_final());
     assert_eq!(leftovers(&dir), Vec::<String>::new());
 }

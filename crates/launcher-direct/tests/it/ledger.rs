@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use connector_local::LocalConnector;
-use core_types::job::{Connector, FailReason, Job, JobHandle, JobState, Launcher, report};
+use core_types::job::{FailReason, Job, JobHandle, JobState, Launcher, SignalTarget, report};
 use launcher_direct::{DirectConfig, DirectLauncher, recover};
+use test_support::OpenOnDrop;
 
-use super::{cuda_job, eventually, host, read, sh};
+use super::{cuda_job, eventually, host, kill, read, sh, submit_sh, supervisor_once_started};
 
 fn on(ledger: &Path, cores: u64, gpus: usize, tokens: &[(&str, u32)]) -> DirectLauncher {
     DirectLauncher::with_config(
@@ -33,7 +34,7 @@ fn on(ledger: &Path, cores: u64, gpus: usize, tokens: &[(&str, u32)]) -> DirectL
 fn gated(dir: &Path, gate: &Path, log: &Path, tag: &str) -> Job {
     sh(
         dir,
-        r#"echo "$TAG" >> "$LOG"; while [ ! -e "$GATE" ]; do sleep 0.01; done"#,
+        r#"echo "$TAG" >> "$LOG"; while [ ! -e "$GATE" ]; do [ -d "${GATE%/*}" ] || exit 9; sleep 0.01; done"#,
     )
     .env("GATE", gate)
     .env("LOG", log)
@@ -54,23 +55,32 @@ fn reason(dir: &Path) -> Option<String> {
         .unwrap()
 }
 
-/// Opens a gate when dropped, so that a failing test leaves no job waiting
-/// for it.
-struct OpenOnDrop(PathBuf);
-
-impl Drop for OpenOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::write(&self.0, "");
-    }
-}
-
-#[test]
-fn jobs_of_several_launchers_never_share_a_device_nor_exceed_the_machine() {
+/// A work directory with the machine's ledger (`ledger`, not made yet)
+/// and a directory of locks (`locks`) whose gate `go` opens when the last
+/// value is dropped.
+fn with_locks() -> (tempfile::TempDir, PathBuf, PathBuf, OpenOnDrop) {
     let work = tempfile::tempdir().unwrap();
     let ledger = work.path().join("ledger");
     let locks = work.path().join("locks");
     std::fs::create_dir(&locks).unwrap();
-    let _open = OpenOnDrop(locks.join("go"));
+    let open = OpenOnDrop(locks.join("go"));
+    (work, ledger, locks, open)
+}
+
+/// A work directory with the machine's ledger (`ledger`, not made yet), a
+/// gate (`open`, opened when the last value is dropped) and a log (`log`)
+/// for [`gated`] jobs.
+fn with_gate() -> (tempfile::TempDir, PathBuf, PathBuf, PathBuf, OpenOnDrop) {
+    let work = tempfile::tempdir().unwrap();
+    let ledger = work.path().join("ledger");
+    let (gate, log) = (work.path().join("open"), work.path().join("log"));
+    let open = OpenOnDrop(gate.clone());
+    (work, ledger, gate, log, open)
+}
+
+#[test]
+fn jobs_of_several_launchers_never_share_a_device_nor_exceed_the_machine() {
+    let (work, ledger, locks, _open) = with_locks();
     // Three launchers of one 2-GPU machine, as three processes would be.
     let launchers: Vec<_> = (0..3).map(|_| on(&ledger, 16, 2, &[])).collect();
     let mut dirs = Vec::new();
@@ -116,10 +126,7 @@ fn jobs_of_several_launchers_never_share_a_device_nor_exceed_the_machine() {
 
 #[test]
 fn waiting_jobs_start_in_order_of_submission_and_say_why_they_wait() {
-    let work = tempfile::tempdir().unwrap();
-    let ledger = work.path().join("ledger");
-    let (gate, log) = (work.path().join("open"), work.path().join("log"));
-    let _open = OpenOnDrop(gate.clone());
+    let (work, ledger, gate, log, _open) = with_gate();
     let a = on(&ledger, 1, 0, &[]);
     let b = on(&ledger, 1, 0, &[]);
     let first = work.path().join("first");
@@ -152,10 +159,7 @@ fn waiting_jobs_start_in_order_of_submission_and_say_why_they_wait() {
 
 #[test]
 fn a_cancelled_waiting_job_never_starts() {
-    let work = tempfile::tempdir().unwrap();
-    let ledger = work.path().join("ledger");
-    let (gate, log) = (work.path().join("open"), work.path().join("log"));
-    let _open = OpenOnDrop(gate.clone());
+    let (work, ledger, gate, log, _open) = with_gate();
     let l = on(&ledger, 1, 0, &[]);
     let holder = work.path().join("holder");
     let h = l
@@ -174,7 +178,7 @@ fn a_cancelled_waiting_job_never_starts() {
     std::fs::write(&gate, "").unwrap();
     assert_eq!(h.wait().unwrap(), JobState::Done);
     // The share it waited for goes to the next job.
-    let next = l.submit(sh(&work.path().join("next"), "true")).unwrap();
+    let next = submit_sh(&l, work.path(), "next", "true");
     assert_eq!(next.wait().unwrap(), JobState::Done);
     assert!(!waiter.join("ran").exists());
     assert_eq!(state(&waiter), JobState::Failed(FailReason::Cancelled));
@@ -187,24 +191,14 @@ fn a_killed_holder_gives_its_share_back() {
     let l = on(&ledger, 1, 0, &[]);
     let holder = work.path().join("holder");
     l.submit(sh(&holder, "sleep 300").detach(true)).unwrap();
-    eventually("the holder runs", || {
-        std::fs::read_to_string(holder.join("pid")).is_ok_and(|p| p.ends_with("cend\n"))
-    });
+    let supervisor = supervisor_once_started("the holder runs", &holder);
     let waiter = work.path().join("waiter");
     let w = on(&ledger, 1, 0, &[])
         .submit(sh(&waiter, "touch ran").detach(true))
         .unwrap();
     assert_eq!(w.state().unwrap(), JobState::Scheduled);
     // SIGKILL of the supervisor and its command: nobody says a word.
-    let supervisor: u32 = read(holder.join("pid")).lines().next().unwrap()[4..]
-        .parse()
-        .unwrap();
-    LocalConnector::new()
-        .signal(
-            core_types::job::SignalTarget::Group(supervisor),
-            core_types::job::Signal::Kill,
-        )
-        .unwrap();
+    kill(SignalTarget::Group(supervisor));
     assert_eq!(w.wait().unwrap(), JobState::Done);
     assert!(waiter.join("ran").exists());
     assert_eq!(state(&holder), JobState::Failed(FailReason::Lost));
@@ -212,11 +206,7 @@ fn a_killed_holder_gives_its_share_back() {
 
 #[test]
 fn two_entries_on_one_machine_never_give_a_device_twice() {
-    let work = tempfile::tempdir().unwrap();
-    let ledger = work.path().join("ledger");
-    let locks = work.path().join("locks");
-    std::fs::create_dir(&locks).unwrap();
-    let _open = OpenOnDrop(locks.join("go"));
+    let (work, ledger, locks, _open) = with_locks();
     // Two descriptions of one machine: all of it, and its first GPU only.
     let all = on(&ledger, 16, 2, &[]);
     let first_gpu = on(&ledger, 4, 1, &[]);
@@ -259,11 +249,7 @@ fn two_entries_on_one_machine_never_give_a_device_twice() {
 
 #[test]
 fn tokens_bound_the_jobs_that_take_them() {
-    let work = tempfile::tempdir().unwrap();
-    let ledger = work.path().join("ledger");
-    let locks = work.path().join("locks");
-    std::fs::create_dir(&locks).unwrap();
-    let _open = OpenOnDrop(locks.join("go"));
+    let (work, ledger, locks, _open) = with_locks();
     let tokens = [("one", 1), ("two", 2)];
     let l = on(&ledger, 16, 0, &tokens);
     let other = on(&ledger, 16, 0, &tokens);
@@ -274,7 +260,7 @@ set -e
 if mkdir "$LOCKS/$T-a" 2>/dev/null; then s=a; else mkdir "$LOCKS/$T-b"; s=b; fi
 [ "$T" = two ] || [ "$s" = a ]
 touch "$LAUNCH_JOB_DIR/started"
-while [ ! -e "$LOCKS/go" ]; do sleep 0.01; done
+while [ ! -e "$LOCKS/go" ]; do [ -d "$LOCKS" ] || exit 9; sleep 0.01; done
 rmdir "$LOCKS/$T-$s"
 "#;
     let job = |name: &str, token: &str, count: u32, detach: bool| {

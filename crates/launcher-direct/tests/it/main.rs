@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use connector_local::LocalConnector;
-use core_types::job::{Connector, FailReason, Job, JobHandle, JobState, Launcher, report};
+use core_types::job::{
+    Connector, FailReason, Job, JobHandle, JobState, Launcher, SignalTarget, report,
+};
 use core_types::{
     AcceleratorKind, AcceleratorRequest, AcceleratorSpec, Alternative, HostSpec, MemSize, Walltime,
 };
@@ -61,6 +63,11 @@ fn sh(dir: &Path, script: &str) -> Job {
     Job::new(dir, ["sh", "-c", script])
 }
 
+/// `l.submit` of `sh -c SCRIPT` in `work/NAME`.
+fn submit_sh(l: &DirectLauncher, work: &Path, name: &str, script: &str) -> Box<dyn JobHandle> {
+    l.submit(sh(&work.join(name), script)).unwrap()
+}
+
 fn read(path: impl AsRef<Path>) -> String {
     std::fs::read_to_string(path).unwrap()
 }
@@ -73,17 +80,31 @@ fn alive(pid: u32) -> bool {
 
 use test_support::eventually;
 
+/// The pid of the supervisor of the job in `dir`, once it started the
+/// command (waiting for it as `what`).
+fn supervisor_once_started(what: &str, dir: &Path) -> u32 {
+    eventually(what, || {
+        std::fs::read_to_string(dir.join("pid")).is_ok_and(|p| p.ends_with("cend\n"))
+    });
+    read(dir.join("pid")).lines().next().unwrap()[4..]
+        .parse()
+        .unwrap()
+}
+
+/// SIGKILL to `target`: it dies without a word.
+fn kill(target: SignalTarget) {
+    LocalConnector::new()
+        .signal(target, core_types::job::Signal::Kill)
+        .unwrap();
+}
+
 #[test]
 fn exit_codes_and_signals() {
     let work = tempfile::tempdir().unwrap();
     let l = launcher(2, 0);
-    let ok = l
-        .submit(sh(&work.path().join("ok"), "echo out; echo err >&2"))
-        .unwrap();
-    let three = l.submit(sh(&work.path().join("three"), "exit 3")).unwrap();
-    let killed = l
-        .submit(sh(&work.path().join("killed"), "kill -9 $$"))
-        .unwrap();
+    let ok = submit_sh(&l, work.path(), "ok", "echo out; echo err >&2");
+    let three = submit_sh(&l, work.path(), "three", "exit 3");
+    let killed = submit_sh(&l, work.path(), "killed", "kill -9 $$");
     let missing = l
         .submit(Job::new(work.path().join("missing"), ["/no/such/program"]))
         .unwrap();
@@ -177,11 +198,7 @@ fn cancel_stops_the_job_and_its_children() {
     let child: u32 = read(dir.join("child")).trim().parse().unwrap();
     assert!(alive(child));
     assert_eq!(handle.state().unwrap(), JobState::Running);
-    handle.cancel().unwrap();
-    assert_eq!(
-        handle.state().unwrap(),
-        JobState::Failed(FailReason::Cancelled)
-    );
+    test_support::assert_cancels(handle.as_ref());
     eventually("the child is gone", || !alive(child));
     assert_eq!(
         recover(LocalConnector::shared(), &dir)
@@ -193,9 +210,7 @@ fn cancel_stops_the_job_and_its_children() {
     // The job's stderr holds what the job wrote, no word of the shell.
     assert_eq!(read(dir.join("stderr")), "");
     // A job that ignores TERM is killed after the grace period.
-    let stubborn = l
-        .submit(sh(&work.path().join("stubborn"), "trap '' TERM; sleep 300"))
-        .unwrap();
+    let stubborn = submit_sh(&l, work.path(), "stubborn", "trap '' TERM; sleep 300");
     eventually("it runs", || work.path().join("stubborn/pid").exists());
     stubborn.cancel().unwrap();
     assert_eq!(
@@ -203,11 +218,7 @@ fn cancel_stops_the_job_and_its_children() {
         JobState::Failed(FailReason::Cancelled)
     );
     // Cancelling an ended job changes nothing.
-    stubborn.cancel().unwrap();
-    assert_eq!(
-        stubborn.state().unwrap(),
-        JobState::Failed(FailReason::Cancelled)
-    );
+    test_support::assert_cancels(stubborn.as_ref());
 }
 
 #[test]
@@ -258,28 +269,18 @@ fn recovery_tells_running_from_lost_and_ignores_reused_pids() {
             .parse()
             .unwrap()
     };
-    eventually("the command is started", || {
-        read(dir.join("pid")).ends_with("cend\n")
-    });
-    let (supervisor, command) = (field("pid", "pid "), field("pid", "cmd "));
+    let supervisor = supervisor_once_started("the command is started", &dir);
+    let command = field("pid", "cmd ");
     // The supervisor dies without a word: the command still runs.
-    let local = LocalConnector::new();
-    local
-        .signal(
-            core_types::job::SignalTarget::Process(supervisor),
-            core_types::job::Signal::Kill,
-        )
-        .unwrap();
+    kill(SignalTarget::Process(supervisor));
+    // Gone before the command is killed (on a busy machine a killed process
+    // may take a while to be scheduled and die).
+    eventually("the supervisor is gone", || !alive(supervisor));
     // The job lasts as long as its command, for both handles.
     assert_eq!(recovered.state().unwrap(), JobState::Running);
     assert_eq!(handle.wait_timeout(Duration::ZERO).unwrap(), None);
     // The command goes too: nobody wrote an exit code.
-    local
-        .signal(
-            core_types::job::SignalTarget::Process(command),
-            core_types::job::Signal::Kill,
-        )
-        .unwrap();
+    kill(SignalTarget::Process(command));
     eventually("the command is gone", || !alive(command));
     assert_eq!(
         recovered.state().unwrap(),
@@ -319,18 +320,8 @@ fn the_time_limit_holds_without_the_supervisor() {
         ..Alternative::default()
     };
     let handle = l.submit(sh(&dir, "sleep 300").alternative(limit)).unwrap();
-    eventually("the command is started", || {
-        std::fs::read_to_string(dir.join("pid")).is_ok_and(|p| p.ends_with("cend\n"))
-    });
-    let supervisor: u32 = read(dir.join("pid")).lines().next().unwrap()[4..]
-        .parse()
-        .unwrap();
-    LocalConnector::new()
-        .signal(
-            core_types::job::SignalTarget::Process(supervisor),
-            core_types::job::Signal::Kill,
-        )
-        .unwrap();
+    let supervisor = supervisor_once_started("the command is started", &dir);
+    kill(SignalTarget::Process(supervisor));
     // The watchdog still stops the command, and says why.
     assert_eq!(
         handle.wait().unwrap(),
@@ -403,7 +394,7 @@ test "$LAUNCH_ACCELERATORS" = "cuda:$CUDA_VISIBLE_DEVICES"
 mkdir "$LOCKS/device-$CUDA_VISIBLE_DEVICES"
 if mkdir "$LOCKS/slot-a" 2>/dev/null; then slot=a; else mkdir "$LOCKS/slot-b"; slot=b; fi
 echo "$CUDA_VISIBLE_DEVICES" > "$LAUNCH_JOB_DIR/device"
-while [ ! -e "$LOCKS/go" ]; do sleep 0.01; done
+while [ ! -e "$LOCKS/go" ]; do [ -d "$LOCKS" ] || exit 9; sleep 0.01; done
 sleep 0.1
 rmdir "$LOCKS/slot-$slot" "$LOCKS/device-$CUDA_VISIBLE_DEVICES"
 "#;
@@ -521,12 +512,8 @@ fn bad_input_is_refused_with_a_clear_error() {
 fn cancelling_a_queued_job_never_starts_it() {
     let work = tempfile::tempdir().unwrap();
     let l = launcher(1, 0);
-    let first = l
-        .submit(sh(&work.path().join("first"), "sleep 300"))
-        .unwrap();
-    let second = l
-        .submit(sh(&work.path().join("second"), "touch ran"))
-        .unwrap();
+    let first = submit_sh(&l, work.path(), "first", "sleep 300");
+    let second = submit_sh(&l, work.path(), "second", "touch ran");
     assert_eq!(second.state().unwrap(), JobState::Scheduled);
     assert_eq!(
         recover(LocalConnector::shared(), &work.path().join("second"))
@@ -535,11 +522,7 @@ fn cancelling_a_queued_job_never_starts_it() {
             .unwrap(),
         JobState::Scheduled
     );
-    second.cancel().unwrap();
-    assert_eq!(
-        second.state().unwrap(),
-        JobState::Failed(FailReason::Cancelled)
-    );
+    test_support::assert_cancels(second.as_ref());
     // A recovered handle cancels too.
     let recovered = l.recover(&work.path().join("first")).unwrap();
     recovered.cancel().unwrap();
@@ -592,4 +575,19 @@ fn detached_jobs_run_in_a_session_of_their_own() {
         .map(str::to_owned)
         .collect();
     assert_eq!(ids, vec![supervisor, supervisor], "the command is in both");
+}
+
+#[test]
+fn a_job_cancelled_as_it_starts_is_cancelled_without_an_error() {
+    // The supervisor may see the marker before its command and end by
+    // itself while the canceller looks at it.
+    let work = tempfile::tempdir().unwrap();
+    let l = launcher(1, 0);
+    for i in 0..20 {
+        let name = format!("j{i}");
+        let job = submit_sh(&l, work.path(), &name, "sleep 300");
+        let recovered = l.recover(&work.path().join(&name)).unwrap();
+        recovered.cancel().unwrap();
+        assert_eq!(job.wait().unwrap(), JobState::Failed(FailReason::Cancelled));
+    }
 }

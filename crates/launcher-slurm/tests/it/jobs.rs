@@ -150,27 +150,15 @@ fn cancel_running_and_pending_jobs() {
         .submit(Job::new(work.join("pending"), ["true"]))
         .unwrap();
     support::wait_running(running.as_ref());
-    running.cancel().unwrap();
-    assert_eq!(
-        running.state().unwrap(),
-        JobState::Failed(FailReason::Cancelled)
-    );
+    test_support::assert_cancels(running.as_ref());
     assert_eq!(pending.state().unwrap(), JobState::Scheduled);
-    pending.cancel().unwrap();
-    assert_eq!(
-        pending.state().unwrap(),
-        JobState::Failed(FailReason::Cancelled)
-    );
+    test_support::assert_cancels(pending.as_ref());
     for job in [&running, &pending] {
         let queue = support::squeue(&cluster, &job.id(), "%T", Some("all"));
         assert_eq!(queue, "CANCELLED", "Slurm confirms");
     }
     // Cancelling an ended job changes nothing.
-    running.cancel().unwrap();
-    assert_eq!(
-        running.state().unwrap(),
-        JobState::Failed(FailReason::Cancelled)
-    );
+    test_support::assert_cancels(running.as_ref());
 }
 
 #[test]
@@ -347,20 +335,10 @@ fn time_left_inside_a_job() {
     );
 }
 
-/// The submitter killed after `sbatch` answered and before the id was
-/// saved (`job_id: null`, its process gone): any process finds the job by
-/// its directory, follows it and cancels it; it is never said lost.
-#[test]
-fn a_job_whose_id_was_never_saved_is_found_by_its_directory() {
-    let Some((cluster, launcher, work, _guard)) = support::started("unsaved") else {
-        return;
-    };
-    let later = launcher.config(&SlurmOptions::default().begin("now+3600"));
-    let job = later.submit(Job::new(work.join("j"), ["true"])).unwrap();
-    let id = job.id();
-    // What a submitter killed at the worst moment leaves: no id, and a
-    // process that is gone.
-    let meta_path = work.join("j/job.json");
+/// What a submitter killed after `sbatch` answered and before the id was
+/// saved leaves in `dir`: no id, and a process that is gone.
+fn forget_the_id(dir: &std::path::Path) {
+    let meta_path = dir.join("job.json");
     let mut meta: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&meta_path).unwrap()).unwrap();
     meta["slurm"]["job_id"] = serde_json::Value::Null;
@@ -368,10 +346,24 @@ fn a_job_whose_id_was_never_saved_is_found_by_its_directory() {
     gone.wait().unwrap();
     meta["submitter"]["pid"] = gone.id().into();
     std::fs::write(&meta_path, meta.to_string()).unwrap();
+}
+
+/// The submitter killed after `sbatch` answered and before the id was
+/// saved (`job_id: null`, its process gone): any process finds the job by
+/// its tag, follows it and cancels it; it is never said lost.
+#[test]
+fn a_job_whose_id_was_never_saved_is_found_by_its_tag() {
+    let Some((cluster, launcher, work, _guard)) = support::started("unsaved") else {
+        return;
+    };
+    let later = launcher.config(&SlurmOptions::default().begin("now+3600"));
+    let job = later.submit(Job::new(work.join("j"), ["true"])).unwrap();
+    let id = job.id();
+    forget_the_id(&work.join("j"));
     let recovered =
         launcher_slurm::recover(connector_local::LocalConnector::shared(), &work.join("j"))
             .unwrap();
-    assert_eq!(recovered.id(), id, "found by its directory");
+    assert_eq!(recovered.id(), id, "found by its tag");
     assert_eq!(recovered.state().unwrap(), JobState::Scheduled);
     recovered.cancel().unwrap();
     assert_eq!(
@@ -470,4 +462,49 @@ fn a_directory_with_a_backslash_runs_there() {
         dirs[0].join("array.out").exists(),
         "the array's output is there"
     );
+}
+
+/// A directory used again (removed, then given to a new job) while Slurm
+/// still shows the job that ran there: a new job whose id was never saved
+/// is found by its tag, never taken for the old one. A job with a comment
+/// of its own is found by its directory.
+#[test]
+fn a_reused_directory_is_never_taken_for_the_job_that_ran_there_before() {
+    let Some((_cluster, launcher, work, _guard)) = support::started("reused") else {
+        return;
+    };
+    let later = launcher.config(&SlurmOptions::default().begin("now+3600"));
+    let dir = work.join("j");
+    let old = later.submit(Job::new(&dir, ["true"])).unwrap();
+    old.cancel().unwrap();
+    let new = later.submit(Job::new(&dir, ["true"])).unwrap_err();
+    // Not empty: refused (the job directory is the job's alone).
+    assert!(
+        report(&new).contains(dir.to_str().unwrap()),
+        "{}",
+        report(&new)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    let new = later.submit(Job::new(&dir, ["true"])).unwrap();
+    assert_ne!(new.id(), old.id());
+    forget_the_id(&dir);
+    let recovered =
+        launcher_slurm::recover(connector_local::LocalConnector::shared(), &dir).unwrap();
+    assert_eq!(
+        recovered.id(),
+        new.id(),
+        "the new job, not the cancelled one"
+    );
+    assert_eq!(recovered.state().unwrap(), JobState::Scheduled);
+    recovered.cancel().unwrap();
+
+    // A comment of the user's: the directory is the key.
+    let own = launcher.config(&SlurmOptions::default().begin("now+3600").comment("mine"));
+    let other = work.join("k");
+    let job = own.submit(Job::new(&other, ["true"])).unwrap();
+    forget_the_id(&other);
+    let recovered =
+        launcher_slurm::recover(connector_local::LocalConnector::shared(), &other).unwrap();
+    assert_eq!(recovered.id(), job.id(), "found by its directory");
+    recovered.cancel().unwrap();
 }

@@ -239,6 +239,9 @@ impl Connector for Counting {
     fn create_dir_all(&self, path: &Path) -> Result<(), ConnectorError> {
         self.inner.create_dir_all(path)
     }
+    fn create_private_dir(&self, path: &Path) -> Result<Vec<std::ffi::OsString>, ConnectorError> {
+        self.inner.create_private_dir(path)
+    }
     fn exists(&self, path: &Path) -> Result<bool, ConnectorError> {
         self.inner.exists(path)
     }

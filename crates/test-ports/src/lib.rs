@@ -7,6 +7,17 @@
 //! that range, distinct within the process (a counter), apart across
 //! processes (a start taken from the pid), and free when handed out (a
 //! bind).
+//!
+//! A crate of its own, below `test-support`, because `xtask` starts the
+//! shared test daemons (`cargo xtask slurm`, `cargo xtask sshd`) and may
+//! not depend on the dev-only `test-support`.
+//!
+//! ```
+//! let (low, high) = test_ports::ephemeral_range();
+//! let (a, b) = (test_ports::free_port(), test_ports::free_port());
+//! assert_ne!(a, b);
+//! assert!(a < low || a > high);
+//! ```
 
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -5,8 +5,11 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
+
+use parking_lot::Mutex;
 
 use core_types::job::{Job, Launcher, Start, StartEstimate, report};
 
@@ -93,27 +96,45 @@ impl Decision {
         }
     }
 
-    fn answer_text(&self, answer: &Answer) -> String {
-        match answer {
-            Answer::Estimate(e) if e.why.is_empty() => e.start.describe(self.now),
-            Answer::Estimate(e) => format!("{} ({})", e.start.describe(self.now), e.why),
-            Answer::CannotTell => "cannot tell (skipped)".to_owned(),
-            Answer::Failed(why) => format!("cannot be asked (skipped): {why}"),
+    /// One member's answer for people, as of the decision:
+    /// `starts now (idle)`, `starts at 2026-12-04T10:00:00Z, in 50m
+    /// (Resources)`, `never starts (partition pdown is down)`,
+    /// `unavailable (connection refused)`.
+    pub fn answer_text(&self, answer: &Answer) -> String {
+        let (text, why) = match answer {
+            Answer::Estimate(e) => {
+                let text = match e.start {
+                    Start::At(at) if at > self.now => format!(
+                        "starts at {}, {}",
+                        humantime::format_rfc3339_seconds(at),
+                        e.start.describe(self.now)
+                    ),
+                    Start::Now | Start::At(_) => "starts now".to_owned(),
+                    Start::Later => "starts later, unknown when".to_owned(),
+                    Start::Never => "never starts".to_owned(),
+                };
+                (text, e.why.as_str())
+            }
+            Answer::CannotTell => (
+                "unavailable".to_owned(),
+                "it cannot tell when a job would start",
+            ),
+            Answer::Failed(why) => ("unavailable".to_owned(), why.as_str()),
+        };
+        if why.is_empty() {
+            text
+        } else {
+            format!("{text} ({why})")
         }
     }
 }
 
-/// One line: `chose `b` (now: the earliest start); a: in 50m (...); b:
-/// now (...)`; with `{:#}`, one line a member under the first.
+/// One line: ``chose `b`: the earliest start; a: starts at ..., in 50m
+/// (Resources); b: starts now (idle)``; with `{:#}`, one line a member
+/// under the first, the chosen one marked.
 impl fmt::Display for Decision {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let chosen = self.chosen_start().describe(self.now);
-        write!(
-            f,
-            "chose `{}` (starts {chosen}: {})",
-            self.chosen_name(),
-            self.reason
-        )?;
+        write!(f, "chose `{}`: {}", self.chosen_name(), self.reason)?;
         for (i, (name, _, answer)) in self.members.iter().enumerate() {
             let text = self.answer_text(answer);
             if f.alternate() {
@@ -130,6 +151,62 @@ impl fmt::Display for Decision {
 /// Where warnings go.
 type Warn = Arc<dyn Fn(&str) + Send + Sync>;
 
+/// Whose answer, for what job: a member (by name in a shared cache, else
+/// the launcher object itself) and a hash of what the job asks (its
+/// alternative and tokens: a job of another shape is asked again).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Launcher(usize, u64),
+    Named(String, u64),
+}
+
+/// The members' answers, each kept with the time it was asked. Clones
+/// share it: the dynamic launchers made one per find in one process (a
+/// loop of submissions, an array's tasks) ask each member once per
+/// refresh when they share one ([`EarliestStart::shared`]); such a cache
+/// knows members by name, so the launchers sharing it name theirs
+/// uniquely (a launcher file's entry names).
+#[derive(Clone, Default)]
+pub struct StartCache(Arc<Mutex<HashMap<Key, (Instant, Arc<Answer>)>>>);
+
+impl fmt::Debug for StartCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StartCache")
+            .field("answers", &self.0.lock().len())
+            .finish()
+    }
+}
+
+impl StartCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many answers it holds (fresh or not).
+    pub fn len(&self) -> usize {
+        self.0.lock().len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets every answer: the next choice asks every member.
+    pub fn clear(&self) {
+        self.0.lock().clear();
+    }
+}
+
+/// A hash of what `job` asks of a member.
+fn shape(job: &Job) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    job.alternative.hash(&mut h);
+    job.tokens.hash(&mut h);
+    h.finish()
+}
+
 /// The earliest-start policy, an [`Update`] hook: before each submission
 /// it asks each member when the job would start there (in parallel, one
 /// thread a member, when several answers are due), keeps each answer for
@@ -142,7 +219,9 @@ type Warn = Arc<dyn Fn(&str) + Send + Sync>;
 /// warning.
 pub struct EarliestStart {
     refresh: Duration,
-    cache: HashMap<usize, (Instant, Arc<Answer>)>,
+    cache: StartCache,
+    /// Whether the cache is shared (members known by name).
+    shared: bool,
     warn: Warn,
     last: Option<Decision>,
 }
@@ -152,6 +231,7 @@ impl fmt::Debug for EarliestStart {
         f.debug_struct("EarliestStart")
             .field("refresh", &self.refresh)
             .field("cached", &self.cache.len())
+            .field("shared", &self.shared)
             .field("last", &self.last)
             .finish_non_exhaustive()
     }
@@ -168,7 +248,8 @@ impl EarliestStart {
     pub fn new() -> Self {
         EarliestStart {
             refresh: DEFAULT_REFRESH,
-            cache: HashMap::new(),
+            cache: StartCache::new(),
+            shared: false,
             warn: Arc::new(|message: &str| eprintln!("warning: {message}")),
             last: None,
         }
@@ -178,6 +259,17 @@ impl EarliestStart {
     #[must_use]
     pub fn refresh(mut self, refresh: Duration) -> Self {
         self.refresh = refresh;
+        self
+    }
+
+    /// Keeps the answers in `cache`, shared with other policies (the
+    /// dynamic launchers made one per find by a launcher file's
+    /// launchers): members are known there by name, so each answer is
+    /// asked once per refresh whichever of them asks.
+    #[must_use]
+    pub fn shared(mut self, cache: StartCache) -> Self {
+        self.cache = cache;
+        self.shared = true;
         self
     }
 
@@ -198,15 +290,28 @@ impl EarliestStart {
     /// asked (in parallel when several are due); whether any was asked.
     fn answers(&mut self, members: &Members, job: &Job) -> (Vec<Arc<Answer>>, bool) {
         let now = Instant::now();
-        let mut answers: Vec<Option<Arc<Answer>>> = members
+        let shape = shape(job);
+        let keys: Vec<Key> = members
             .iter()
             .map(|m| {
-                self.cache
-                    .get(&key(&m.launcher))
-                    .filter(|(at, _)| now.duration_since(*at) < self.refresh)
-                    .map(|(_, a)| Arc::clone(a))
+                if self.shared {
+                    Key::Named(m.name.clone(), shape)
+                } else {
+                    Key::Launcher(Arc::as_ptr(&m.launcher).cast::<()>() as usize, shape)
+                }
             })
             .collect();
+        let mut answers: Vec<Option<Arc<Answer>>> = {
+            let cache = self.cache.0.lock();
+            keys.iter()
+                .map(|k| {
+                    cache
+                        .get(k)
+                        .filter(|(at, _)| now.duration_since(*at) < self.refresh)
+                        .map(|(_, a)| Arc::clone(a))
+                })
+                .collect()
+        };
         let due: Vec<usize> = (0..answers.len())
             .filter(|&i| answers[i].is_none())
             .collect();
@@ -234,6 +339,7 @@ impl EarliestStart {
             })
         };
         let at = Instant::now();
+        let mut cache = self.cache.0.lock();
         for (i, answer) in fresh {
             let member = &members.list[i];
             match &answer {
@@ -248,20 +354,16 @@ impl EarliestStart {
                 Answer::Estimate(_) => {}
             }
             let answer = Arc::new(answer);
-            self.cache
-                .insert(key(&member.launcher), (at, Arc::clone(&answer)));
+            cache.insert(keys[i].clone(), (at, Arc::clone(&answer)));
             answers[i] = Some(answer);
         }
+        drop(cache);
         let answers = answers
             .into_iter()
             .map(|a| a.unwrap_or_else(|| Arc::new(Answer::CannotTell)))
             .collect();
         (answers, asked)
     }
-}
-
-fn key(launcher: &Arc<dyn Launcher>) -> usize {
-    Arc::as_ptr(launcher).cast::<()>() as usize
 }
 
 fn ask(launcher: &Arc<dyn Launcher>, job: &Job) -> Answer {
@@ -313,9 +415,9 @@ fn choose(
         .count()
         == 1
     {
-        "tied on the earliest start, the highest priority"
+        "the earliest start, priority broke the tie"
     } else {
-        "tied on the earliest start and priority, the first listed"
+        "the earliest start, tied on priority too: the first listed"
     };
     (best, reason, false)
 }
@@ -372,10 +474,7 @@ mod tests {
         assert_eq!((i, why, fallback), (1, "the earliest start", false));
         let past = Some(Start::At(now - Duration::from_secs(1)));
         let (i, why, _) = choose(&[Some(Start::Now), past], &[1.0, 5.0], now);
-        assert_eq!(
-            (i, why),
-            (1, "tied on the earliest start, the highest priority")
-        );
+        assert_eq!((i, why), (1, "the earliest start, priority broke the tie"));
         let (i, why, _) = choose(
             &[Some(Start::Now), None, Some(Start::Now)],
             &[2.0, 9.0, 2.0],
@@ -385,7 +484,7 @@ mod tests {
             (i, why),
             (
                 0,
-                "tied on the earliest start and priority, the first listed"
+                "the earliest start, tied on priority too: the first listed"
             )
         );
         let (i, _, fallback) = choose(&[None, None, None], &[1.0, 3.0, 3.0], now);
@@ -397,5 +496,81 @@ mod tests {
         );
         let (i, _, _) = choose(&[Some(Start::Later), later], &[9.0, 1.0], now);
         assert_eq!(i, 1, "a known time before an unknown one");
+    }
+
+    /// What `launch find --explain` and `launch run`'s first line show.
+    #[test]
+    fn decisions_for_people() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_796_378_400 - 3001);
+        let at = |secs| Start::At(SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
+        let estimate =
+            |start, why: &str| Arc::new(Answer::Estimate(StartEstimate::new(start, why)));
+        let members = vec![
+            (
+                "gpu-short".to_owned(),
+                1.0,
+                estimate(Start::Now, "on qa01 in partition pa"),
+            ),
+            (
+                "gpu-long".to_owned(),
+                5.0,
+                estimate(at(1_796_378_400), "on qb01 in partition pb"),
+            ),
+            (
+                "ws".to_owned(),
+                2.0,
+                Arc::new(Answer::Failed("connection refused".into())),
+            ),
+            (
+                "old".to_owned(),
+                1.0,
+                estimate(Start::Never, "partition pdown is down"),
+            ),
+            (
+                "busy".to_owned(),
+                1.0,
+                estimate(Start::Later, "the ledger holds 4 of 4 cores"),
+            ),
+            ("custom".to_owned(), 1.0, Arc::new(Answer::CannotTell)),
+        ];
+        let starts: Vec<Option<Start>> = members.iter().map(|m| m.2.start()).collect();
+        let priorities: Vec<f64> = members.iter().map(|m| m.1).collect();
+        let (chosen, reason, fallback) = choose(&starts, &priorities, now);
+        let decision = Decision {
+            now,
+            members,
+            chosen,
+            reason,
+            fallback,
+        };
+        assert_eq!(decision.verdict(0), Verdict::Chosen);
+        assert_eq!(decision.verdict(1), Verdict::Later);
+        assert_eq!(decision.verdict(2), Verdict::Skipped);
+        assert_eq!(decision.verdict(3), Verdict::Unavailable);
+        insta::assert_snapshot!("explained", format!("{decision:#}\n{decision}"));
+        let tie = Decision {
+            members: vec![
+                ("a".to_owned(), 1.0, estimate(Start::Now, "idle")),
+                ("b".to_owned(), 3.0, estimate(Start::Now, "idle")),
+            ],
+            chosen: 1,
+            reason: choose(&[Some(Start::Now); 2], &[1.0, 3.0], now).1,
+            ..decision.clone()
+        };
+        let none = Decision {
+            members: vec![
+                (
+                    "a".to_owned(),
+                    1.0,
+                    Arc::new(Answer::Failed("connection refused".into())),
+                ),
+                ("b".to_owned(), 3.0, Arc::new(Answer::CannotTell)),
+            ],
+            chosen: 1,
+            reason: choose(&[None, None], &[1.0, 3.0], now).1,
+            fallback: true,
+            ..decision
+        };
+        insta::assert_snapshot!("tie_and_fallback", format!("{tie:#}\n{none:#}"));
     }
 }

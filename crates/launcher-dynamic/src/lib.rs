@@ -49,7 +49,7 @@ use rand_distr::weighted::WeightedAliasIndex;
 
 mod earliest;
 
-pub use earliest::{Answer, DEFAULT_REFRESH, Decision, EarliestStart, Verdict};
+pub use earliest::{Answer, DEFAULT_REFRESH, Decision, EarliestStart, StartCache, Verdict};
 
 /// Why the dynamic launcher failed.
 #[derive(Debug, thiserror::Error)]

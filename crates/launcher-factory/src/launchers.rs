@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use core_types::job::{Choose, Connector, Job, JobError, JobHandle, Launcher, StartEstimate};
 use core_types::{Alternative, Requirement};
 use launcher_direct::{DirectConfig, DirectLauncher};
-use launcher_dynamic::{DynamicLauncher, EarliestStart};
+use launcher_dynamic::{DynamicLauncher, EarliestStart, StartCache};
 
 use registry::{EntryKind, Explanation, Found, LauncherEntry, Registry};
 
@@ -184,14 +184,22 @@ impl<F: LauncherFinder, G: LauncherFinder> LauncherFinder for Or<F, G> {
 /// never runs more at once than its host can hold), whichever dynamic
 /// launcher led to it; across processes, the machine's ledger (the
 /// entry's `ledger`, else the per-user default) counts what every job
-/// holds, and the file's tokens.
+/// holds, and the file's tokens. The expected starts that dynamic
+/// entries choosing the earliest start ask are kept in one cache for all
+/// of them, members known by entry name: a loop of finds and submissions
+/// in one process asks each member once per refresh.
 pub struct Launchers<B> {
     registry: Registry,
     backend: B,
     connectors: Mutex<HashMap<String, Arc<dyn Connector>>>,
     direct: Mutex<HashMap<usize, Arc<DirectLauncher>>>,
+    starts: StartCache,
+    warn: Option<Warn>,
     seed: Option<u64>,
 }
+
+/// Where the earliest-start choice's warnings go.
+type Warn = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl<B> fmt::Debug for Launchers<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -210,6 +218,8 @@ impl<B: Backend> Launchers<B> {
             backend,
             connectors: Mutex::new(HashMap::new()),
             direct: Mutex::new(HashMap::new()),
+            starts: StartCache::new(),
+            warn: None,
             seed: None,
         }
     }
@@ -219,6 +229,21 @@ impl<B: Backend> Launchers<B> {
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
         self
+    }
+
+    /// Sends the warnings of the earliest-start choice (a member that
+    /// cannot be asked, the fall back to priority) to `warn` instead of
+    /// stderr.
+    #[must_use]
+    pub fn on_warning(mut self, warn: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.warn = Some(Arc::new(warn));
+        self
+    }
+
+    /// The expected starts its dynamic entries have asked (shared by
+    /// every launcher it makes).
+    pub fn start_cache(&self) -> &StartCache {
+        &self.starts
     }
 
     /// The launcher file.
@@ -349,7 +374,14 @@ impl<B: Backend> Launchers<B> {
                     .map_err(failed)?;
                 dynamic = match choose {
                     Choose::EarliestStart => {
-                        dynamic.earliest_start(EarliestStart::new().refresh(*refresh))
+                        let mut policy = EarliestStart::new()
+                            .refresh(*refresh)
+                            .shared(self.starts.clone());
+                        if let Some(warn) = &self.warn {
+                            let warn = Arc::clone(warn);
+                            policy = policy.on_warning(move |w| warn(w));
+                        }
+                        dynamic.earliest_start(policy)
                     }
                     other => dynamic.choose(*other),
                 };

@@ -46,7 +46,7 @@ fn slurm_entry(name: &str, priority: u32, partition: &str) -> String {
 fn dynamic_entry(members: &[&str], refresh: &str) -> String {
     let list: Vec<String> = members.iter().map(|m| format!("\"{m}\"")).collect();
     format!(
-        "[[launcher]]\nname = \"queue-aware\"\ntype = \"dynamic\"\nmembers = [{}]\n\
+        "[[launcher]]\nname = \"queue-aware\"\ntype = \"dynamic\"\npriority = 100\nmembers = [{}]\n\
          choose = \"earliest-start\"\nrefresh = \"{refresh}\"\n",
         list.join(", ")
     )

@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 use core_types::job::{Choose, Connector, Job, JobError, JobHandle, Launcher, StartEstimate};
 use core_types::{Alternative, Requirement};
 use launcher_direct::{DirectConfig, DirectLauncher};
-use launcher_dynamic::{DynamicLauncher, EarliestStart, StartCache};
+use launcher_dynamic::{Decision, DynamicLauncher, EarliestStart, StartCache};
 
 use registry::{EntryKind, Explanation, Found, LauncherEntry, Registry};
 
@@ -355,42 +355,85 @@ impl<B: Backend> Launchers<B> {
                     priority: entry.priority,
                 }))
             }
-            EntryKind::Dynamic {
-                choose, refresh, ..
-            } => {
-                let matching = match found {
-                    Some(found) => found.members.clone(),
-                    None => self.registry.members_matching(index, alternative),
-                };
-                let mut launchers = Vec::with_capacity(matching.len());
-                for m in matching {
-                    let name = self.registry.entries()[m].name.clone();
-                    launchers.push((name, self.make_entry(m, alternative, None)?));
-                }
-                let failed = |e: launcher_dynamic::DynamicError| BuildError::Failed(Box::new(e));
-                let mut dynamic = DynamicLauncher::named(launchers)
-                    .map_err(failed)?
-                    .with_priority(entry.priority)
-                    .map_err(failed)?;
-                dynamic = match choose {
-                    Choose::EarliestStart => {
-                        let mut policy = EarliestStart::new()
-                            .refresh(*refresh)
-                            .shared(self.starts.clone());
-                        if let Some(warn) = &self.warn {
-                            let warn = Arc::clone(warn);
-                            policy = policy.on_warning(move |w| warn(w));
-                        }
-                        dynamic.earliest_start(policy)
-                    }
-                    other => dynamic.choose(*other),
-                };
-                if let Some(seed) = self.seed {
-                    dynamic = dynamic.seed(seed);
-                }
-                Ok(Arc::new(dynamic))
-            }
+            EntryKind::Dynamic { .. } => Ok(Arc::new(self.make_dynamic(
+                index,
+                entry,
+                alternative,
+                found,
+            )?)),
         }
+    }
+
+    /// Dynamic entry `index` made for `alternative` (its members that
+    /// match: `found`'s, else computed).
+    fn make_dynamic(
+        &self,
+        index: usize,
+        entry: &LauncherEntry,
+        alternative: &Alternative,
+        found: Option<&Found>,
+    ) -> Result<DynamicLauncher, BuildError> {
+        let EntryKind::Dynamic {
+            choose, refresh, ..
+        } = &entry.kind
+        else {
+            return Err(BuildError::NotAvailable(format!(
+                "launcher `{}` is not dynamic",
+                entry.name
+            )));
+        };
+        let matching = match found {
+            Some(found) => found.members.clone(),
+            None => self.registry.members_matching(index, alternative),
+        };
+        let mut launchers = Vec::with_capacity(matching.len());
+        for m in matching {
+            let name = self.registry.entries()[m].name.clone();
+            launchers.push((name, self.make_entry(m, alternative, None)?));
+        }
+        let failed = |e: launcher_dynamic::DynamicError| BuildError::Failed(Box::new(e));
+        let mut dynamic = DynamicLauncher::named(launchers)
+            .map_err(failed)?
+            .with_priority(entry.priority)
+            .map_err(failed)?;
+        dynamic = match choose {
+            Choose::EarliestStart => {
+                let mut policy = EarliestStart::new()
+                    .refresh(*refresh)
+                    .shared(self.starts.clone());
+                if let Some(warn) = &self.warn {
+                    let warn = Arc::clone(warn);
+                    policy = policy.on_warning(move |w| warn(w));
+                }
+                dynamic.earliest_start(policy)
+            }
+            other => dynamic.choose(*other),
+        };
+        if let Some(seed) = self.seed {
+            dynamic = dynamic.seed(seed);
+        }
+        Ok(dynamic)
+    }
+
+    /// For a match of a dynamic entry choosing the earliest start: each
+    /// member's expected start for `job` and why the chosen one won
+    /// (asked as a submission would, through the shared cache, without
+    /// submitting); `None` for any other entry.
+    pub fn decide(&self, found: &Found, job: &Job) -> Result<Option<Decision>, BuildError> {
+        let entry = &self.registry.entries()[found.entry];
+        if !matches!(
+            entry.kind,
+            EntryKind::Dynamic {
+                choose: Choose::EarliestStart,
+                ..
+            }
+        ) {
+            return Ok(None);
+        }
+        let dynamic = self
+            .make_dynamic(found.entry, entry, &job.alternative, Some(found))
+            .map_err(|e| e.in_launcher(&entry.name))?;
+        Ok(dynamic.decide(job))
     }
 
     /// The connector every machine of entry `index` is reached through,

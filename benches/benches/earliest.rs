@@ -40,7 +40,7 @@ fn earliest(c: &mut Criterion) {
     let job = Job::new("/tmp/bench-job", ["true"]);
     let mut group = c.benchmark_group("earliest_start_10");
 
-    let (warm, six) = dynamic(Duration::ZERO, Duration::from_secs(3600));
+    let (warm, six) = dynamic(Duration::ZERO, Duration::from_hours(1));
     // Correct before fast.
     assert!(Arc::ptr_eq(&warm.select_for(&job).expect("chosen"), &six));
     group.bench_function("warm_cache", |b| {

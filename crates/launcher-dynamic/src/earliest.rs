@@ -167,7 +167,10 @@ enum Key {
 /// knows members by name, so the launchers sharing it name theirs
 /// uniquely (a launcher file's entry names).
 #[derive(Clone, Default)]
-pub struct StartCache(Arc<Mutex<HashMap<Key, (Instant, Arc<Answer>)>>>);
+pub struct StartCache(Arc<Mutex<Answers>>);
+
+/// Each answer with the time it was asked.
+type Answers = HashMap<Key, (Instant, Arc<Answer>)>;
 
 impl fmt::Debug for StartCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -353,10 +353,10 @@ refresh = "1m"
     );
     assert!(out.status.success(), "{out:?}");
     let stdout = text(&out.stdout);
-    let explained = stdout
+    let (_, rest) = stdout
         .split_once("\nexpected starts")
-        .map(|(_, rest)| format!("expected starts{rest}"))
         .unwrap_or_else(|| panic!("{stdout}"));
+    let explained = format!("expected starts{rest}");
     let stderr = text(&out.stderr);
     let run = launch_in(
         home.path(),

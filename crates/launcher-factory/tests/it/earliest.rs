@@ -7,9 +7,11 @@
 //! start it, priority decides, with a warning.
 
 use std::collections::HashMap;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::SeqCst;
 use std::time::{Duration, Instant};
 
 use core_types::job::{Job, JobState, Launcher, Start};
@@ -101,7 +103,6 @@ fn a_loop_of_finds_asks_each_member_once_per_refresh() {
         let why = decide(&launchers, "duration=10m", Path::new(&format!("/tmp/q{i}")));
         assert_eq!(chosen_by(&why), "gpu-short", "{why}");
     }
-    use std::sync::atomic::Ordering::SeqCst;
     assert_eq!((short.load(SeqCst), long.load(SeqCst)), (1, 1));
     assert_eq!(launchers.start_cache().len(), 2);
 }
@@ -153,7 +154,6 @@ fn counting_bin(dir: &Path) -> (PathBuf, PathBuf) {
     );
     let sbatch = bin.join("sbatch");
     std::fs::write(&sbatch, script).unwrap();
-    use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&sbatch, std::fs::Permissions::from_mode(0o755)).unwrap();
     (bin, calls)
 }
@@ -227,6 +227,34 @@ fn the_job_goes_where_it_starts_first_on_a_cluster() {
         assert_eq!(h.wait().unwrap(), JobState::Done);
     }
 
+    a_busy_node_loses(&layout, &make, &dir, expr);
+    a_full_machine_loses(&make, &dir, expr);
+
+    // No member can start the job: priority, with a warning.
+    warnings.lock().clear();
+    let file = format!(
+        "{}{}{}",
+        slurm_entry("down", 1, "pdown"),
+        slurm_entry("nosuch", 5, "nosuch"),
+        dynamic_entry(&["down", "nosuch"], "0s")
+    );
+    let launchers = make(&file);
+    let why = decide(&launchers, expr, &dir("n0"));
+    assert_eq!(chosen_by(&why), "nosuch", "{why}");
+    let said = warnings.lock().join("\n");
+    assert!(
+        said.contains(
+            "no member can start the job: the highest priority: `nosuch` is chosen by priority"
+        ),
+        "{said}"
+    );
+    let _ = layout.client("scancel").arg("--partition=pa").output();
+}
+
+type Make<'a> = &'a dyn Fn(&str) -> Launchers<OnLayout>;
+type Dir<'a> = &'a dyn Fn(&str) -> PathBuf;
+
+fn a_busy_node_loses(layout: &Layout, make: Make<'_>, dir: Dir<'_>, expr: &str) {
     // A node busy with a long job: the idle one, though it is preferred.
     let out = layout
         .client("sbatch")
@@ -260,7 +288,9 @@ fn the_job_goes_where_it_starts_first_on_a_cluster() {
         .find(|why| chosen_by(why) == "b")
         .expect("a busy node loses");
     assert!(why.contains("a: starts at "), "{why}");
+}
 
+fn a_full_machine_loses(make: Make<'_>, dir: Dir<'_>, expr: &str) {
     // A full direct machine and an idle Slurm partition: Slurm.
     let file = format!(
         "[[launcher]]\nname = \"ws\"\ntype = \"direct\"\npriority = 10\n\
@@ -287,24 +317,4 @@ fn the_job_goes_where_it_starts_first_on_a_cluster() {
         .expect("a full machine loses");
     assert!(why.contains("ws: starts "), "{why}");
     holder.cancel().unwrap();
-
-    // No member can start the job: priority, with a warning.
-    warnings.lock().clear();
-    let file = format!(
-        "{}{}{}",
-        slurm_entry("down", 1, "pdown"),
-        slurm_entry("nosuch", 5, "nosuch"),
-        dynamic_entry(&["down", "nosuch"], "0s")
-    );
-    let launchers = make(&file);
-    let why = decide(&launchers, expr, &dir("n0"));
-    assert_eq!(chosen_by(&why), "nosuch", "{why}");
-    let said = warnings.lock().join("\n");
-    assert!(
-        said.contains(
-            "no member can start the job: the highest priority: `nosuch` is chosen by priority"
-        ),
-        "{said}"
-    );
-    let _ = layout.client("scancel").arg("--partition=pa").output();
 }

@@ -19,6 +19,7 @@ pub use crate::connector::{
     Connector, ConnectorError, ConnectorResult, Process, ProcessExit, ProcessOutput, ProcessSpec,
     Signal, SignalTarget, StdioSpec, display_word, shell_quote,
 };
+pub use crate::start::{Choose, DEFAULT_REFRESH, Start, StartEstimate};
 
 /// A job: a command to run somewhere, with what it was matched with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -372,6 +373,14 @@ pub trait Launcher: Send + Sync + fmt::Debug {
         let _ = (jobs, throttle);
         None
     }
+    /// When `job` would start here, asked without submitting anything
+    /// (`sbatch --test-only`, the machine's ledger): what a dynamic
+    /// launcher choosing the earliest start asks each member. `None` when
+    /// this launcher cannot tell; `Some(Err)` when asking failed.
+    fn expected_start(&self, job: &Job) -> Option<Result<StartEstimate, JobError>> {
+        let _ = job;
+        None
+    }
 }
 
 /// The handles of an array's tasks, in the order of its jobs.
@@ -399,6 +408,9 @@ impl<L: Launcher + ?Sized> Launcher for Arc<L> {
         throttle: Option<u32>,
     ) -> Option<ArraySubmission> {
         (**self).submit_array(jobs, throttle)
+    }
+    fn expected_start(&self, job: &Job) -> Option<Result<StartEstimate, JobError>> {
+        (**self).expected_start(job)
     }
 }
 

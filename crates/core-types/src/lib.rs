@@ -27,6 +27,7 @@ mod host;
 pub mod job;
 pub mod paths;
 mod requirement;
+pub mod start;
 pub mod suggest;
 pub mod text;
 mod units;

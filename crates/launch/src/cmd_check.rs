@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use core_types::HostSpec;
+use core_types::job::Choose;
 use registry::{ConfigSource, ConnectorConfig, DiscoveryEnv, EntryKind, Registry};
 
 #[derive(Debug, clap::Args)]
@@ -178,11 +179,22 @@ fn summary(registry: &Registry) -> String {
                     let _ = write!(out, "; sbatch {}", options.to_args().join(" "));
                 }
             }
-            EntryKind::Dynamic { members, sample } => {
-                let how = if *sample {
-                    "in proportion to priority"
-                } else {
-                    "highest priority first"
+            EntryKind::Dynamic {
+                members,
+                choose,
+                refresh,
+            } => {
+                let earliest;
+                let how = match choose {
+                    Choose::Sample => "in proportion to priority",
+                    Choose::Priority => "highest priority first",
+                    Choose::EarliestStart => {
+                        earliest = format!(
+                            "earliest expected start, answers kept {}",
+                            core_types::Walltime::from_seconds(refresh.as_secs())
+                        );
+                        earliest.as_str()
+                    }
                 };
                 let _ = write!(out, ", picks among {} ({how})", members.join(", "));
             }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
+use core_types::job::Choose;
 use registry::{ConnectorConfig, EntryKind, Explanation, Registry};
 use serde::Serialize;
 use slurm_options::SlurmOptions;
@@ -93,8 +94,42 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     outln!("launcher file: {source}")?;
     if args.explain {
         out!("\n{explanation}")?;
+        if let EntryKind::Dynamic {
+            choose: Choose::EarliestStart,
+            refresh,
+            ..
+        } = &entry.kind
+        {
+            explain_starts(&registry, found, alt, *refresh)?;
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Each member's expected start for a job of `alt` and why the chosen
+/// one won, as `launch run` would choose now.
+fn explain_starts(
+    registry: &Registry,
+    found: &registry::Found,
+    alt: &core_types::Alternative,
+    refresh: std::time::Duration,
+) -> Result<()> {
+    let launchers =
+        launcher_factory::Launchers::new(registry.clone(), launcher_factory::StandardBackend);
+    let job = core_types::job::Job::new("", ["true"]).alternative(alt.clone());
+    outln!(
+        "\nexpected starts (the earliest start wins, priority breaks ties; answers kept {}):",
+        core_types::Walltime::from_seconds(refresh.as_secs())
+    )?;
+    match launchers.decide(found, &job) {
+        Ok(Some(decision)) => outln!("{decision:#}")?,
+        Ok(None) => outln!("  (no member answers)")?,
+        Err(e) => outln!(
+            "  cannot ask the members: {}",
+            core_types::text::error_chain(&e)
+        )?,
+    }
+    Ok(())
 }
 
 /// ` tagged a or b`, or nothing.
@@ -122,13 +157,15 @@ fn where_it_runs(registry: &Registry, index: usize) -> String {
                 Some(ConnectorConfig::Local) => format!("{} on this machine", entry.type_name()),
             }
         }
-        EntryKind::Dynamic { members, sample } => format!(
+        EntryKind::Dynamic {
+            members, choose, ..
+        } => format!(
             "dynamic over {}, {}",
             members.join(", "),
-            if *sample {
-                "picked in proportion to priority"
-            } else {
-                "the highest priority"
+            match choose {
+                Choose::Sample => "picked in proportion to priority",
+                Choose::Priority => "the highest priority",
+                Choose::EarliestStart => "the earliest expected start",
             }
         ),
     }

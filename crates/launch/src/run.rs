@@ -175,8 +175,23 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         );
     };
     let launcher = &choice.launcher;
-    eprintln!("launch: launcher {} ({})", choice.name, launcher.describe());
     let alternative = requirement.alternatives[choice.alternative].clone();
+    // A dynamic launcher choosing the earliest start says each member's
+    // expected start and why the chosen one won (the answers are kept:
+    // the submission below chooses from them).
+    let decision = (launcher.kind() == "dynamic")
+        .then(|| {
+            let mut probe =
+                Job::new("", args.command.iter().cloned()).alternative(alternative.clone());
+            probe.tokens.clone_from(&args.tokens);
+            launcher.expected_start(&probe)
+        })
+        .flatten()
+        .and_then(Result::ok);
+    match decision {
+        Some(estimate) => eprintln!("launch: launcher {} ({})", choice.name, estimate.why),
+        None => eprintln!("launch: launcher {} ({})", choice.name, launcher.describe()),
+    }
     // A connector to another machine is named by its address
     // (`ssh://user@host:port`): the job's directory is on that machine.
     let address = connector.name();

@@ -42,6 +42,7 @@
 
 mod follow;
 pub mod ledger;
+mod probe;
 mod sched;
 
 use std::collections::BTreeMap;
@@ -636,6 +637,15 @@ impl Launcher for DirectLauncher {
         let mut job = recover(Arc::clone(&self.inner.connector), dir)?;
         job.grace = self.inner.config.grace;
         Ok(Box::new(job))
+    }
+
+    /// From the machine's ledger, read without taking anything
+    /// ([`DirectLauncher::start_estimate`]).
+    fn expected_start(
+        &self,
+        job: &Job,
+    ) -> Option<Result<core_types::job::StartEstimate, JobError>> {
+        Some(self.start_estimate(job).map_err(JobError::from))
     }
 }
 

@@ -41,11 +41,15 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, MutexGuard};
 
-use core_types::job::{Job, JobError, JobHandle, Launcher};
+use core_types::job::{Choose, Job, JobError, JobHandle, Launcher, StartEstimate};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::Distribution;
 use rand_distr::weighted::WeightedAliasIndex;
+
+mod earliest;
+
+pub use earliest::{Answer, DEFAULT_REFRESH, Decision, EarliestStart, StartCache, Verdict};
 
 /// Why the dynamic launcher failed.
 #[derive(Debug, thiserror::Error)]
@@ -105,6 +109,9 @@ pub struct Member {
     pub launcher: Arc<dyn Launcher>,
     /// Its priority here.
     pub priority: f64,
+    /// Its name for people (a launcher file's entry name; else what the
+    /// launcher says it is).
+    pub name: String,
 }
 
 impl fmt::Debug for Member {
@@ -112,6 +119,7 @@ impl fmt::Debug for Member {
         f.debug_struct("Member")
             .field("launcher", &self.launcher.describe())
             .field("priority", &self.priority)
+            .field("name", &self.name)
             .finish()
     }
 }
@@ -122,6 +130,8 @@ impl fmt::Debug for Member {
 pub struct Members {
     list: Vec<Member>,
     changed: bool,
+    /// The member chosen for this selection alone ([`Members::choose`]).
+    pick: Option<usize>,
 }
 
 impl Members {
@@ -168,8 +178,29 @@ impl Members {
 
     /// Adds a launcher with a priority of this list's own.
     pub fn push_with_priority(&mut self, launcher: Arc<dyn Launcher>, priority: f64) {
-        self.list.push(Member { launcher, priority });
+        let name = launcher.describe();
+        self.push_member(Member {
+            launcher,
+            priority,
+            name,
+        });
+    }
+
+    /// Adds a member as it is.
+    pub fn push_member(&mut self, member: Member) {
+        self.list.push(member);
         self.changed = true;
+    }
+
+    /// Chooses the launcher at `index` for this selection alone, whatever
+    /// the priorities say (what a policy such as [`EarliestStart`] does);
+    /// `false` for an index out of range.
+    pub fn choose(&mut self, index: usize) -> bool {
+        let ok = index < self.list.len();
+        if ok {
+            self.pick = Some(index);
+        }
+        ok
     }
 
     /// Removes the launcher at `index`.
@@ -201,12 +232,27 @@ impl<'a> IntoIterator for &'a Members {
 }
 
 /// Runs before each selection and may change the priorities or the list
-/// (the seed's `update()`). The default does nothing; a closure
-/// `FnMut(&mut Members)` is one.
+/// (the seed's `update()`), or choose a member for this selection alone
+/// ([`Members::choose`]). The default does nothing; a closure
+/// `FnMut(&mut Members)` is one; [`EarliestStart`] is the ready policy
+/// that sends each job where it is expected to start first.
 pub trait Update: Send {
     /// Called before each selection.
     fn update(&mut self, members: &mut Members) {
         let _ = members;
+    }
+
+    /// Called before the selection for `job` (a submission): by default,
+    /// [`update`](Update::update).
+    fn update_for(&mut self, members: &mut Members, job: &Job) {
+        let _ = job;
+        self.update(members);
+    }
+
+    /// Why the last selection for a job chose what it chose, when the
+    /// policy says (`launch find --explain`, `launch run`'s first line).
+    fn decision(&self) -> Option<&Decision> {
+        None
     }
 }
 
@@ -234,7 +280,7 @@ struct State {
 /// Picks one of several launchers at each submission.
 pub struct DynamicLauncher {
     priority: f64,
-    sample: bool,
+    choose: Choose,
     state: Mutex<State>,
 }
 
@@ -242,7 +288,7 @@ impl fmt::Debug for DynamicLauncher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DynamicLauncher")
             .field("priority", &self.priority)
-            .field("sample", &self.sample)
+            .field("choose", &self.choose)
             .field("members", &self.lock().members.list)
             .finish_non_exhaustive()
     }
@@ -262,7 +308,34 @@ impl DynamicLauncher {
         }
         Ok(DynamicLauncher {
             priority: 0.0,
-            sample: false,
+            choose: Choose::Priority,
+            state: Mutex::new(State {
+                members,
+                hook: None,
+                rng: StdRng::from_os_rng(),
+                table: None,
+            }),
+        })
+    }
+
+    /// A dynamic launcher over `launchers`, each named (a launcher file's
+    /// entry names), with its own priority.
+    pub fn named(launchers: Vec<(String, Arc<dyn Launcher>)>) -> Result<Self, DynamicError> {
+        if launchers.is_empty() {
+            return Err(DynamicError::Empty);
+        }
+        let mut members = Members::default();
+        for (name, launcher) in launchers {
+            let priority = launcher.priority();
+            members.push_member(Member {
+                launcher,
+                priority,
+                name,
+            });
+        }
+        Ok(DynamicLauncher {
+            priority: 0.0,
+            choose: Choose::Priority,
             state: Mutex::new(State {
                 members,
                 hook: None,
@@ -275,10 +348,43 @@ impl DynamicLauncher {
     /// Samples with probability proportional to priority (`true`), or takes
     /// the highest priority (`false`, the default).
     #[must_use]
-    pub fn sample(mut self, sample: bool) -> Self {
-        self.sample = sample;
-        self.state.get_mut().table = None;
+    pub fn sample(self, sample: bool) -> Self {
+        self.choose(if sample {
+            Choose::Sample
+        } else {
+            Choose::Priority
+        })
+    }
+
+    /// How it chooses. [`Choose::EarliestStart`] sets the
+    /// [`EarliestStart`] policy with its default refresh time as the
+    /// update hook (see [`earliest_start`](Self::earliest_start) for
+    /// another); when no member can be asked, it falls back to priority.
+    #[must_use]
+    pub fn choose(mut self, how: Choose) -> Self {
+        self.choose = how;
+        let state = self.state.get_mut();
+        state.table = None;
+        if how == Choose::EarliestStart {
+            state.hook = Some(Box::new(EarliestStart::new()));
+        }
         self
+    }
+
+    /// Chooses the earliest expected start with `policy` (its refresh
+    /// time, its warnings).
+    #[must_use]
+    pub fn earliest_start(mut self, policy: EarliestStart) -> Self {
+        self.choose = Choose::EarliestStart;
+        let state = self.state.get_mut();
+        state.table = None;
+        state.hook = Some(Box::new(policy));
+        self
+    }
+
+    /// How it chooses.
+    pub fn how(&self) -> Choose {
+        self.choose
     }
 
     /// Its own priority, when it is itself a member of a dynamic launcher.
@@ -329,13 +435,47 @@ impl DynamicLauncher {
 
     /// Runs the update hook, then chooses a launcher.
     pub fn select(&self) -> Result<Arc<dyn Launcher>, DynamicError> {
+        self.select_with(None)
+    }
+
+    /// Runs the update hook for `job`, then chooses a launcher for it.
+    pub fn select_for(&self, job: &Job) -> Result<Arc<dyn Launcher>, DynamicError> {
+        self.select_with(Some(job))
+    }
+
+    /// What the update hook says of its choice for `job` (running it, as
+    /// a submission would, without submitting): each member's expected
+    /// start and why the chosen one won. `None` when the hook does not
+    /// explain itself (priority, sampling, most custom hooks).
+    pub fn decide(&self, job: &Job) -> Option<Decision> {
         let mut guard = self.lock();
         let state = &mut *guard;
+        let hook = state.hook.as_mut()?;
+        hook.update_for(&mut state.members, job);
+        state.members.pick = None;
+        hook.decision().cloned()
+    }
+
+    fn select_with(&self, job: Option<&Job>) -> Result<Arc<dyn Launcher>, DynamicError> {
+        let mut guard = self.lock();
+        let state = &mut *guard;
+        state.members.pick = None;
         if let Some(hook) = state.hook.as_mut() {
-            hook.update(&mut state.members);
+            match job {
+                Some(job) => hook.update_for(&mut state.members, job),
+                None => hook.update(&mut state.members),
+            }
+        }
+        if let Some(index) = state.members.pick.take() {
+            if let Some(m) = state.members.list.get(index) {
+                return Ok(Arc::clone(&m.launcher));
+            }
         }
         if state.members.changed || state.table.is_none() {
-            state.table = Some(build_table(&state.members.list, self.sample)?);
+            state.table = Some(build_table(
+                &state.members.list,
+                self.choose == Choose::Sample,
+            )?);
             state.members.changed = false;
         }
         let index = match state.table.as_ref().expect("built above") {
@@ -405,10 +545,10 @@ impl Launcher for DynamicLauncher {
             .collect();
         format!(
             "dynamic ({}) over {} launcher(s): {}",
-            if self.sample {
-                "sampled by priority"
-            } else {
-                "highest priority"
+            match self.choose {
+                Choose::Sample => "sampled by priority",
+                Choose::Priority => "highest priority",
+                Choose::EarliestStart => "earliest expected start",
             },
             members.len(),
             list.join("; ")
@@ -420,7 +560,15 @@ impl Launcher for DynamicLauncher {
     }
 
     fn submit(&self, job: Job) -> Result<Box<dyn JobHandle>, JobError> {
-        self.select()?.submit(job)
+        self.select_for(&job)?.submit(job)
+    }
+
+    /// The chosen member's expected start, with the whole decision as its
+    /// `why`, when the update hook explains itself (earliest start).
+    fn expected_start(&self, job: &Job) -> Option<Result<StartEstimate, JobError>> {
+        let decision = self.decide(job)?;
+        let start = decision.chosen_start();
+        Some(Ok(StartEstimate::new(start, decision.to_string())))
     }
 
     fn recover(&self, dir: &Path) -> Result<Box<dyn JobHandle>, JobError> {

@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use core_types::job::{Connector, Job, JobError, JobHandle, Launcher};
+use core_types::job::{Choose, Connector, Job, JobError, JobHandle, Launcher, StartEstimate};
 use core_types::{Alternative, Requirement};
 use launcher_direct::{DirectConfig, DirectLauncher};
-use launcher_dynamic::DynamicLauncher;
+use launcher_dynamic::{Decision, DynamicLauncher, EarliestStart, StartCache};
 
 use registry::{EntryKind, Explanation, Found, LauncherEntry, Registry};
 
@@ -184,14 +184,22 @@ impl<F: LauncherFinder, G: LauncherFinder> LauncherFinder for Or<F, G> {
 /// never runs more at once than its host can hold), whichever dynamic
 /// launcher led to it; across processes, the machine's ledger (the
 /// entry's `ledger`, else the per-user default) counts what every job
-/// holds, and the file's tokens.
+/// holds, and the file's tokens. The expected starts that dynamic
+/// entries choosing the earliest start ask are kept in one cache for all
+/// of them, members known by entry name: a loop of finds and submissions
+/// in one process asks each member once per refresh.
 pub struct Launchers<B> {
     registry: Registry,
     backend: B,
     connectors: Mutex<HashMap<String, Arc<dyn Connector>>>,
     direct: Mutex<HashMap<usize, Arc<DirectLauncher>>>,
+    starts: StartCache,
+    warn: Option<Warn>,
     seed: Option<u64>,
 }
+
+/// Where the earliest-start choice's warnings go.
+type Warn = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl<B> fmt::Debug for Launchers<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -210,6 +218,8 @@ impl<B: Backend> Launchers<B> {
             backend,
             connectors: Mutex::new(HashMap::new()),
             direct: Mutex::new(HashMap::new()),
+            starts: StartCache::new(),
+            warn: None,
             seed: None,
         }
     }
@@ -219,6 +229,21 @@ impl<B: Backend> Launchers<B> {
     pub fn seed(mut self, seed: u64) -> Self {
         self.seed = Some(seed);
         self
+    }
+
+    /// Sends the warnings of the earliest-start choice (a member that
+    /// cannot be asked, the fall back to priority) to `warn` instead of
+    /// stderr.
+    #[must_use]
+    pub fn on_warning(mut self, warn: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.warn = Some(Arc::new(warn));
+        self
+    }
+
+    /// The expected starts its dynamic entries have asked (shared by
+    /// every launcher it makes).
+    pub fn start_cache(&self) -> &StartCache {
+        &self.starts
     }
 
     /// The launcher file.
@@ -330,27 +355,85 @@ impl<B: Backend> Launchers<B> {
                     priority: entry.priority,
                 }))
             }
-            EntryKind::Dynamic { sample, .. } => {
-                let matching = match found {
-                    Some(found) => found.members.clone(),
-                    None => self.registry.members_matching(index, alternative),
-                };
-                let mut launchers = Vec::with_capacity(matching.len());
-                for m in matching {
-                    launchers.push(self.make_entry(m, alternative, None)?);
-                }
-                let failed = |e: launcher_dynamic::DynamicError| BuildError::Failed(Box::new(e));
-                let mut dynamic = DynamicLauncher::new(launchers)
-                    .map_err(failed)?
-                    .sample(*sample)
-                    .with_priority(entry.priority)
-                    .map_err(failed)?;
-                if let Some(seed) = self.seed {
-                    dynamic = dynamic.seed(seed);
-                }
-                Ok(Arc::new(dynamic))
-            }
+            EntryKind::Dynamic { .. } => Ok(Arc::new(self.make_dynamic(
+                index,
+                entry,
+                alternative,
+                found,
+            )?)),
         }
+    }
+
+    /// Dynamic entry `index` made for `alternative` (its members that
+    /// match: `found`'s, else computed).
+    fn make_dynamic(
+        &self,
+        index: usize,
+        entry: &LauncherEntry,
+        alternative: &Alternative,
+        found: Option<&Found>,
+    ) -> Result<DynamicLauncher, BuildError> {
+        let EntryKind::Dynamic {
+            choose, refresh, ..
+        } = &entry.kind
+        else {
+            return Err(BuildError::NotAvailable(format!(
+                "launcher `{}` is not dynamic",
+                entry.name
+            )));
+        };
+        let matching = match found {
+            Some(found) => found.members.clone(),
+            None => self.registry.members_matching(index, alternative),
+        };
+        let mut launchers = Vec::with_capacity(matching.len());
+        for m in matching {
+            let name = self.registry.entries()[m].name.clone();
+            launchers.push((name, self.make_entry(m, alternative, None)?));
+        }
+        let failed = |e: launcher_dynamic::DynamicError| BuildError::Failed(Box::new(e));
+        let mut dynamic = DynamicLauncher::named(launchers)
+            .map_err(failed)?
+            .with_priority(entry.priority)
+            .map_err(failed)?;
+        dynamic = match choose {
+            Choose::EarliestStart => {
+                let mut policy = EarliestStart::new()
+                    .refresh(*refresh)
+                    .shared(self.starts.clone());
+                if let Some(warn) = &self.warn {
+                    let warn = Arc::clone(warn);
+                    policy = policy.on_warning(move |w| warn(w));
+                }
+                dynamic.earliest_start(policy)
+            }
+            other => dynamic.choose(*other),
+        };
+        if let Some(seed) = self.seed {
+            dynamic = dynamic.seed(seed);
+        }
+        Ok(dynamic)
+    }
+
+    /// For a match of a dynamic entry choosing the earliest start: each
+    /// member's expected start for `job` and why the chosen one won
+    /// (asked as a submission would, through the shared cache, without
+    /// submitting); `None` for any other entry.
+    pub fn decide(&self, found: &Found, job: &Job) -> Result<Option<Decision>, BuildError> {
+        let entry = &self.registry.entries()[found.entry];
+        if !matches!(
+            entry.kind,
+            EntryKind::Dynamic {
+                choose: Choose::EarliestStart,
+                ..
+            }
+        ) {
+            return Ok(None);
+        }
+        let dynamic = self
+            .make_dynamic(found.entry, entry, &job.alternative, Some(found))
+            .map_err(|e| e.in_launcher(&entry.name))?;
+        Ok(dynamic.decide(job))
     }
 
     /// The connector every machine of entry `index` is reached through,
@@ -416,5 +499,8 @@ impl Launcher for Prioritized {
         throttle: Option<u32>,
     ) -> Option<core_types::job::ArraySubmission> {
         self.launcher.submit_array(jobs, throttle)
+    }
+    fn expected_start(&self, job: &Job) -> Option<Result<StartEstimate, JobError>> {
+        self.launcher.expected_start(job)
     }
 }

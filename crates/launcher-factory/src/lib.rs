@@ -44,5 +44,6 @@ mod remaining;
 
 pub use backend::{Backend, LocalBackend, Made, SlurmRequest, StandardBackend};
 pub use error::BuildError;
+pub use launcher_dynamic::Decision;
 pub use launchers::{Choice, FindError, LauncherFinder, LauncherFinderExt, Launchers, Or};
 pub use remaining::{TimeLeft, time_left, time_left_of};

@@ -177,6 +177,27 @@ impl Cluster {
         self.connector.run(&spec)
     }
 
+    /// Runs a Slurm command to its end with variables added to its
+    /// environment (after the cluster's own).
+    pub(crate) fn run_with_env<I, S>(
+        &self,
+        name: &str,
+        args: I,
+        vars: &[(&str, &str)],
+    ) -> Result<ProcessOutput, ConnectorError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        let mut spec = ProcessSpec::new(self.program(name)).args(args);
+        spec.env.clone_from(&self.env);
+        spec.env.extend(
+            vars.iter()
+                .map(|(k, v)| (OsString::from(k), OsString::from(v))),
+        );
+        self.connector.run(&spec)
+    }
+
     /// `sbatch --parsable SCRIPT` in `cwd`, retried with backoff while
     /// Slurm says it is busy; the job id. A permanent failure comes back at
     /// once with Slurm's message.

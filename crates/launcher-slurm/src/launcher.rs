@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use core_types::job::{Connector, Job, JobError, JobHandle, Launcher};
+use core_types::job::{Connector, Job, JobError, JobHandle, Launcher, StartEstimate};
 
 use crate::cluster::{Cluster, RetryPolicy};
 use crate::options::SlurmOptions;
@@ -266,6 +266,12 @@ impl Launcher for SlurmLauncher {
         job.interval = self.config.poll_interval;
         job.rules = self.rules();
         Ok(Box::new(job))
+    }
+
+    /// `sbatch --test-only` with the options `job` would get, and the
+    /// state of the partition ([`SlurmLauncher::start_estimate`]).
+    fn expected_start(&self, job: &Job) -> Option<Result<StartEstimate, JobError>> {
+        Some(self.start_estimate(job).map_err(JobError::from))
     }
 
     /// One `sbatch --array` submission per set of jobs whose options are

@@ -66,6 +66,7 @@ mod kinds;
 mod launcher;
 pub mod options;
 pub mod parse;
+pub mod probe;
 mod recover;
 mod remaining;
 pub mod script;

@@ -179,6 +179,7 @@ pub fn slurm_test_bin() -> Option<std::path::PathBuf> {
 pub mod bastion;
 /// Ports for the daemons tests start: [`test_ports`], shared with `xtask`.
 pub use test_ports as ports;
+pub mod queue;
 pub mod slurm_layout;
 pub mod spec;
 pub mod tmpfs;

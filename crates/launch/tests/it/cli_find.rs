@@ -305,3 +305,71 @@ fn check_and_find_refuse_at_load_what_run_would() {
         }
     }
 }
+
+/// A queue-aware entry (`choose = "earliest-start"`): `find --explain`
+/// and `run`'s first line show each member's expected start and why the
+/// chosen one won; a member that cannot be asked (here a Slurm member
+/// without Slurm's commands) is skipped with a warning (snapshot).
+#[test]
+fn queue_aware_entries_explain_each_members_start() {
+    let home = tempfile::tempdir().unwrap();
+    let file = write(
+        home.path(),
+        "q.toml",
+        &format!(
+            r#"
+[[launcher]]
+name = "ws"
+type = "direct"
+priority = 1
+ledger = "{}"
+host = {{ cores = 2, memory = "1GiB" }}
+
+[[launcher]]
+name = "cluster"
+type = "slurm"
+priority = 5
+host = {{ cores = 2, memory = "1GiB" }}
+slurm = {{ partition = "gpu" }}
+
+[[launcher]]
+name = "queue-aware"
+type = "dynamic"
+priority = 100
+members = ["ws", "cluster"]
+choose = "earliest-start"
+refresh = "1m"
+"#,
+            home.path().join("ledger").display()
+        ),
+    );
+    let file = file.display().to_string();
+    let nobin = home.path().join("no-slurm");
+    let env = [("LAUNCH_SLURM_BIN", nobin.as_path())];
+    let out = launch_in(
+        home.path(),
+        &["find", "--explain", "--config", &file, "cpu(cores=1)"],
+        &env,
+    );
+    assert!(out.status.success(), "{out:?}");
+    let stdout = text(&out.stdout);
+    let (_, rest) = stdout
+        .split_once("\nexpected starts")
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let explained = format!("expected starts{rest}");
+    let stderr = text(&out.stderr);
+    let run = launch_in(
+        home.path(),
+        &["run", "--config", &file, "cpu(cores=1)", "--", "true"],
+        &env,
+    );
+    assert!(run.status.success(), "{run:?}");
+    let run_err = text(&run.stderr);
+    let first = run_err
+        .lines()
+        .find(|l| l.starts_with("launch: launcher"))
+        .unwrap_or_default();
+    let home_text = home.path().display().to_string();
+    let all = format!("{explained}--- stderr ---\n{stderr}--- run ---\n{first}\n");
+    insta::assert_snapshot!("queue_aware", all.replace(&home_text, "[HOME]"));
+}

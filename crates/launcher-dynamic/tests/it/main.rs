@@ -10,6 +10,8 @@ use core_types::job::{Job, JobState, Launcher, report};
 use launcher_direct::{DirectConfig, DirectLauncher};
 use launcher_dynamic::{DynamicError, DynamicLauncher, Members};
 
+mod earliest;
+
 fn direct(priority: f64) -> Arc<dyn Launcher> {
     let host = HostSpec {
         cores: 2,

@@ -3,6 +3,7 @@
 // Priorities are compared exactly: they are read, never computed.
 #![allow(clippy::float_cmp)]
 
+mod earliest;
 mod running;
 
 /// A requirement.

@@ -5,4 +5,5 @@ mod follow;
 mod jobs;
 mod layouts;
 mod mig;
+mod probe;
 mod support;

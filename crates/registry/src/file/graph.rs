@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use core_types::job::Choose;
+
 use super::EntryKind;
 use super::LauncherEntry;
 use super::launchers::Spans;
@@ -184,7 +186,13 @@ impl Graph<'_> {
 
     fn check_sampling(self) -> Result<(), RegistryError> {
         for (i, entry) in self.entries.iter().enumerate() {
-            if !matches!(entry.kind, EntryKind::Dynamic { sample: true, .. }) {
+            if !matches!(
+                entry.kind,
+                EntryKind::Dynamic {
+                    choose: Choose::Sample,
+                    ..
+                }
+            ) {
                 continue;
             }
             for (j, &m) in self.members[i].iter().enumerate() {

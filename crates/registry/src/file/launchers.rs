@@ -3,7 +3,10 @@
 use std::collections::BTreeMap;
 use std::ops::Range;
 
+use std::time::Duration;
+
 use core_types::HostSpec;
+use core_types::job::{Choose, DEFAULT_REFRESH};
 use slurm_options::{OptionError, SlurmOptions, is_reserved_option, normalize_name};
 use toml::Spanned;
 
@@ -90,9 +93,18 @@ pub(super) fn check_launcher(
         };
         let names = check_members(source, index, &name, &members)?;
         spans.members = members.into_inner();
+        let (choose, refresh) = check_choose(
+            source,
+            index,
+            &name,
+            raw.choose.as_ref(),
+            raw.sample.as_ref(),
+            raw.refresh.as_ref(),
+        )?;
         EntryKind::Dynamic {
             members: names,
-            sample: raw.sample.is_some_and(Spanned::into_inner),
+            choose,
+            refresh,
         }
     } else {
         let connector = match raw.connector {
@@ -160,7 +172,7 @@ pub(super) fn check_misplaced(
         LauncherType::Dynamic => "dynamic",
     };
     let dynamic = kind == LauncherType::Dynamic;
-    let misplaced: [(&str, Option<Range<usize>>, bool, &str); 6] = [
+    let misplaced: [(&str, Option<Range<usize>>, bool, &str); 8] = [
         (
             "ledger",
             raw.ledger.as_ref().map(Spanned::span),
@@ -186,6 +198,18 @@ pub(super) fn check_misplaced(
             "sampling is for dynamic launchers",
         ),
         (
+            "choose",
+            raw.choose.as_ref().map(Spanned::span),
+            !dynamic,
+            "choosing among members is for dynamic launchers",
+        ),
+        (
+            "refresh",
+            raw.refresh.as_ref().map(Spanned::span),
+            !dynamic,
+            "it says how long a dynamic launcher keeps its members' expected starts",
+        ),
+        (
             "host",
             raw.host.as_ref().map(Spanned::span),
             dynamic,
@@ -209,6 +233,67 @@ pub(super) fn check_misplaced(
         }
     }
     Ok(())
+}
+
+/// A dynamic entry's `choose` (or the older `sample`) and `refresh`.
+fn check_choose(
+    source: &Source<'_>,
+    index: usize,
+    name: &str,
+    choose: Option<&Spanned<String>>,
+    sample: Option<&Spanned<bool>>,
+    refresh: Option<&Spanned<core_types::Walltime>>,
+) -> Result<(Choose, Duration), RegistryError> {
+    let key = |field: &str| format!("launcher[{index}].{field}");
+    let choose = match choose {
+        Some(text) => Some(
+            text.get_ref()
+                .parse::<Choose>()
+                .map_err(|why| source.bad_value(text.span(), key("choose"), why))?,
+        ),
+        None => None,
+    };
+    let choose = match (choose, sample) {
+        (None, None) => Choose::Priority,
+        (Some(c), None) => c,
+        (None, Some(sample)) => {
+            if *sample.get_ref() {
+                Choose::Sample
+            } else {
+                Choose::Priority
+            }
+        }
+        (Some(c), Some(sample)) => {
+            let agrees = *sample.get_ref() == (c == Choose::Sample);
+            if !agrees {
+                return Err(source.bad_value(
+                    sample.span(),
+                    key("sample"),
+                    format!(
+                        "dynamic launcher `{name}` says both `choose = \"{c}\"` and `sample = {}`, \
+                         which disagree (`sample = true` is the older `choose = \"sample\"`: keep one)",
+                        sample.get_ref()
+                    ),
+                ));
+            }
+            c
+        }
+    };
+    let refresh = match refresh {
+        None => DEFAULT_REFRESH,
+        Some(r) if choose == Choose::EarliestStart => r.get_ref().as_std(),
+        Some(r) => {
+            return Err(source.bad_value(
+                r.span(),
+                key("refresh"),
+                format!(
+                    "dynamic launcher `{name}` chooses by {choose}: `refresh` says how long the \
+                     members' expected starts are kept, which only `choose = \"earliest-start\"` asks"
+                ),
+            ));
+        }
+    };
+    Ok((choose, refresh))
 }
 
 /// A direct launcher's `ledger`: an absolute directory of its machine.

@@ -6,8 +6,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use core_types::HostSpec;
+use core_types::job::Choose;
 use serde::Deserialize;
 
 mod connectors;
@@ -50,9 +52,13 @@ pub enum EntryKind {
     Dynamic {
         /// The members' names, as the file lists them.
         members: Vec<String>,
-        /// `true`: picks with probability proportional to priority;
-        /// `false`: the highest priority, at random among ties.
-        sample: bool,
+        /// How it chooses: the highest priority (at random among ties),
+        /// in proportion to priority (`choose = "sample"`, or the older
+        /// `sample = true`), or the earliest expected start.
+        choose: Choose,
+        /// How long the members' answers to "when would it start" are
+        /// kept (`refresh`, default 30 s; `earliest-start` only).
+        refresh: Duration,
     },
 }
 

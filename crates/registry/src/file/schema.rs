@@ -59,6 +59,8 @@ pub(super) struct RawLauncher {
     pub(super) slurm: Option<Spanned<RawSlurm>>,
     pub(super) members: Option<Spanned<Vec<Spanned<String>>>>,
     pub(super) sample: Option<Spanned<bool>>,
+    pub(super) choose: Option<Spanned<String>>,
+    pub(super) refresh: Option<Spanned<Walltime>>,
     pub(super) ledger: Option<Spanned<String>>,
 }
 

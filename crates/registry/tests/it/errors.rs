@@ -405,3 +405,73 @@ host = { cores = 1, memory = "1GiB" }
          default ledger, and `a` (line 2) with the ledger `/l`: launchers of one machine share one ledger"
     );
 }
+
+/// A dynamic entry's `choose`, `sample` and `refresh`: read, and every
+/// mistake named with its entry (snapshot).
+#[test]
+fn choose_and_refresh() {
+    use core_types::job::{Choose, DEFAULT_REFRESH};
+    use registry::EntryKind;
+    let members = r#"
+[[launcher]]
+name = "a"
+type = "direct"
+priority = 2
+host = { cores = 4, memory = "8GiB" }
+
+[[launcher]]
+name = "b"
+type = "direct"
+priority = 1
+host = { cores = 4, memory = "8GiB" }
+"#;
+    let read = |keys: &str| {
+        let text = format!(
+            "{members}\n[[launcher]]\nname = \"d\"\ntype = \"dynamic\"\nmembers = [\"a\", \"b\"]\n{keys}\n"
+        );
+        Registry::from_toml_str(&text, "launchers.toml")
+    };
+    let kind = |keys: &str| {
+        let r = read(keys).unwrap_or_else(|e| panic!("{keys}: {e}"));
+        match &r.entries()[2].kind {
+            EntryKind::Dynamic {
+                choose, refresh, ..
+            } => (*choose, *refresh),
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(kind(""), (Choose::Priority, DEFAULT_REFRESH));
+    assert_eq!(kind("sample = true"), (Choose::Sample, DEFAULT_REFRESH));
+    assert_eq!(kind("choose = \"sample\"\nsample = true").0, Choose::Sample);
+    assert_eq!(
+        kind("choose = \"priority\"\nsample = false").0,
+        Choose::Priority
+    );
+    assert_eq!(
+        kind("choose = \"earliest-start\"\nrefresh = \"2m\""),
+        (Choose::EarliestStart, std::time::Duration::from_secs(120))
+    );
+    assert_eq!(kind("choose = \"earliest-start\"").1, DEFAULT_REFRESH);
+    let mut all = String::new();
+    for keys in [
+        "choose = \"earliest-start\"\nsample = true",
+        "choose = \"sample\"\nsample = false",
+        "choose = \"earliest\"",
+        "choose = \"priority\"\nrefresh = \"30s\"",
+        "choose = \"earliest-start\"\nrefresh = \"soon\"",
+    ] {
+        let err = read(keys).expect_err(keys);
+        assert_eq!(err.kind(), Some(InvalidKind::BadValue), "{keys}: {err}");
+        all.push_str(&err.to_string());
+        all.push('\n');
+    }
+    let misplaced = Registry::from_toml_str(
+        "[[launcher]]\nname = \"a\"\ntype = \"direct\"\nchoose = \"sample\"\nhost = { cores = 1, memory = \"1GiB\" }\n",
+        "launchers.toml",
+    )
+    .unwrap_err();
+    assert_eq!(misplaced.kind(), Some(InvalidKind::UnknownKey));
+    all.push_str(&misplaced.to_string());
+    all.push('\n');
+    insta::assert_snapshot!("choose_messages", all);
+}

@@ -76,7 +76,8 @@ fn the_specification_example_loads() {
         any.kind,
         EntryKind::Dynamic {
             members: vec!["gpu-fast".into(), "workstation".into()],
-            sample: false
+            choose: core_types::job::Choose::Priority,
+            refresh: core_types::job::DEFAULT_REFRESH,
         }
     );
     assert_eq!(r.members(i), [0, 1]);

@@ -364,6 +364,25 @@ pub(crate) fn signal_number(name: &str) -> Option<i32> {
         .and_then(|i| i32::try_from(i + 1).ok())
 }
 
+/// Refuses a target that is no process one may signal (0, 1, past
+/// `i32`); else the error a failed `kill` of it becomes.
+pub(crate) fn signal_guard(
+    target: SignalTarget,
+    signal: Signal,
+) -> Result<impl Fn(String) -> ConnectorError, ConnectorError> {
+    let (SignalTarget::Process(id) | SignalTarget::Group(id)) = target;
+    if id <= 1 || i32::try_from(id).is_err() {
+        return Err(ConnectorError::Invalid(format!(
+            "refusing to signal {target}: {id} is not a process id one may signal"
+        )));
+    }
+    Ok(move |reason: String| ConnectorError::Signal {
+        signal,
+        target: target.to_string(),
+        reason,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -445,17 +445,7 @@ pub(crate) fn signal(
     target: SignalTarget,
     signal: Signal,
 ) -> Result<bool, ConnectorError> {
-    let (SignalTarget::Process(id) | SignalTarget::Group(id)) = target;
-    if id <= 1 || i32::try_from(id).is_err() {
-        return Err(ConnectorError::Invalid(format!(
-            "refusing to signal {target}: {id} is not a process id one may signal"
-        )));
-    }
-    let failed = |reason: String| ConnectorError::Signal {
-        signal,
-        target: target.to_string(),
-        reason,
-    };
+    let failed = command::signal_guard(target, signal)?;
     let (_, err, exit) =
         crate::process::exec_capture(shared, &command::signal_script(target, signal))
             .map_err(|e| failed(e.to_string()))?;

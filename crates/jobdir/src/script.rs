@@ -35,6 +35,28 @@ pub struct ScriptSpec<'a> {
     pub before_command: &'a [u8],
 }
 
+impl<'a> ScriptSpec<'a> {
+    /// The script of `job` (its directory, working directory, command and
+    /// time limit) with these variables, grace period (at least a second)
+    /// and `before_command`.
+    pub fn of(
+        job: &'a core_types::job::Job,
+        env: &'a [(OsString, OsString)],
+        grace: std::time::Duration,
+        before_command: &'a [u8],
+    ) -> Self {
+        ScriptSpec {
+            dir: &job.dir,
+            cwd: job.cwd.as_deref().unwrap_or(&job.dir),
+            command: &job.command,
+            env,
+            time_limit: job.alternative.duration.seconds(),
+            grace: grace.as_secs().max(1),
+            before_command,
+        }
+    }
+}
+
 fn push_quoted(out: &mut Vec<u8>, word: &OsStr) -> Result<(), JobDirError> {
     out.extend_from_slice(&shell_quote(word)?);
     Ok(())

@@ -395,23 +395,7 @@ impl Ledger {
                 .split(';')
                 .filter_map(|g| g.split_once('/')?.0.parse::<u64>().ok())
                 .sum();
-            let fits = me.devices.split('|').any(|alt| {
-                let mut taken: Vec<&str> = Vec::new();
-                alt.split(';').all(|g| {
-                    let Some((k, list)) = g.split_once('/') else {
-                        return false;
-                    };
-                    let mut k: usize = k.parse().unwrap_or(usize::MAX);
-                    for d in list.split(',') {
-                        if k > 0 && !busy.contains(&d) && !taken.contains(&d) {
-                            taken.push(d);
-                            k -= 1;
-                        }
-                    }
-                    k == 0
-                })
-            });
-            if !fits {
+            if !plan_fits(&me.devices, &busy) {
                 return Some(format!(
                     "waiting for {}: {} in use",
                     plural(wanted, "accelerator", "accelerators"),
@@ -451,6 +435,27 @@ pub fn job_file(text: &str) -> Option<(String, u64)> {
         }
     }
     Some((path?, seq?))
+}
+
+/// Whether a device plan (`K/D,D;K/D|...`: alternatives of groups, each K
+/// devices among a list) can be served by the devices not in `busy`.
+pub(crate) fn plan_fits(plan: &str, busy: &[&str]) -> bool {
+    plan.split('|').any(|alt| {
+        let mut taken: Vec<&str> = Vec::new();
+        alt.split(';').all(|group| {
+            let Some((k, list)) = group.split_once('/') else {
+                return false;
+            };
+            let mut k: usize = k.parse().unwrap_or(usize::MAX);
+            for d in list.split(',') {
+                if k > 0 && !busy.contains(&d) && !taken.contains(&d) {
+                    taken.push(d);
+                    k -= 1;
+                }
+            }
+            k == 0
+        })
+    })
 }
 
 #[cfg(test)]

@@ -342,21 +342,19 @@ impl DirectLauncher {
             .cloned()
             .collect();
         env.push((JOB_DIR_VAR.into(), job.dir.clone().into_os_string()));
-        let body = jobdir::job_script(&jobdir::ScriptSpec {
-            dir: &job.dir,
-            cwd: job.cwd.as_deref().unwrap_or(&job.dir),
-            command: &job.command,
-            env: &env,
-            time_limit: job.alternative.duration.seconds(),
-            grace: self.inner.config.grace.as_secs().max(1),
-            before_command: &ledger::snippet(&ledger::Ask {
-                host: self.inner.sched.lock().capacity.host(),
-                need: &need,
-                tokens: &tokens,
-                overtake_limit: self.inner.config.overtake_limit,
-                ledger: self.inner.config.ledger.as_deref(),
-            })?,
+        let before = ledger::snippet(&ledger::Ask {
+            host: self.inner.sched.lock().capacity.host(),
+            need: &need,
+            tokens: &tokens,
+            overtake_limit: self.inner.config.overtake_limit,
+            ledger: self.inner.config.ledger.as_deref(),
         })?;
+        let body = jobdir::job_script(&jobdir::ScriptSpec::of(
+            &job,
+            &env,
+            self.inner.config.grace,
+            &before,
+        ))?;
         let script_path = job.dir.join(SCRIPT);
         if let Err(e) = connector
             .write_file(&script_path, &body)

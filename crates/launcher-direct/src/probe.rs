@@ -122,22 +122,7 @@ fn fits(host: &HostSpec, ask: &Ask<'_>, holders: &[&ledger::Entry]) -> bool {
         .filter(|e| e.devices != "-")
         .flat_map(|e| e.devices.split(','))
         .collect();
-    ask.plan.split('|').any(|alt| {
-        let mut taken: Vec<&str> = Vec::new();
-        alt.split(';').all(|group| {
-            let Some((k, list)) = group.split_once('/') else {
-                return false;
-            };
-            let mut k: usize = k.parse().unwrap_or(usize::MAX);
-            for d in list.split(',') {
-                if k > 0 && !busy.contains(&d) && !taken.contains(&d) {
-                    taken.push(d);
-                    k -= 1;
-                }
-            }
-            k == 0
-        })
-    })
+    crate::ledger::plan_fits(&ask.plan, &busy)
 }
 
 /// When the job would start, from `snap`: now when its share is free and

@@ -306,7 +306,12 @@ impl DynamicLauncher {
         for launcher in launchers {
             members.push(launcher);
         }
-        Ok(DynamicLauncher {
+        Ok(Self::of(members))
+    }
+
+    /// A dynamic launcher over these members, by priority.
+    fn of(members: Members) -> Self {
+        DynamicLauncher {
             priority: 0.0,
             choose: Choose::Priority,
             state: Mutex::new(State {
@@ -315,7 +320,7 @@ impl DynamicLauncher {
                 rng: StdRng::from_os_rng(),
                 table: None,
             }),
-        })
+        }
     }
 
     /// A dynamic launcher over `launchers`, each named (a launcher file's
@@ -333,16 +338,7 @@ impl DynamicLauncher {
                 name,
             });
         }
-        Ok(DynamicLauncher {
-            priority: 0.0,
-            choose: Choose::Priority,
-            state: Mutex::new(State {
-                members,
-                hook: None,
-                rng: StdRng::from_os_rng(),
-                table: None,
-            }),
-        })
+        Ok(Self::of(members))
     }
 
     /// Samples with probability proportional to priority (`true`), or takes

@@ -158,6 +158,17 @@ impl Cluster {
         }
     }
 
+    /// A Slurm command with the cluster's environment.
+    fn spec<I, S>(&self, name: &str, args: I) -> ProcessSpec
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        let mut spec = ProcessSpec::new(self.program(name)).args(args);
+        spec.env.clone_from(&self.env);
+        spec
+    }
+
     /// Runs a Slurm command to its end, through the connector.
     pub(crate) fn run<I, S>(
         &self,
@@ -169,8 +180,7 @@ impl Cluster {
         I: IntoIterator<Item = S>,
         S: Into<OsString>,
     {
-        let mut spec = ProcessSpec::new(self.program(name)).args(args);
-        spec.env.clone_from(&self.env);
+        let mut spec = self.spec(name, args);
         if let Some(cwd) = cwd {
             spec = spec.cwd(cwd);
         }
@@ -189,8 +199,7 @@ impl Cluster {
         I: IntoIterator<Item = S>,
         S: Into<OsString>,
     {
-        let mut spec = ProcessSpec::new(self.program(name)).args(args);
-        spec.env.clone_from(&self.env);
+        let mut spec = self.spec(name, args);
         spec.env.extend(
             vars.iter()
                 .map(|(k, v)| (OsString::from(k), OsString::from(v))),
@@ -266,22 +275,16 @@ impl Cluster {
                 transient: transient_error(&e),
             })?;
         let text = String::from_utf8_lossy(&out.stdout);
-        Ok(match key {
-            Submission::Tagged(tag) => {
-                let want = format!("{TAG_PREFIX}{tag}");
-                parse::ids_and_field(&text)
-                    .into_iter()
-                    .find(|(_, comment)| comment.trim() == want)
-                    .map(|(id, _)| id)
-            }
-            Submission::InDir(dir) => {
-                let want = dir.to_string_lossy();
-                parse::ids_and_field(&text)
-                    .into_iter()
-                    .find(|(_, d)| d.trim_end_matches('/') == want.trim_end_matches('/'))
-                    .map(|(id, _)| id)
-            }
-        })
+        let (want, trim): (String, fn(&str) -> &str) = match key {
+            Submission::Tagged(tag) => (format!("{TAG_PREFIX}{tag}"), str::trim),
+            Submission::InDir(dir) => (dir.to_string_lossy().into_owned(), |d| {
+                d.trim_end_matches('/')
+            }),
+        };
+        Ok(parse::ids_and_field(&text)
+            .into_iter()
+            .find(|(_, field)| trim(field) == trim(&want))
+            .map(|(id, _)| id))
     }
 
     /// `squeue` for these job ids (`123`, `123_4`; arrays by their base id),

@@ -51,15 +51,12 @@ impl SlurmLauncher {
         let connector = self.connector();
         let mut env = job.env.clone();
         env.push((JOB_DIR_VAR.into(), job.dir.clone().into_os_string()));
-        let wrapper = jobdir::job_script(&jobdir::ScriptSpec {
-            dir: &job.dir,
-            cwd: job.cwd.as_deref().unwrap_or(&job.dir),
-            command: &job.command,
-            env: &env,
-            time_limit: job.alternative.duration.seconds(),
-            grace: self.config.grace.as_secs().max(1),
-            before_command: slurm_dir::RUN_NOTE,
-        })?;
+        let wrapper = jobdir::job_script(&jobdir::ScriptSpec::of(
+            job,
+            &env,
+            self.config.grace,
+            slurm_dir::RUN_NOTE,
+        ))?;
         let script = script::job_script(&job.dir, options, &wrapper)?;
         // The state's space, so that a job that fills its disk still
         // records its end (the script makes it anew for a requeued run).

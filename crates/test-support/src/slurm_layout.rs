@@ -301,6 +301,25 @@ impl Layout {
         cmd
     }
 
+    /// Submits a job of 2 cores and 50 minutes (`sleep 600`) to
+    /// `partition`, so that its node is busy for a long time.
+    pub fn occupy(&self, partition: &str) {
+        let out = self
+            .client("sbatch")
+            .args([
+                &format!("--partition={partition}"),
+                "-c",
+                "2",
+                "--time=50:00",
+                "--output=/dev/null",
+                "--wrap=sleep 600",
+            ])
+            .current_dir("/tmp")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+
     /// `sbatch --test-only` of `args` as the unprivileged user `nobody`:
     /// what sbatch printed, `Ok` when it accepted.
     pub fn test_only_as_nobody(&self, args: &[String]) -> Result<String, String> {

@@ -36,3 +36,26 @@ pub fn sh_with_stdout(script: &str, stdout: StdioSpec) -> ProcessSpec {
         .args(["-c", script])
         .stdio(StdioSpec::Null, stdout, StdioSpec::Null)
 }
+
+/// Words a shell would mangle: spaces, quotes, substitutions (`$(touch
+/// /tmp/connector-ssh-pwned)` among them: a test checks that file never
+/// appears), line breaks, bytes that are not UTF-8, the empty word, globs,
+/// `~`, backslashes.
+pub fn hostile_words() -> Vec<OsString> {
+    use std::os::unix::ffi::OsStringExt;
+    vec![
+        OsString::from("a b"),
+        OsString::from("it's \"quoted\""),
+        OsString::from("$(touch /tmp/connector-ssh-pwned) `id`; exit 1 && rm -rf ~"),
+        OsString::from("line\nbreak\n\n"),
+        OsString::from_vec(b"bytes\xff\xfe not utf-8".to_vec()),
+        OsString::new(),
+        OsString::from("-n"),
+        OsString::from("*"),
+        OsString::from("~"),
+        OsString::from("back\\slash\\"),
+        OsString::from("'"),
+        OsString::from("\t tab"),
+        OsString::from("${HOME}"),
+    ]
+}

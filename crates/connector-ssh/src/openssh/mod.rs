@@ -62,19 +62,24 @@ impl Drop for Master {
 }
 
 impl Master {
+    /// `ssh -O OP` to the master, quiet.
+    fn control_command(&self, op: &str) -> Command {
+        let mut c = Command::new(ssh_program());
+        c.arg("-o")
+            .arg(format!("ControlPath={}", self.control.display()))
+            .args(["-O", op])
+            .arg(self.args.last().cloned().unwrap_or_default())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c
+    }
+
     /// Stops the master, when it runs (the next command starts another).
     pub(crate) fn stop(&self) {
         let _guard = self.starting.lock();
         if self.control.exists() {
-            let _ = Command::new(ssh_program())
-                .arg("-o")
-                .arg(format!("ControlPath={}", self.control.display()))
-                .args(["-O", "exit"])
-                .arg(self.args.last().cloned().unwrap_or_default())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status();
+            let _ = self.control_command("exit").status();
         }
     }
 }
@@ -216,19 +221,13 @@ impl Master {
     /// when OpenSSH has any, are answered on the terminal).
     pub(crate) fn ensure(&self) -> Result<(), SshError> {
         let _guard = self.starting.lock();
-        if self.control.exists() {
-            let mut check = Command::new(ssh_program());
-            check
-                .arg("-o")
-                .arg(format!("ControlPath={}", self.control.display()))
-                .args(["-O", "check"])
-                .arg(self.args.last().cloned().unwrap_or_default())
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            if check.status().is_ok_and(|s| s.success()) {
-                return Ok(());
-            }
+        if self.control.exists()
+            && self
+                .control_command("check")
+                .status()
+                .is_ok_and(|s| s.success())
+        {
+            return Ok(());
         }
         let out = self
             .command("exit 0")
@@ -451,17 +450,7 @@ impl Master {
         target: SignalTarget,
         signal: Signal,
     ) -> Result<bool, ConnectorError> {
-        let (SignalTarget::Process(id) | SignalTarget::Group(id)) = target;
-        if id <= 1 || i32::try_from(id).is_err() {
-            return Err(ConnectorError::Invalid(format!(
-                "refusing to signal {target}: {id} is not a process id one may signal"
-            )));
-        }
-        let failed = |reason: String| ConnectorError::Signal {
-            signal,
-            target: target.to_string(),
-            reason,
-        };
+        let failed = command::signal_guard(target, signal)?;
         let (_, err, status) = self
             .capture(&command::signal_script(target, signal), None)
             .map_err(|e| failed(error_text(&e)))?;

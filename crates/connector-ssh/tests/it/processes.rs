@@ -55,21 +55,7 @@ fn exit_codes_stdout_and_stderr() {
 #[test]
 fn hostile_arguments_arrive_verbatim() {
     let Some(server) = server() else { return };
-    let words = vec![
-        OsString::from("a b"),
-        OsString::from("it's \"quoted\""),
-        OsString::from("$(touch /tmp/connector-ssh-pwned) `id`; exit 1 && rm -rf ~"),
-        OsString::from("line\nbreak\n\n"),
-        OsString::from_vec(b"bytes\xff\xfe not utf-8".to_vec()),
-        OsString::new(),
-        OsString::from("-n"),
-        OsString::from("*"),
-        OsString::from("~"),
-        OsString::from("back\\slash\\"),
-        OsString::from("'"),
-        OsString::from("\t tab"),
-        OsString::from("${HOME}"),
-    ];
+    let words = test_support::spec::hostile_words();
     let spec = printf_words(&words)
         .env("HOSTILE", "$(id) 'x' \"y\" \\z\n")
         .env("RAW", OsString::from_vec(b"\x01\x7f\xc3\x28".to_vec()));

@@ -256,20 +256,7 @@ type Dir<'a> = &'a dyn Fn(&str) -> PathBuf;
 
 fn a_busy_node_loses(layout: &Layout, make: Make<'_>, dir: Dir<'_>, expr: &str) {
     // A node busy with a long job: the idle one, though it is preferred.
-    let out = layout
-        .client("sbatch")
-        .args([
-            "--partition=pa",
-            "-c",
-            "2",
-            "--time=50:00",
-            "--output=/dev/null",
-            "--wrap=sleep 600",
-        ])
-        .current_dir("/tmp")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    layout.occupy("pa");
     let file = format!(
         "{}{}{}",
         slurm_entry("a", 10, "pa"),

@@ -41,20 +41,7 @@ fn expected_starts() {
     let down = on("pdown").start_estimate(&job).unwrap();
     assert_eq!(down.why, "partition pdown is down");
     // A long job on qa01: pa waits for it, pb does not.
-    let out = layout
-        .client("sbatch")
-        .args([
-            "--partition=pa",
-            "-c",
-            "2",
-            "--time=50:00",
-            "--output=/dev/null",
-            "--wrap=sleep 600",
-        ])
-        .current_dir("/tmp")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{out:?}");
+    layout.occupy("pa");
     let busy = (0..100)
         .find_map(|_| {
             let e = on("pa").start_estimate(&job).unwrap();

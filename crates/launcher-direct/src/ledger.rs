@@ -347,65 +347,19 @@ impl Ledger {
     /// use`); `None` when it is not waiting there.
     pub fn reason(&self, seq: u64) -> Option<String> {
         let me = self.entries.iter().find(|e| e.seq == seq && !e.holds)?;
-        let holders = self.entries.iter().filter(|e| e.holds);
-        let cores: u64 = holders.clone().map(|e| e.cores).sum();
-        let memory: u64 = holders.clone().map(|e| e.memory_kib).sum();
-        if cores + me.cores > me.capacity.0 {
-            return Some(format!(
-                "waiting for {}: {cores} of {} in use",
-                plural(me.cores, "core", "cores"),
-                me.capacity.0
-            ));
-        }
-        if me.capacity.1 > 0 && memory + me.memory_kib > me.capacity.1 {
-            let human = |kib: u64| MemSize::from_bytes(kib.saturating_mul(1024)).human();
-            return Some(format!(
-                "waiting for {} of memory: {} of {} in use",
-                human(me.memory_kib),
-                human(memory),
-                human(me.capacity.1)
-            ));
-        }
-        let mut used: BTreeMap<&str, u64> = BTreeMap::new();
-        for e in holders.clone() {
-            for (name, k, _) in &e.tokens {
-                *used.entry(name).or_default() += k;
-            }
-        }
-        for (name, k, count) in &me.tokens {
-            let held = used.get(name.as_str()).copied().unwrap_or(0);
-            if held + k > *count {
-                return Some(format!(
-                    "waiting for {} `{name}`: {held} of {count} in use",
-                    plural(*k, "token", "tokens")
-                ));
-            }
-        }
-        if me.devices != "-" {
-            let busy: Vec<&str> = holders
-                .clone()
-                .filter(|e| e.devices != "-")
-                .flat_map(|e| e.devices.split(','))
-                .collect();
-            let wanted: u64 = me
-                .devices
-                .split('|')
-                .next()
-                .unwrap_or("")
-                .split(';')
-                .filter_map(|g| g.split_once('/')?.0.parse::<u64>().ok())
-                .sum();
-            if !plan_fits(&me.devices, &busy) {
-                return Some(format!(
-                    "waiting for {}: {} in use",
-                    plural(wanted, "accelerator", "accelerators"),
-                    if busy.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        busy.join(", ")
-                    }
-                ));
-            }
+        let want = Want {
+            cores: me.cores,
+            memory_kib: me.memory_kib,
+            tokens: me
+                .tokens
+                .iter()
+                .map(|(name, k, count)| (name.as_str(), *k, *count))
+                .collect(),
+            devices: &me.devices,
+            capacity: me.capacity,
+        };
+        if let Some(why) = shortfall(&want, self.entries.iter().filter(|e| e.holds)) {
+            return Some(why);
         }
         let ahead = self
             .entries
@@ -435,6 +389,87 @@ pub fn job_file(text: &str) -> Option<(String, u64)> {
         }
     }
     Some((path?, seq?))
+}
+
+/// What a job asks, as the ledger counts it, and the room of its machine.
+pub(crate) struct Want<'a> {
+    pub cores: u64,
+    pub memory_kib: u64,
+    /// `(name, taken, declared count)`.
+    pub tokens: Vec<(&'a str, u64, u64)>,
+    /// Its device plan (`-`: none).
+    pub devices: &'a str,
+    /// The machine's cores and KiB (0 KiB: no limit).
+    pub capacity: (u64, u64),
+}
+
+/// Why a job asking `want` does not fit beside `holders` (the first of
+/// cores, memory, tokens and devices it lacks: `waiting for 2 cores: 2 of
+/// 2 in use`); `None` when it fits. The one judgement of fit, for the
+/// reason a job waits and for the expected start.
+pub(crate) fn shortfall<'e>(
+    want: &Want<'_>,
+    holders: impl Iterator<Item = &'e Entry> + Clone,
+) -> Option<String> {
+    let cores: u64 = holders.clone().map(|e| e.cores).sum();
+    let memory: u64 = holders.clone().map(|e| e.memory_kib).sum();
+    if cores.saturating_add(want.cores) > want.capacity.0 {
+        return Some(format!(
+            "waiting for {}: {cores} of {} in use",
+            plural(want.cores, "core", "cores"),
+            want.capacity.0
+        ));
+    }
+    if want.capacity.1 > 0 && memory.saturating_add(want.memory_kib) > want.capacity.1 {
+        let human = |kib: u64| MemSize::from_bytes(kib.saturating_mul(1024)).human();
+        return Some(format!(
+            "waiting for {} of memory: {} of {} in use",
+            human(want.memory_kib),
+            human(memory),
+            human(want.capacity.1)
+        ));
+    }
+    let mut used: BTreeMap<&str, u64> = BTreeMap::new();
+    for e in holders.clone() {
+        for (name, k, _) in &e.tokens {
+            *used.entry(name).or_default() += k;
+        }
+    }
+    for &(name, k, count) in &want.tokens {
+        let held = used.get(name).copied().unwrap_or(0);
+        if held.saturating_add(k) > count {
+            return Some(format!(
+                "waiting for {} `{name}`: {held} of {count} in use",
+                plural(k, "token", "tokens")
+            ));
+        }
+    }
+    if want.devices != "-" {
+        let busy: Vec<&str> = holders
+            .filter(|e| e.devices != "-")
+            .flat_map(|e| e.devices.split(','))
+            .collect();
+        let wanted: u64 = want
+            .devices
+            .split('|')
+            .next()
+            .unwrap_or("")
+            .split(';')
+            .filter_map(|g| g.split_once('/')?.0.parse::<u64>().ok())
+            .sum();
+        if !plan_fits(want.devices, &busy) {
+            return Some(format!(
+                "waiting for {}: {} in use",
+                plural(wanted, "accelerator", "accelerators"),
+                if busy.is_empty() {
+                    "none".to_owned()
+                } else {
+                    busy.join(", ")
+                }
+            ));
+        }
+    }
+    None
 }
 
 /// Whether a device plan (`K/D,D;K/D|...`: alternatives of groups, each K

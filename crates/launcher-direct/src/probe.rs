@@ -92,37 +92,20 @@ struct Ask<'a> {
     plan: String,
 }
 
-/// Whether `ask` fits beside `holders` on `host`.
+/// Whether `ask` fits beside `holders` on `host` ([`ledger::shortfall`]).
 fn fits(host: &HostSpec, ask: &Ask<'_>, holders: &[&ledger::Entry]) -> bool {
-    let cores: u64 = holders.iter().map(|e| e.cores).sum();
-    if cores.saturating_add(ask.cores) > host.cores {
-        return false;
-    }
-    let memory: u64 = holders.iter().map(|e| e.memory_kib).sum();
-    if !host.memory.is_zero() && memory.saturating_add(ask.memory_kib) > host.memory.bytes() / 1024
-    {
-        return false;
-    }
-    for (name, k, count) in ask.tokens {
-        let held: u64 = holders
+    let want = ledger::Want {
+        cores: ask.cores,
+        memory_kib: ask.memory_kib,
+        tokens: ask
+            .tokens
             .iter()
-            .flat_map(|e| &e.tokens)
-            .filter(|(n, _, _)| n == name)
-            .map(|(_, k, _)| k)
-            .sum();
-        if held.saturating_add(u64::from(*k)) > u64::from(*count) {
-            return false;
-        }
-    }
-    if ask.plan == "-" {
-        return true;
-    }
-    let busy: Vec<&str> = holders
-        .iter()
-        .filter(|e| e.devices != "-")
-        .flat_map(|e| e.devices.split(','))
-        .collect();
-    crate::ledger::plan_fits(&ask.plan, &busy)
+            .map(|(name, k, count)| (name.as_str(), u64::from(*k), u64::from(*count)))
+            .collect(),
+        devices: &ask.plan,
+        capacity: (host.cores, host.memory.bytes() / 1024),
+    };
+    ledger::shortfall(&want, holders.iter().copied()).is_none()
 }
 
 /// When the job would start, from `snap`: now when its share is free and

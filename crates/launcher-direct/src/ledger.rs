@@ -22,6 +22,10 @@ use crate::sched::Need;
 /// The protocol.
 const PROTOCOL: &str = include_str!("ledger.sh");
 
+/// The `sh` function `lg_default_dir`: where the ledger is when no
+/// directory is named (the protocol's and the probe's one rule).
+pub(crate) const DEFAULT_DIR: &str = include_str!("ledger_dir.sh");
+
 /// The file of a job directory that says where the job's ledger is and its
 /// ticket there (`ledger PATH`, `seq N`), written when the job has to wait.
 pub const JOB_FILE: &str = "ledger";
@@ -114,6 +118,7 @@ pub(crate) fn snippet(ask: &Ask<'_>) -> Result<Vec<u8>, DirectError> {
         )
         .as_bytes(),
     );
+    s.extend_from_slice(DEFAULT_DIR.as_bytes());
     s.extend_from_slice(PROTOCOL.as_bytes());
     s.extend_from_slice(b"ledger_take\n");
     Ok(s)

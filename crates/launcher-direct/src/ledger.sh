@@ -381,14 +381,7 @@ ledger_take() {
 	set -f
 	lg_IFS=$IFS lg_nl='
 '
-	if [ -z "$L" ]; then
-		L=${XDG_STATE_HOME:-}
-		case $L in
-		/*) ;;
-		*) L=$HOME/.local/state ;;
-		esac
-		L=$L/launch/ledger
-	fi
+	lg_default_dir
 	[ -d "$L" ] || mkdir -p "$L" || finish 'error cannot create the machine ledger' 1
 	# The job script has read both already (`boot`, `self`); else read them.
 	lg_boot=${boot:-}

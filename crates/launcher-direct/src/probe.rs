@@ -18,12 +18,9 @@ use crate::{DirectError, DirectLauncher};
 /// `t SEQ STARTED LIMIT ENDED` (`-` for what is unknown; ENDED 1 when its
 /// directory says it ended). Reads only: takes no lock, writes nothing.
 /// `$1`: the ledger's directory, empty for the per-user default.
+/// Run after [`ledger::DEFAULT_DIR`].
 const READ_LEDGER: &str = r#"L=$1
-if [ -z "$L" ]; then
-	L=${XDG_STATE_HOME:-}
-	case $L in /*) ;; *) L=$HOME/.local/state ;; esac
-	L=$L/launch/ledger
-fi
+lg_default_dir
 printf 'now %s\n' "$(date +%s)"
 [ -r "$L/ledger" ] || exit 0
 set -f
@@ -192,7 +189,7 @@ impl DirectLauncher {
             .unwrap_or_default();
         let spec = ProcessSpec::new("sh").args([
             std::ffi::OsString::from("-c"),
-            READ_LEDGER.into(),
+            format!("{}{READ_LEDGER}", ledger::DEFAULT_DIR).into(),
             "sh".into(),
             dir,
         ]);

@@ -65,7 +65,7 @@ fn push_quoted(out: &mut Vec<u8>, word: &OsStr) -> Result<(), JobDirError> {
 /// The script's start, after its variables: `finish`, the reservation of
 /// the state's space, the `pid` file (`@PAD@`: the reservation's blanks).
 const START: &str = r#"
-u=
+u= roomy= state_note=
 { while read -r k v; do [ "$k" = Umask: ] && u=$v && break; done < "/proc/$$/status"; } 2> /dev/null
 [ -n "$u" ] || u=$(umask)
 umask 077
@@ -73,7 +73,9 @@ exec 2>> "$d/stderr"
 # The state line goes over the space reserved for it (in place: no block
 # to allocate on a full disk), the blanks after it are cut (which frees
 # space, never takes it), and it becomes `state`; without a reservation,
-# through a temporary file. Nothing is left behind.
+# through a temporary file. Nothing is left behind. When the end-of-job
+# probe has just found room on the disk (`roomy`), the reservation is
+# rewritten whole instead: no process to start but the rename.
 # A launcher's `before_command` may set `state_note`: a line written after
 # the state's.
 finish() {
@@ -81,6 +83,10 @@ finish() {
 	line=$1
 	[ -n "${state_note:-}" ] && line="$1
 $state_note"
+	if [ -n "${roomy:-}" ] &&
+		{ printf '%s\n' "$line" > "$d/state.reserved"; } 2> /dev/null; then
+		LC_ALL=C exec mv -f "$d/state.reserved" "$d/state"
+	fi
 	if [ -f "$d/state.reserved" ] &&
 		{ printf '%s\n' "$line" 1<> "$d/state.reserved"; } 2> /dev/null; then
 		dd if=/dev/null of="$d/state.reserved" bs=1 seek=$((${#line} + 1)) 2> /dev/null
@@ -158,13 +164,14 @@ elif [ -e "$d/timeout" ]; then
 	finish "timeout $code" "$code"
 fi
 # A full disk may have cut the command's output short: a block written
-# tells (the shell does not say which error a write met).
-if { printf '%4096s' '' > "$d/.space.$$"; } 2> /dev/null; then
-	nospace=
+# tells (the shell does not say which error a write met). The block goes
+# at the end of the state's reservation, which `finish` then rewrites or
+# cuts: nothing to remove.
+if { printf '%4096s' '' >> "$d/state.reserved"; } 2> /dev/null; then
+	nospace= roomy=1
 else
-	nospace=' nospace'
+	nospace=' nospace' roomy=
 fi
-rm -f "$d/.space.$$"
 finish "exited $code$nospace" "$code"
 "#;
 

@@ -226,6 +226,10 @@ impl Connector for LocalConnector {
         "local".into()
     }
 
+    fn is_local(&self) -> bool {
+        true
+    }
+
     fn spawn(&self, spec: &ProcessSpec) -> Result<Box<dyn Process>, ConnectorError> {
         let child = command(spec)?
             .spawn()

@@ -335,6 +335,13 @@ pub trait Connector: Send + Sync + fmt::Debug {
     /// A short name (`local`, `ssh:login.example.org`).
     fn name(&self) -> String;
 
+    /// Whether its files and processes are this process's own machine's,
+    /// reached without a round trip (a launcher may then do there, in
+    /// process, what it would otherwise ask a remote shell to do).
+    fn is_local(&self) -> bool {
+        false
+    }
+
     /// Starts a process.
     fn spawn(&self, spec: &ProcessSpec) -> Result<Box<dyn Process>, ConnectorError>;
 

@@ -31,7 +31,7 @@ pub struct ScriptSpec<'a> {
     /// exports reaches the command. It may set `state_note`, a line the script writes
     /// after the state line (the Slurm launcher: `run N`, the run of a
     /// requeued job that wrote it); readers of the state read its first
-    /// line alone.
+    /// line alone. The script's second argument is `$how`, for it.
     pub before_command: &'a [u8],
 }
 
@@ -187,7 +187,7 @@ finish "exited $code$nospace" "$code"
 /// rename, whoever is watching. When the group is killed, the script goes
 /// with it; the `cancel` and `timeout` markers then tell the end.
 ///
-/// Run as `sh job.sh spawned`, it takes the first part of the `pid` file
+/// Run as `sh job.sh spawned [HOW]`, it takes the first part of the `pid` file
 /// only when no one wrote it before (its launcher writes it at once, when
 /// it starts it: [`spawned_pid_file`]), and does not run when that part
 /// names another process (the job was taken for lost before it started).
@@ -208,7 +208,7 @@ pub fn job_script(spec: &ScriptSpec<'_>) -> Result<Vec<u8>, JobDirError> {
 # the grace period), and writes the exit code to `state` (write, then\n\
 # rename) when the command ends.\n\
 # Run it again by hand with: sh job.sh\n\
-spawned=${1-}\n\
+spawned=${1-} how=${2-}\n\
 d=",
     );
     push_quoted(&mut s, spec.dir.as_os_str())?;

@@ -89,6 +89,23 @@ pub(crate) fn snippet(ask: &Ask<'_>) -> Result<Vec<u8>, DirectError> {
             )
         })
         .collect();
+    s.extend_from_slice(
+        format!(
+            "\nlg_tick={TICK}\nlg_kinds='{}'\nlg_need='{}'\n",
+            kinds.join(" "),
+            need_field(ask)
+        )
+        .as_bytes(),
+    );
+    s.extend_from_slice(DEFAULT_DIR.as_bytes());
+    s.extend_from_slice(PROTOCOL.as_bytes());
+    s.extend_from_slice(b"ledger_take\n");
+    Ok(s)
+}
+
+/// What a job asks, as a waiter's line of the ledger says it after its
+/// identity: `CORES MEM CAPC CAPM TOKENS PLAN LIMIT`.
+pub(crate) fn need_field(ask: &Ask<'_>) -> String {
     let tokens = if ask.tokens.is_empty() {
         "-".to_owned()
     } else {
@@ -103,25 +120,14 @@ pub(crate) fn snippet(ask: &Ask<'_>) -> Result<Vec<u8>, DirectError> {
     } else {
         (ask.host.memory.bytes() / 1024).clamp(1, MAX_KIB)
     };
-    let need = format!(
+    format!(
         "{} {} {} {cap_mem} {tokens} {} {}",
         ask.need.cores,
         ask.need.memory.div_ceil(1024).min(MAX_KIB),
         ask.host.cores,
         device_plan(ask.host, &ask.need.accelerators),
         ask.overtake_limit,
-    );
-    s.extend_from_slice(
-        format!(
-            "\nlg_tick={TICK}\nlg_kinds='{}'\nlg_need='{need}'\n",
-            kinds.join(" ")
-        )
-        .as_bytes(),
-    );
-    s.extend_from_slice(DEFAULT_DIR.as_bytes());
-    s.extend_from_slice(PROTOCOL.as_bytes());
-    s.extend_from_slice(b"ledger_take\n");
-    Ok(s)
+    )
 }
 
 /// A device's name in the ledger: `cuda:0` (its index among the host's

@@ -144,6 +144,13 @@ lg_fits() {
 	[ "$6" = - ] || lg_pick "$6"
 }
 
+# In a round `adopt`: a line of this supervisor is its place (taken for it
+# by the process that started it, which said nothing after).
+lg_mine_is() {
+	[ "$lg_mode" = adopt ] && [ "$3" = $$ ] && [ "$4" = "$lg_start" ] && lg_seq=$2
+	:
+}
+
 # Under the lock: reads the ledger, purges the dead (and `lg_skip`), adds
 # this job when $1 is `new`, starts what fits in order, writes it back.
 # lg_started: those started; lg_wake: whom to wake (those, and the first
@@ -164,6 +171,7 @@ lg_dispatch() {
 				if [ "$2" != "$lg_skip" ] && lg_holder_alive "$2" "$3" "$4" "$5"; then
 					lg_h="$lg_h$lg_line$lg_nl"
 					lg_use "$6" "$7" "$8" "$9"
+					lg_mine_is "$@"
 				else
 					lg_dead="$lg_dead $2"
 				fi
@@ -171,6 +179,7 @@ lg_dispatch() {
 			w)
 				if [ "$2" != "$lg_skip" ] && lg_alive "$3" "$4" "$5"; then
 					lg_w="$lg_w$lg_line$lg_nl"
+					lg_mine_is "$@"
 				else
 					lg_dead="$lg_dead $2"
 				fi
@@ -178,6 +187,7 @@ lg_dispatch() {
 			esac
 		done < "$L/ledger"
 	fi
+	[ "$lg_mode" = adopt ] && [ -z "$lg_seq" ] && lg_mode=new
 	if [ "$lg_mode" = new ]; then
 		lg_seq=$lg_next lg_next=$((lg_next + 1))
 		printf '%s\n' "$d" > "$L/d.$lg_seq"
@@ -395,11 +405,21 @@ ledger_take() {
 		lg_start=0
 	fi
 	lg_skip= lg_seq=
-	lg_round new
-	case " $lg_started " in
-	*" $lg_seq "*) lg_look ;;
-	*) lg_wait ;;
-	esac
+	# Started as `sh job.sh spawned stdin`: the process that started it took
+	# its place (`h SEQ DEVS`: it holds; `w SEQ -`: it waits) and says so on
+	# standard input; when it said nothing, the round finds that place, or
+	# makes one.
+	if [ "${how:-}" = stdin ] && read -r lg_k lg_seq lg_devs; then
+		[ "$lg_k" = h ] || lg_wait
+	else
+		lg_mode=new
+		[ "${how:-}" = stdin ] && lg_mode=adopt lg_seq=
+		lg_round "$lg_mode"
+		case " $lg_started " in
+		*" $lg_seq "*) lg_look ;;
+		*) lg_wait ;;
+		esac
+	fi
 	lg_export "$lg_devs"
 	set +f
 }

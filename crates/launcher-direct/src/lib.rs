@@ -44,6 +44,7 @@ mod follow;
 pub mod ledger;
 mod probe;
 mod sched;
+mod take;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -211,6 +212,9 @@ struct Sched {
 #[derive(Debug)]
 struct Tracked {
     job: Job,
+    /// The ledger's directory and the job's ask, when this process takes
+    /// its place there ([`take`]).
+    here: Option<(PathBuf, String)>,
     need: Need,
     /// Whether it counts in this process's queue (attached jobs; a detached
     /// job waits in the machine's ledger alone, and outlives the process).
@@ -342,13 +346,22 @@ impl DirectLauncher {
             .cloned()
             .collect();
         env.push((JOB_DIR_VAR.into(), job.dir.clone().into_os_string()));
-        let before = ledger::snippet(&ledger::Ask {
-            host: self.inner.sched.lock().capacity.host(),
+        let host = self.host();
+        let ask = ledger::Ask {
+            host: &host,
             need: &need,
             tokens: &tokens,
             overtake_limit: self.inner.config.overtake_limit,
             ledger: self.inner.config.ledger.as_deref(),
-        })?;
+        };
+        let before = ledger::snippet(&ask)?;
+        // On this machine, this process takes the job's place in the
+        // ledger itself, at once (its script would start a process to).
+        let here = if connector.is_local() {
+            take::ledger_dir(ask.ledger, &job.env).map(|dir| (dir, ledger::need_field(&ask)))
+        } else {
+            None
+        };
         let body = jobdir::job_script(&jobdir::ScriptSpec::of(
             &job,
             &env,
@@ -369,6 +382,7 @@ impl DirectLauncher {
         let counted = !job.detach;
         let tracked = Arc::new(Tracked {
             job,
+            here,
             need: need.clone(),
             counted,
             status: Mutex::new(Local::Queued),
@@ -474,11 +488,19 @@ impl Inner {
         let script_path = job.dir.join(SCRIPT);
         // The job's devices are the ledger's to give: its script exports
         // them once it holds its share.
+        let mut args = vec![script_path.into_os_string(), "spawned".into()];
+        if tracked.here.is_some() {
+            args.push("stdin".into());
+        }
         let spec = ProcessSpec::new("sh")
-            .args([script_path.into_os_string(), "spawned".into()])
+            .args(args)
             .cwd(&job.dir)
             .stdio(
-                StdioSpec::Null,
+                if tracked.here.is_some() {
+                    StdioSpec::Pipe
+                } else {
+                    StdioSpec::Null
+                },
                 StdioSpec::Null,
                 // The supervisor's own complaints, before the command's.
                 StdioSpec::File(job.dir.join(STDERR)),
@@ -493,7 +515,16 @@ impl Inner {
         // is scheduled finds it there, alive (or gone).
         let files = JobDir::new(Arc::clone(&this.connector), &job.dir);
         let mut recorded = record_supervisor(&files, process.id(), job.detach);
-        if job.detach {
+        // Its place, said on its standard input, which closes here whatever
+        // happens (nothing said: its script makes the round itself).
+        let placed = match (process.take_stdin(), &tracked.here) {
+            (Some(mut stdin), Some((ledger, need))) => process
+                .id()
+                .and_then(|pid| place(ledger, need, &job.dir, pid))
+                .is_some_and(|line| stdin.write_all(line.as_bytes()).is_ok()),
+            _ => false,
+        };
+        if job.detach && !(placed && recorded) {
             // A detached job outlives its submitter: return once its
             // directory says who runs it and it waits in the machine's
             // ledger or has started, so that no one ever takes it for a job
@@ -552,6 +583,21 @@ impl Inner {
         tracked.cond.notify_all();
         Inner::dispatch(this);
     }
+}
+
+/// Takes the place in the ledger `dir` of the job in `job_dir` that the
+/// supervisor `pid` runs: the line its script reads, or `None` (its script
+/// then makes the round itself).
+fn place(dir: &Path, need: &str, job_dir: &Path, pid: u32) -> Option<String> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let start = jobdir::parse_stat(&String::from_utf8_lossy(&stat))?.start;
+    let newcomer = take::Newcomer {
+        dir: job_dir,
+        pid,
+        start,
+        need,
+    };
+    take::take(dir, &newcomer).ok().map(|p| p.line())
 }
 
 /// Writes the first part of the `pid` file for the supervisor `pid` just

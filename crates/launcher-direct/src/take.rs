@@ -1,0 +1,470 @@
+//! The machine's ledger taken in this process, for a job this process
+//! starts on its own machine: the round `ledger.sh` makes for a new job
+//! (`lg_round new`), on the same files, under the same lock, in the same
+//! format, without a process to start (the shell commits with an `mv`).
+//! The job's supervisor then reads its place on its standard input
+//! ([`Place::line`]); when it reads nothing there (this process died
+//! before it wrote), it makes the round itself, and finds the place this
+//! process took for it when there is one.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// After this long, the owner of a lock is asked whether it still runs
+/// (`ledger.sh`'s `lg_lock`: about 2 s).
+const STALE_AFTER: Duration = Duration::from_secs(2);
+
+/// At least this many purged jobs' files go at once (`ledger.sh`).
+const SWEEP_BATCH: usize = 32;
+
+/// The job that joins the ledger: its directory, its supervisor, and what
+/// it asks (`ledger::need_field`).
+#[derive(Debug)]
+pub(crate) struct Newcomer<'a> {
+    pub dir: &'a Path,
+    pub pid: u32,
+    pub start: u64,
+    pub need: &'a str,
+}
+
+/// Where the round put the job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// It holds its share, with these devices (`-`: none).
+    Holds { seq: u64, devices: String },
+    /// It waits, with this ticket.
+    Waits { seq: u64 },
+}
+
+impl Place {
+    /// The line its supervisor reads: `h SEQ DEVS` or `w SEQ -`.
+    pub(crate) fn line(&self) -> String {
+        match self {
+            Place::Holds { seq, devices } => format!("h {seq} {devices}\n"),
+            Place::Waits { seq } => format!("w {seq} -\n"),
+        }
+    }
+}
+
+/// The ledger's directory: the one named, else the per-user one
+/// (`ledger_dir.sh`'s rule, `$XDG_STATE_HOME/launch/ledger`); `None` when
+/// this process cannot tell which the job's script would take (the job
+/// sets `HOME` or `XDG_STATE_HOME` for itself, or neither is usable).
+pub(crate) fn ledger_dir(named: Option<&Path>, job_env: &[(std::ffi::OsString, std::ffi::OsString)]) -> Option<PathBuf> {
+    if let Some(dir) = named {
+        return Some(dir.to_path_buf());
+    }
+    if job_env
+        .iter()
+        .any(|(name, _)| name == "HOME" || name == "XDG_STATE_HOME")
+    {
+        return None;
+    }
+    core_types::paths::xdg_dir("XDG_STATE_HOME", ".local/state")
+        .map(|base| base.join("launch").join("ledger"))
+}
+
+/// The boot id, `-` when unknown (the ledger's `boot` line).
+fn boot_word(boot: &str) -> &str {
+    if boot.is_empty() { "-" } else { boot }
+}
+
+/// Joins the ledger in `dir`: one round under its lock. An error leaves
+/// the lock as it was found (never held) and the job to its script.
+pub(crate) fn take(dir: &Path, job: &Newcomer<'_>) -> io::Result<Place> {
+    let me = jobdir::this_process()
+        .ok_or_else(|| io::Error::other("this process's identity is unknown"))?;
+    fs::create_dir_all(dir)?;
+    let owner = format!("lock {} {} {}\n", me.pid, me.start, boot_word(&me.boot));
+    let facts = Facts { dir, boot: &me.boot };
+    loop {
+        let lock = lock(dir, &owner, &facts)?;
+        let text = match fs::read(dir.join("ledger")) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(unlock(dir, e)),
+        };
+        let round = dispatch(&text, job, &me.boot, &facts);
+        let mut path_line = job.dir.as_os_str().as_encoded_bytes().to_vec();
+        path_line.push(b'\n');
+        if let Err(e) = fs::write(dir.join(format!("d.{}", round.seq)), &path_line)
+            .and_then(|()| lock.set_len(0))
+            .and_then(|()| lock.write_all_at(round.text.as_bytes(), 0))
+        {
+            return Err(unlock(dir, e));
+        }
+        drop(lock);
+        match fs::rename(dir.join("ledger.lock"), dir.join("ledger")) {
+            Ok(()) => {}
+            // Broken meanwhile (taken for stale): again, from the start.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(unlock(dir, e)),
+        }
+        for seq in &round.sweep {
+            let _ = fs::remove_file(dir.join(format!("d.{seq}")));
+            let _ = fs::remove_file(dir.join(format!("w.{seq}")));
+        }
+        for seq in round.wake.iter().filter(|&&s| s != round.seq) {
+            wake(&dir.join(format!("w.{seq}")));
+        }
+        return Ok(round.place);
+    }
+}
+
+/// Gives the lock back after an error, and says the error.
+fn unlock(dir: &Path, e: io::Error) -> io::Error {
+    let _ = fs::remove_file(dir.join("ledger.lock"));
+    e
+}
+
+/// A waiter sleeps on its FIFO: a line wakes it (never blocking here).
+fn wake(fifo: &Path) {
+    if !fs::symlink_metadata(fifo).is_ok_and(|m| m.file_type().is_fifo()) {
+        return;
+    }
+    if let Ok(mut f) = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
+        .open(fifo)
+    {
+        let _ = f.write_all(b"w\n");
+    }
+}
+
+/// Takes the lock: creates `ledger.lock` alone, with its owner's line. A
+/// lock held past [`STALE_AFTER`] by a process that is gone (or that names
+/// no owner twice in a row) is broken.
+fn lock(dir: &Path, owner: &str, facts: &Facts<'_>) -> io::Result<File> {
+    let path = dir.join("ledger.lock");
+    let mut since = Instant::now();
+    let mut tries: u32 = 0;
+    let mut no_owner = false;
+    loop {
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut file) => {
+                if let Err(e) = file.write_all(owner.as_bytes()) {
+                    return Err(unlock(dir, e));
+                }
+                return Ok(file);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        tries = tries.saturating_add(1);
+        if tries < 32 {
+            std::thread::yield_now();
+            continue;
+        }
+        std::thread::sleep(Duration::from_micros(500));
+        if since.elapsed() < STALE_AFTER {
+            continue;
+        }
+        since = Instant::now();
+        let text = fs::read_to_string(&path).unwrap_or_default();
+        let words: Vec<&str> = text.split_whitespace().collect();
+        let stale = match words.as_slice() {
+            ["lock", pid, start, boot, ..] => !facts.alive(pid, start, boot, "-"),
+            _ if no_owner => true,
+            _ => {
+                no_owner = true;
+                false
+            }
+        };
+        if stale {
+            let aside = dir.join(format!("ledger.stale.{}", std::process::id()));
+            if fs::rename(&path, &aside).is_ok() {
+                let _ = fs::remove_file(aside);
+            }
+        }
+    }
+}
+
+/// What a round learns of processes and job directories on this machine.
+struct Facts<'a> {
+    dir: &'a Path,
+    boot: &'a str,
+}
+
+/// Whether the processes a ledger's line names still run.
+trait Lives {
+    /// `ledger.sh`'s `lg_alive PID START BOOT` (`lboot`: the ledger's own
+    /// `boot` line, for `=`).
+    fn alive(&self, pid: &str, start: &str, boot: &str, lboot: &str) -> bool;
+    /// `ledger.sh`'s `lg_holder_alive SEQ PID START BOOT`.
+    fn holder_alive(&self, seq: &str, pid: &str, start: &str, boot: &str, lboot: &str) -> bool;
+}
+
+impl Lives for Facts<'_> {
+    fn alive(&self, pid: &str, start: &str, boot: &str, lboot: &str) -> bool {
+        let boot_ok = match boot {
+            "-" => true,
+            b if b == self.boot => true,
+            "=" => lboot == boot_word(self.boot) || self.boot.is_empty(),
+            _ => self.boot.is_empty(),
+        };
+        if !boot_ok {
+            return false;
+        }
+        let Ok(pid) = pid.parse::<u32>() else {
+            return false;
+        };
+        if start == "0" {
+            return Path::new(&format!("/proc/{pid}")).exists();
+        }
+        let Ok(start) = start.parse::<u64>() else {
+            return false;
+        };
+        fs::read(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| jobdir::parse_stat(&String::from_utf8_lossy(&s)))
+            .is_some_and(|s| s.start == start && s.state != 'Z')
+    }
+
+    /// Its supervisor runs, or else the command its directory's `pid` file
+    /// names (and no `state` yet).
+    fn holder_alive(&self, seq: &str, pid: &str, start: &str, boot: &str, lboot: &str) -> bool {
+        if self.alive(pid, start, boot, lboot) {
+            return true;
+        }
+        let Ok(named) = fs::read(self.dir.join(format!("d.{seq}"))) else {
+            return false;
+        };
+        let line = named.split(|&b| b == b'\n').next().unwrap_or_default();
+        let job = Path::new(std::ffi::OsStr::from_bytes(line));
+        if job.join(jobdir::STATE).exists() {
+            return false;
+        }
+        let Ok(pid_file) = fs::read(job.join(jobdir::PID)) else {
+            return false;
+        };
+        let text = String::from_utf8_lossy(&pid_file);
+        let (mut cmd, mut cstat) = (None, None);
+        for l in text.lines() {
+            match l.split_once(' ') {
+                Some(("cmd", v)) => cmd = Some(v.trim()),
+                Some(("cstat", v)) => cstat = Some(v),
+                _ => {}
+            }
+        }
+        let (Some(cmd), Some(cstat)) = (cmd, cstat) else {
+            return false;
+        };
+        let Some(stat) = jobdir::parse_stat(cstat) else {
+            return false;
+        };
+        self.alive(cmd, &stat.start.to_string(), boot, lboot)
+    }
+}
+
+/// One round's outcome.
+#[derive(Debug, PartialEq, Eq)]
+struct Round {
+    /// The new ledger.
+    text: String,
+    /// The newcomer's ticket.
+    seq: u64,
+    place: Place,
+    /// Whom to wake: those started, and the first of those left.
+    wake: Vec<u64>,
+    /// Purged jobs whose files go now.
+    sweep: Vec<u64>,
+}
+
+/// What is in use, as the holders' lines say.
+#[derive(Debug, Default)]
+struct Use {
+    cores: u64,
+    kib: u64,
+    /// `(name, taken)`.
+    tokens: Vec<(String, u64)>,
+    devices: Vec<String>,
+}
+
+fn num(field: &str) -> Option<u64> {
+    field.parse().ok()
+}
+
+impl Use {
+    /// `lg_use CORES MEM TOKENS DEVS`.
+    fn add(&mut self, cores: &str, kib: &str, tokens: &str, devices: &str) {
+        self.cores = self.cores.saturating_add(num(cores).unwrap_or(0));
+        self.kib = self.kib.saturating_add(num(kib).unwrap_or(0));
+        if tokens != "-" {
+            for t in tokens.split(',') {
+                if let Some((name, rest)) = t.split_once('=') {
+                    let k = rest.split_once('/').map_or(rest, |(k, _)| k);
+                    self.tokens.push((name.to_owned(), num(k).unwrap_or(0)));
+                }
+            }
+        }
+        if devices != "-" {
+            self.devices
+                .extend(devices.split(',').filter(|d| !d.is_empty()).map(str::to_owned));
+        }
+    }
+
+    /// `lg_fits CORES MEM CAPC CAPM TOKENS PLAN`: the devices it gets
+    /// (`-`: none) when it fits now.
+    fn fits(&self, f: &[&str]) -> Option<String> {
+        let (cores, kib, cap_c, cap_m) = (num(f[0])?, num(f[1])?, num(f[2])?, num(f[3])?);
+        if self.cores.saturating_add(cores) > cap_c {
+            return None;
+        }
+        if cap_m != 0 && self.kib.saturating_add(kib) > cap_m {
+            return None;
+        }
+        if f[4] != "-" {
+            for t in f[4].split(',') {
+                let (name, rest) = t.split_once('=')?;
+                let (k, count) = rest.split_once('/')?;
+                let used: u64 = self
+                    .tokens
+                    .iter()
+                    .filter(|(n, _)| *n == name)
+                    .map(|(_, k)| k)
+                    .sum();
+                if used.saturating_add(num(k)?) > num(count)? {
+                    return None;
+                }
+            }
+        }
+        if f[5] == "-" {
+            return Some("-".to_owned());
+        }
+        self.pick(f[5])
+    }
+
+    /// `lg_pick PLAN`: the first alternative whose every group finds its
+    /// count of free devices, taken in order.
+    fn pick(&self, plan: &str) -> Option<String> {
+        plan.split('|').find_map(|alt| {
+            let mut got: Vec<&str> = Vec::new();
+            for group in alt.split(';') {
+                let (k, list) = group.split_once('/').unwrap_or((group, group));
+                let mut k = num(k)?;
+                for d in list.split(',') {
+                    if k == 0 {
+                        break;
+                    }
+                    if self.devices.iter().any(|u| u == d) || got.contains(&d) {
+                        continue;
+                    }
+                    got.push(d);
+                    k -= 1;
+                }
+                if k != 0 {
+                    return None;
+                }
+            }
+            Some(got.join(","))
+        })
+    }
+}
+
+/// `ledger.sh`'s `lg_dispatch new`: reads the ledger, purges the dead,
+/// adds the newcomer last, starts in order what fits (a waiter that may
+/// not be overtaken any more blocks those after it), and renders the new
+/// ledger.
+fn dispatch(text: &str, job: &Newcomer<'_>, boot: &str, lives: &impl Lives) -> Round {
+    let bootw = boot_word(boot);
+    let (mut next, mut lboot) = (1_u64, "-");
+    let mut trash: Vec<String> = Vec::new();
+    let mut dead: Vec<String> = Vec::new();
+    let mut holders: Vec<String> = Vec::new();
+    let mut used = Use::default();
+    let mut waiters: Vec<Vec<String>> = Vec::new();
+    for line in text.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        match f.first().copied() {
+            Some("next") if f.len() > 1 => next = num(f[1]).unwrap_or(1),
+            Some("boot") if f.len() > 1 => lboot = f[1],
+            Some("x") => trash = f[1..].iter().map(|s| (*s).to_owned()).collect(),
+            Some("h") if f.len() >= 9 => {
+                if lives.holder_alive(f[1], f[2], f[3], f[4], lboot) {
+                    holders.push(f.join(" "));
+                    used.add(f[5], f[6], f[7], f[8]);
+                } else {
+                    dead.push(f[1].to_owned());
+                }
+            }
+            Some("w") if f.len() >= 13 => {
+                if lives.alive(f[2], f[3], f[4], lboot) {
+                    waiters.push(f[..13].iter().map(|s| (*s).to_owned()).collect());
+                } else {
+                    dead.push(f[1].to_owned());
+                }
+            }
+            Some("h" | "w") if f.len() > 1 => dead.push(f[1].to_owned()),
+            _ => {}
+        }
+    }
+    let seq = next;
+    next = next.saturating_add(1);
+    let mine = format!("w {seq} {} {} = {} 0", job.pid, job.start, job.need);
+    waiters.push(mine.split_whitespace().map(str::to_owned).collect());
+    let mut holders_new: Vec<String> = Vec::new();
+    let mut place = Place::Waits { seq };
+    let (mut g, mut block, mut started, mut keep, mut head) =
+        (0_u64, false, Vec::new(), Vec::new(), None);
+    for w in &waiters {
+        let fits = if block || w.len() < 13 {
+            None
+        } else {
+            let f: Vec<&str> = w[5..11].iter().map(String::as_str).collect();
+            used.fits(&f)
+        };
+        if let Some(got) = fits {
+            used.add(&w[5], &w[6], &w[9], &got);
+            holders_new.push(format!(
+                "h {} {} {} {} {} {} {} {got}",
+                w[1], w[2], w[3], w[4], w[5], w[6], w[9]
+            ));
+            if w[1] == seq.to_string() {
+                place = Place::Holds { seq, devices: got };
+            }
+            g += 1;
+            started.push(w[1].clone());
+        } else {
+            let over = w.get(12).and_then(|v| num(v)).unwrap_or(0);
+            let limit = w.get(11).and_then(|v| num(v)).unwrap_or(0);
+            if over >= limit {
+                block = true;
+            }
+            keep.push((w, g));
+            head.get_or_insert_with(|| w[1].clone());
+        }
+    }
+    let mut wake: Vec<u64> = started.iter().filter_map(|s| num(s)).collect();
+    wake.extend(head.as_deref().and_then(num));
+    trash.extend(dead);
+    let sweep = if trash.len() >= SWEEP_BATCH {
+        std::mem::take(&mut trash)
+            .iter()
+            .filter_map(|s| num(s))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut out = format!("next {next}\nboot {bootw}\nx {}\n", trash.join(" "));
+    for h in holders.iter().chain(&holders_new) {
+        out.push_str(h);
+        out.push('\n');
+    }
+    for (w, at) in keep {
+        let over = w.get(12).and_then(|v| num(v)).unwrap_or(0);
+        out.push_str(&w[..12].join(" "));
+        out.push_str(&format!(" {}\n", over + g - at));
+    }
+    Round {
+        text: out,
+        seq,
+        place,
+        wake,
+        sweep,
+    }
+}

@@ -151,6 +151,16 @@ lg_mine_is() {
 	:
 }
 
+# A waiter's line: whether it still runs (this job's own line does), asked
+# of those to start, the first left and one that may not be overtaken;
+# when it does not, it is purged.
+lg_due() {
+	[ "$2" = "$lg_seq" ] && return 0
+	lg_alive "$3" "$4" "$5" && return 0
+	lg_dead="$lg_dead $2"
+	return 1
+}
+
 # Under the lock: reads the ledger, purges the dead (and `lg_skip`), adds
 # this job when $1 is `new`, starts what fits in order, writes it back.
 # lg_started: those started; lg_wake: whom to wake (those, and the first
@@ -177,7 +187,9 @@ lg_dispatch() {
 				fi
 				;;
 			w)
-				if [ "$2" != "$lg_skip" ] && lg_alive "$3" "$4" "$5"; then
+				# A waiter is asked whether it runs only when that matters
+				# (lg_due): a round's cost does not grow with the queue.
+				if [ "$2" != "$lg_skip" ]; then
 					lg_w="$lg_w$lg_line$lg_nl"
 					lg_mine_is "$@"
 				else
@@ -199,10 +211,12 @@ lg_dispatch() {
 		IFS=$lg_IFS
 		set -- $lg_line
 		if [ -z "$lg_block" ] && lg_fits "$6" "$7" "$8" "$9" "${10}" "${11}"; then
-			lg_h="${lg_h}h $2 $3 $4 $5 $6 $7 ${10} $lg_got$lg_nl"
-			lg_use "$6" "$7" "${10}" "$lg_got"
-			lg_g=$((lg_g + 1)) lg_started="$lg_started $2"
-		else
+			if lg_due "$@"; then
+				lg_h="${lg_h}h $2 $3 $4 $5 $6 $7 ${10} $lg_got$lg_nl"
+				lg_use "$6" "$7" "${10}" "$lg_got"
+				lg_g=$((lg_g + 1)) lg_started="$lg_started $2"
+			fi
+		elif { [ -n "$lg_head" ] && [ "${13}" -lt "${12}" ]; } || lg_due "$@"; then
 			[ "${13}" -lt "${12}" ] || lg_block=1
 			lg_keep="$lg_keep$lg_line $lg_g$lg_nl"
 			[ -n "$lg_head" ] || lg_head=$2

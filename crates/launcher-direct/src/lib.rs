@@ -521,7 +521,20 @@ impl Inner {
             (Some(mut stdin), Some((ledger, need))) => process
                 .id()
                 .and_then(|pid| place(ledger, need, &job.dir, pid))
-                .is_some_and(|line| stdin.write_all(line.as_bytes()).is_ok()),
+                .is_some_and(|place| {
+                    stdin.write_all(place.line().as_bytes()).is_ok()
+                        && match place {
+                            take::Place::Holds { .. } => true,
+                            // Said at once (its script says it again):
+                            // whoever looks now sees it wait.
+                            take::Place::Waits { seq } => {
+                                let mut text = b"ledger ".to_vec();
+                                text.extend_from_slice(ledger.as_os_str().as_encoded_bytes());
+                                text.extend_from_slice(format!("\nseq {seq}\n").as_bytes());
+                                files.write(ledger::JOB_FILE, &text).is_ok()
+                            }
+                        }
+                }),
             _ => false,
         };
         if job.detach && !(placed && recorded) {
@@ -533,12 +546,16 @@ impl Inner {
             let in_line = job.dir.join(ledger::JOB_FILE);
             let state = job.dir.join(STATE);
             let since = Instant::now();
+            // (Its place taken here, its `pid` file is all it lacks.)
             while since.elapsed() < Duration::from_secs(10)
                 && process.try_wait()?.is_none()
-                && !this.connector.exists(&in_line)?
-                && files.pid_file()?.is_none_or(|p| p.command.is_none())
                 && !this.connector.exists(&state)?
             {
+                if let Some(pid) = files.pid_file()? {
+                    if placed || pid.command.is_some() || this.connector.exists(&in_line)? {
+                        break;
+                    }
+                }
                 // Recorded once it leads its session (`setsid` made it).
                 recorded = recorded || record_supervisor(&files, process.id(), true);
                 std::thread::sleep(Duration::from_millis(1));
@@ -586,18 +603,18 @@ impl Inner {
 }
 
 /// Takes the place in the ledger `dir` of the job in `job_dir` that the
-/// supervisor `pid` runs: the line its script reads, or `None` (its script
-/// then makes the round itself).
-fn place(dir: &Path, need: &str, job_dir: &Path, pid: u32) -> Option<String> {
-    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    let start = jobdir::parse_stat(&String::from_utf8_lossy(&stat))?.start;
+/// supervisor `pid` runs, or `None` (its script then makes the round
+/// itself).
+fn place(dir: &Path, need: &str, job_dir: &Path, pid: u32) -> Option<take::Place> {
+    let line = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let start = jobdir::parse_stat(&String::from_utf8_lossy(&line))?.start;
     let newcomer = take::Newcomer {
         dir: job_dir,
         pid,
         start,
         need,
     };
-    take::take(dir, &newcomer).ok().map(|p| p.line())
+    take::take(dir, &newcomer).ok()
 }
 
 /// Writes the first part of the `pid` file for the supervisor `pid` just

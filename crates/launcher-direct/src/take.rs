@@ -54,7 +54,10 @@ impl Place {
 /// (`ledger_dir.sh`'s rule, `$XDG_STATE_HOME/launch/ledger`); `None` when
 /// this process cannot tell which the job's script would take (the job
 /// sets `HOME` or `XDG_STATE_HOME` for itself, or neither is usable).
-pub(crate) fn ledger_dir(named: Option<&Path>, job_env: &[(std::ffi::OsString, std::ffi::OsString)]) -> Option<PathBuf> {
+pub(crate) fn ledger_dir(
+    named: Option<&Path>,
+    job_env: &[(std::ffi::OsString, std::ffi::OsString)],
+) -> Option<PathBuf> {
     if let Some(dir) = named {
         return Some(dir.to_path_buf());
     }
@@ -80,7 +83,10 @@ pub(crate) fn take(dir: &Path, job: &Newcomer<'_>) -> io::Result<Place> {
         .ok_or_else(|| io::Error::other("this process's identity is unknown"))?;
     fs::create_dir_all(dir)?;
     let owner = format!("lock {} {} {}\n", me.pid, me.start, boot_word(&me.boot));
-    let facts = Facts { dir, boot: &me.boot };
+    let facts = Facts {
+        dir,
+        boot: &me.boot,
+    };
     loop {
         let lock = lock(dir, &owner, &facts)?;
         let text = match fs::read(dir.join("ledger")) {
@@ -254,10 +260,10 @@ impl Lives for Facts<'_> {
         let (Some(cmd), Some(cstat)) = (cmd, cstat) else {
             return false;
         };
-        let Some(stat) = jobdir::parse_stat(cstat) else {
+        let Some(command) = jobdir::parse_stat(cstat) else {
             return false;
         };
-        self.alive(cmd, &stat.start.to_string(), boot, lboot)
+        self.alive(cmd, &command.start.to_string(), boot, lboot)
     }
 }
 
@@ -303,8 +309,12 @@ impl Use {
             }
         }
         if devices != "-" {
-            self.devices
-                .extend(devices.split(',').filter(|d| !d.is_empty()).map(str::to_owned));
+            self.devices.extend(
+                devices
+                    .split(',')
+                    .filter(|d| !d.is_empty())
+                    .map(str::to_owned),
+            );
         }
     }
 
@@ -366,6 +376,42 @@ impl Use {
     }
 }
 
+/// The purged jobs whose files go now: all of them, once there are
+/// [`SWEEP_BATCH`] (one sweep for many).
+fn sweep(trash: &mut Vec<String>) -> Vec<u64> {
+    if trash.len() < SWEEP_BATCH {
+        return Vec::new();
+    }
+    std::mem::take(trash)
+        .iter()
+        .filter_map(|s| num(s))
+        .collect()
+}
+
+/// The ledger's text: the next ticket, the boot, the purged whose files
+/// stay, the holders, then the waiters left (each with how many started
+/// after it, of the `g` started in all, added to its count of overtakes).
+fn render<'h>(
+    next: u64,
+    bootw: &str,
+    trash: &[String],
+    holders: impl Iterator<Item = &'h String>,
+    keep: &[(&Vec<String>, u64)],
+    g: u64,
+) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!("next {next}\nboot {bootw}\nx {}\n", trash.join(" "));
+    for h in holders {
+        out.push_str(h);
+        out.push('\n');
+    }
+    for (w, at) in keep {
+        let over = num(&w[12]).unwrap_or(0);
+        let _ = writeln!(out, "{} {}", w[..12].join(" "), over.saturating_add(g - at));
+    }
+    out
+}
+
 /// `ledger.sh`'s `lg_dispatch new`: reads the ledger, purges the dead,
 /// adds the newcomer last, starts in order what fits (a waiter that may
 /// not be overtaken any more blocks those after it), and renders the new
@@ -392,12 +438,9 @@ fn dispatch(text: &str, job: &Newcomer<'_>, boot: &str, lives: &impl Lives) -> R
                     dead.push(f[1].to_owned());
                 }
             }
+            // Asked whether it runs only when that matters (`lg_due`).
             Some("w") if f.len() >= 13 => {
-                if lives.alive(f[2], f[3], f[4], lboot) {
-                    waiters.push(f[..13].iter().map(|s| (*s).to_owned()).collect());
-                } else {
-                    dead.push(f[1].to_owned());
-                }
+                waiters.push(f[..13].iter().map(|s| (*s).to_owned()).collect());
             }
             Some("h" | "w") if f.len() > 1 => dead.push(f[1].to_owned()),
             _ => {}
@@ -411,27 +454,39 @@ fn dispatch(text: &str, job: &Newcomer<'_>, boot: &str, lives: &impl Lives) -> R
     let mut place = Place::Waits { seq };
     let (mut g, mut block, mut started, mut keep, mut head) =
         (0_u64, false, Vec::new(), Vec::new(), None);
+    let me = seq.to_string();
+    // `lg_due`: the newcomer runs; another is asked, and purged when gone.
+    let due = |w: &[String], dead: &mut Vec<String>| {
+        let alive = w[1] == me || lives.alive(&w[2], &w[3], &w[4], lboot);
+        if !alive {
+            dead.push(w[1].clone());
+        }
+        alive
+    };
     for w in &waiters {
-        let fits = if block || w.len() < 13 {
+        let fits = if block {
             None
         } else {
             let f: Vec<&str> = w[5..11].iter().map(String::as_str).collect();
             used.fits(&f)
         };
+        let over = num(&w[12]).unwrap_or(0);
+        let limit = num(&w[11]).unwrap_or(0);
         if let Some(got) = fits {
+            if !due(w, &mut dead) {
+                continue;
+            }
             used.add(&w[5], &w[6], &w[9], &got);
             holders_new.push(format!(
                 "h {} {} {} {} {} {} {} {got}",
                 w[1], w[2], w[3], w[4], w[5], w[6], w[9]
             ));
-            if w[1] == seq.to_string() {
+            if w[1] == me {
                 place = Place::Holds { seq, devices: got };
             }
             g += 1;
             started.push(w[1].clone());
-        } else {
-            let over = w.get(12).and_then(|v| num(v)).unwrap_or(0);
-            let limit = w.get(11).and_then(|v| num(v)).unwrap_or(0);
+        } else if (head.is_some() && over < limit) || due(w, &mut dead) {
             if over >= limit {
                 block = true;
             }
@@ -442,29 +497,147 @@ fn dispatch(text: &str, job: &Newcomer<'_>, boot: &str, lives: &impl Lives) -> R
     let mut wake: Vec<u64> = started.iter().filter_map(|s| num(s)).collect();
     wake.extend(head.as_deref().and_then(num));
     trash.extend(dead);
-    let sweep = if trash.len() >= SWEEP_BATCH {
-        std::mem::take(&mut trash)
-            .iter()
-            .filter_map(|s| num(s))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let mut out = format!("next {next}\nboot {bootw}\nx {}\n", trash.join(" "));
-    for h in holders.iter().chain(&holders_new) {
-        out.push_str(h);
-        out.push('\n');
-    }
-    for (w, at) in keep {
-        let over = w.get(12).and_then(|v| num(v)).unwrap_or(0);
-        out.push_str(&w[..12].join(" "));
-        out.push_str(&format!(" {}\n", over + g - at));
-    }
+    let sweep = sweep(&mut trash);
+    let text = render(
+        next,
+        bootw,
+        &trash,
+        holders.iter().chain(&holders_new),
+        &keep,
+        g,
+    );
     Round {
-        text: out,
+        text,
         seq,
         place,
         wake,
         sweep,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Processes named by pid: those listed run.
+    struct Running(&'static [&'static str]);
+
+    impl Lives for Running {
+        fn alive(&self, pid: &str, _: &str, _: &str, _: &str) -> bool {
+            self.0.contains(&pid)
+        }
+        fn holder_alive(&self, _: &str, pid: &str, start: &str, boot: &str, lboot: &str) -> bool {
+            self.alive(pid, start, boot, lboot)
+        }
+    }
+
+    fn newcomer(need: &'static str) -> Newcomer<'static> {
+        Newcomer {
+            dir: Path::new("/jobs/new"),
+            pid: 99,
+            start: 7,
+            need,
+        }
+    }
+
+    const TWO_CORES: &str = "1 0 2 0 - - 16";
+
+    #[test]
+    fn a_newcomer_holds_when_there_is_room_and_waits_last_when_not() {
+        let round = dispatch("", &newcomer(TWO_CORES), "b", &Running(&[]));
+        assert_eq!(
+            round.text, "next 2\nboot b\nx \nh 1 99 7 = 1 0 - -\n",
+            "an empty ledger"
+        );
+        assert_eq!(
+            round.place,
+            Place::Holds {
+                seq: 1,
+                devices: "-".into()
+            }
+        );
+        let full = "next 5\nboot b\nx \nh 3 10 1 = 1 0 - -\nh 4 11 1 = 1 0 - -\n";
+        let round = dispatch(full, &newcomer(TWO_CORES), "b", &Running(&["10", "11"]));
+        assert_eq!(round.place, Place::Waits { seq: 5 });
+        assert!(
+            round.text.ends_with("w 5 99 7 = 1 0 2 0 - - 16 0\n"),
+            "{}",
+            round.text
+        );
+        assert_eq!(round.wake, vec![5]);
+    }
+
+    #[test]
+    fn the_dead_give_their_share_back_and_are_swept_in_batches() {
+        let full = "next 5\nboot b\nx 1 2\nh 3 10 1 = 1 0 - -\nh 4 11 1 = 1 0 - -\n";
+        let round = dispatch(full, &newcomer(TWO_CORES), "b", &Running(&["11"]));
+        assert_eq!(
+            round.place,
+            Place::Holds {
+                seq: 5,
+                devices: "-".into()
+            }
+        );
+        assert!(round.text.contains("x 1 2 3\n"), "{}", round.text);
+        assert!(round.sweep.is_empty());
+        let many: Vec<String> = (1..40).map(|i| i.to_string()).collect();
+        let round = dispatch(
+            &format!("next 50\nx {}\n", many.join(" ")),
+            &newcomer(TWO_CORES),
+            "b",
+            &Running(&[]),
+        );
+        assert_eq!(round.sweep.len(), 39);
+        assert!(round.text.contains("x \n"), "{}", round.text);
+    }
+
+    #[test]
+    fn a_waiter_is_asked_only_when_it_would_start_or_leads() {
+        // A dead waiter at the head is purged; one behind a live head stays
+        // until it matters.
+        let text = "next 9\nboot b\nx \nh 1 10 1 = 2 0 - -\n\
+                    w 2 20 1 = 1 0 2 0 - - 16 0\nw 3 21 1 = 1 0 2 0 - - 16 0\n\
+                    w 4 22 1 = 1 0 2 0 - - 16 0\n";
+        let round = dispatch(text, &newcomer(TWO_CORES), "b", &Running(&["10", "21"]));
+        assert!(!round.text.contains("w 2 "), "{}", round.text);
+        assert!(
+            round.text.contains("w 3 21 1 = 1 0 2 0 - - 16 0\n"),
+            "{}",
+            round.text
+        );
+        assert!(
+            round.text.contains("w 4 22 1 = 1 0 2 0 - - 16 0\n"),
+            "{}",
+            round.text
+        );
+        assert_eq!(round.wake, vec![3]);
+    }
+
+    #[test]
+    fn devices_are_picked_from_the_free_ones_and_the_overtaken_block() {
+        let text = "next 3\nboot b\nx \nh 1 10 1 = 1 0 - cuda:0\n\
+                    w 2 20 1 = 8 0 8 0 - - 0 0\n";
+        // The waiter ahead does not fit and may not be overtaken (limit 0).
+        let round = dispatch(
+            text,
+            &newcomer("1 0 8 0 - 1/cuda:0,cuda:1 0"),
+            "b",
+            &Running(&["10", "20"]),
+        );
+        assert_eq!(round.place, Place::Waits { seq: 3 });
+        let text = "next 3\nboot b\nx \nh 1 10 1 = 1 0 - cuda:0\n";
+        let round = dispatch(
+            text,
+            &newcomer("1 0 8 0 - 1/cuda:0,cuda:1 0"),
+            "b",
+            &Running(&["10"]),
+        );
+        assert_eq!(
+            round.place,
+            Place::Holds {
+                seq: 3,
+                devices: "cuda:1".into()
+            }
+        );
     }
 }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use core_types::job::{Connector, ConnectorError, JobState};
 
 use crate::{
-    JobDirError, JobMeta, META, PID, PidFile, STATE, STATE_RESERVED, STATE_RESERVED_LEN, is_alive,
-    parse_pid_file, parse_state, state_line,
+    JobDirError, JobMeta, META, PID, PidFile, STATE, STATE_RESERVED_LEN, is_alive, parse_pid_file,
+    parse_state, state_line, state_written,
 };
 
 /// Reads a file; `None` when it does not exist (or is the `/proc` entry of
@@ -130,9 +130,11 @@ impl JobDir {
     }
 
     /// The state in a file of the `state` format (`name`), when it is
-    /// there; an error when it holds something else.
+    /// written ([`state_written`]: not the blanks of its reservation); an
+    /// error when it holds something else.
     pub fn state_file(&self, name: &str) -> Result<Option<JobState>, JobDirError> {
         self.read(name)?
+            .filter(|bytes| state_written(bytes))
             .map(|bytes| parse_state(&bytes, &self.path(name)))
             .transpose()
     }
@@ -147,28 +149,30 @@ impl JobDir {
         self.write(name, state_line(state).as_bytes())
     }
 
-    /// Writes the final state. The reserved space of the script's own
-    /// state ([`STATE_RESERVED`]) is given back first, so that it is
-    /// there for this write on a full disk, and none is left behind.
+    /// Writes the final state. The blank reservation of the script's own
+    /// state is given back first, so that its space is there for this
+    /// write on a full disk.
     pub fn write_state(&self, state: &JobState) -> Result<(), JobDirError> {
         self.unreserve_state();
         self.write_state_file(STATE, state)
     }
 
-    /// Reserves the space of the final state ([`STATE_RESERVED`]), so that
+    /// Reserves the space of the final state (a blank [`STATE`]), so that
     /// the job script can record the job's end even when the job fills its
     /// disk. Launchers call it at submission, before the job can run.
     pub fn reserve_state(&self) -> Result<(), JobDirError> {
-        let mut blanks = vec![b' '; STATE_RESERVED_LEN - 1];
-        blanks.push(b'\n');
-        self.write(STATE_RESERVED, &blanks)
+        self.write(STATE, &[b' '; STATE_RESERVED_LEN])
     }
 
-    /// Removes the reservation of [`JobDir::reserve_state`], when there is
-    /// one (a submission that failed, a state the launcher writes itself);
-    /// best effort.
+    /// Removes the reservation of [`JobDir::reserve_state`] when it is
+    /// still blank (a submission that failed, a state the launcher writes
+    /// itself); a written state stays. Best effort.
     pub fn unreserve_state(&self) {
-        let _ = self.connector.remove(&self.path(STATE_RESERVED));
+        if let Ok(Some(bytes)) = self.read(STATE) {
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                let _ = self.connector.remove(&self.path(STATE));
+            }
+        }
     }
 
     /// The `pid` file, once its first part is complete.

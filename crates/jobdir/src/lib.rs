@@ -8,8 +8,7 @@
 //! | [`PID`] `pid` | script | first thing: supervisor pid (the job's process group), boot id, its `/proc` stat line; then the command's pid and stat line ([`PidFile`]) |
 //! | [`STDOUT`], [`STDERR`] | command | its output (`stderr` also the supervisor's own complaints) |
 //! | [`CANCEL`], [`TIMEOUT`] | canceller, watchdog | markers |
-//! | [`STATE`] `state` | script (write, then rename), or the launcher | `exited N`, `exited N nospace`, `timeout N`, `cancelled N`, `lost`, `error TEXT` ([`parse_state`]) |
-//! | [`STATE_RESERVED`] `state.reserved` | launcher at submission, script at start when missing | blanks: the space of `state`, which the script overwrites in place and renames to `state`, so that a full disk never loses the exit code |
+//! | [`STATE`] `state` | launcher at submission (blanks: the state's space, reserved), then the script (its line over them, in one write), or the launcher | `exited N`, `exited N nospace`, `timeout N`, `cancelled N`, `lost`, `error TEXT` ([`parse_state`]); blanks until the job ended ([`state_written`]) |
 //!
 //! A launcher may add files of its own (the Slurm launcher's job id, ...).
 //! Every file goes through a [`Connector`](core_types::job::Connector), so
@@ -50,7 +49,7 @@ pub use process::{
     parse_stat, spawned_pid_file, this_process,
 };
 pub use script::{ScriptSpec, job_script};
-pub use state::{parse_state, state_line};
+pub use state::{parse_state, state_line, state_written};
 
 /// The environment variable holding a job's directory, set for its
 /// command by every launcher.
@@ -62,15 +61,14 @@ pub const SCRIPT: &str = "job.sh";
 pub const META: &str = "job.json";
 /// The supervisor's identity, written first thing, then the command's.
 pub const PID: &str = "pid";
-/// The final state.
+/// The final state. Made at submission as [`STATE_RESERVED_LEN`] blanks
+/// (the state's space, reserved: a job that fills its disk still records
+/// its end over them, in place, with no block to allocate); the job ended
+/// once it holds a line ([`state_written`]).
 pub const STATE: &str = "state";
-/// The final state's space, reserved before the job runs: the script
-/// writes its state line over it in place (no new block needed, so a job
-/// that fills its disk still records its end), then renames it to
-/// [`STATE`].
-pub const STATE_RESERVED: &str = "state.reserved";
-/// The size of [`STATE_RESERVED`]: blanks, then a newline; the script cuts
-/// what is left of them after the state line it writes over them.
+/// The size of the blank [`STATE`] a launcher makes at submission, and of
+/// the state the script writes (its line, padded with blanks, then a
+/// newline), in one write.
 pub const STATE_RESERVED_LEN: usize = 64;
 /// The command's standard output.
 pub const STDOUT: &str = "stdout";

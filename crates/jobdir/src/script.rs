@@ -63,19 +63,21 @@ fn push_quoted(out: &mut Vec<u8>, word: &OsStr) -> Result<(), JobDirError> {
 }
 
 /// The script's start, after its variables: `finish`, the reservation of
-/// the state's space, the `pid` file (`@PAD@`: the reservation's blanks).
+/// the state's space, the `pid` file (`@LEN@`: the state's size, `@PAD@`
+/// one less).
 const START: &str = r#"
 u= roomy= state_note=
 { while read -r k v; do [ "$k" = Umask: ] && u=$v && break; done < "/proc/$$/status"; } 2> /dev/null
 [ -n "$u" ] || u=$(umask)
 umask 077
 exec 2>> "$d/stderr"
-# The state line goes over the space reserved for it (in place: no block
-# to allocate on a full disk), the blanks after it are cut (which frees
-# space, never takes it), and it becomes `state`; without a reservation,
-# through a temporary file. Nothing is left behind. When the end-of-job
-# probe has just found room on the disk (`roomy`), the reservation is
-# rewritten whole instead: no process to start but the rename.
+# The state is the reservation's size, @LEN@ bytes: its line padded with
+# blanks, then a newline; a reader takes it for written once it is whole
+# (it ends with the newline, written last). When the end-of-job probe has
+# just found room on the disk (`roomy`), it is rewritten whole, in one
+# write; else its line goes over the reserved blanks in place (no block
+# to allocate on a full disk), and what the probe added is cut. A line too
+# long for it goes through a temporary file. Nothing is left behind.
 # A launcher's `before_command` may set `state_note`: a line written after
 # the state's.
 finish() {
@@ -83,24 +85,26 @@ finish() {
 	line=$1
 	[ -n "${state_note:-}" ] && line="$1
 $state_note"
-	if [ -n "${roomy:-}" ] &&
-		{ printf '%s\n' "$line" > "$d/state.reserved"; } 2> /dev/null; then
-		LC_ALL=C exec mv -f "$d/state.reserved" "$d/state"
-	fi
-	if [ -f "$d/state.reserved" ] &&
-		{ printf '%s\n' "$line" 1<> "$d/state.reserved"; } 2> /dev/null; then
-		dd if=/dev/null of="$d/state.reserved" bs=1 seek=$((${#line} + 1)) 2> /dev/null
-		LC_ALL=C exec mv -f "$d/state.reserved" "$d/state"
+	if [ "${#line}" -lt @LEN@ ]; then
+		if [ -n "${roomy:-}" ] &&
+			{ printf '%-@PAD@s\n' "$line" > "$d/state"; } 2> /dev/null; then
+			exit 0
+		fi
+		if [ -f "$d/state" ] &&
+			{ printf '%-@PAD@s\n' "$line" 1<> "$d/state"; } 2> /dev/null; then
+			dd if=/dev/null of="$d/state" bs=1 seek=@LEN@ 2> /dev/null
+			exit 0
+		fi
 	fi
 	if { printf '%s\n' "$line" > "$d/state.tmp.$$"; } 2> /dev/null; then
 		LC_ALL=C exec mv -f "$d/state.tmp.$$" "$d/state"
 	fi
-	rm -f "$d/state.tmp.$$" "$d/state.reserved"
+	rm -f "$d/state.tmp.$$"
 	printf 'launch: cannot write %s (%s)\n' "$d/state" "$1" >&2
 	exit "${2:-0}"
 }
-[ -e "$d/state.reserved" ] || { printf '%@PAD@s\n' '' > "$d/state.reserved"; } 2> /dev/null ||
-	rm -f "$d/state.reserved"
+[ -e "$d/state" ] || { printf '%@LEN@s' '' > "$d/state"; } 2> /dev/null ||
+	rm -f "$d/state"
 [ -e "$d/cancel" ] && finish 'cancelled' 1
 { read -r self < "/proc/$$/stat"; } 2> /dev/null || self=
 { read -r boot < /proc/sys/kernel/random/boot_id; } 2> /dev/null || boot=
@@ -165,9 +169,9 @@ elif [ -e "$d/timeout" ]; then
 fi
 # A full disk may have cut the command's output short: a block written
 # tells (the shell does not say which error a write met). The block goes
-# at the end of the state's reservation, which `finish` then rewrites or
-# cuts: nothing to remove.
-if { printf '%4096s' '' >> "$d/state.reserved"; } 2> /dev/null; then
+# at the end of the state's blank reservation, which `finish` then
+# rewrites or cuts: nothing to remove.
+if { printf '%4096s' '' >> "$d/state"; } 2> /dev/null; then
 	nospace= roomy=1
 else
 	nospace=' nospace' roomy=
@@ -183,8 +187,8 @@ finish "exited $code$nospace" "$code"
 /// runs the command in it, so that the whole tree can be signalled at once,
 /// records its own and the command's pid and start time, enforces the time
 /// limit with a watchdog (TERM to the group, KILL after the grace period),
-/// and when the command ends writes its exit code to `state` through a
-/// rename, whoever is watching. When the group is killed, the script goes
+/// and when the command ends writes its exit code to `state`, in one write
+/// of the reserved size, whoever is watching. When the group is killed, the script goes
 /// with it; the `cancel` and `timeout` markers then tell the end.
 ///
 /// Run as `sh job.sh spawned [HOW]`, it takes the first part of the `pid` file
@@ -205,8 +209,8 @@ pub fn job_script(spec: &ScriptSpec<'_>) -> Result<Vec<u8>, JobDirError> {
 # Job script of launch's direct launcher (format 1). It runs the command\n\
 # below in its process group (this shell leads it), records pids and start\n\
 # times in `pid`, stops the group past the time limit (TERM, then KILL after\n\
-# the grace period), and writes the exit code to `state` (write, then\n\
-# rename) when the command ends.\n\
+# the grace period), and writes the exit code to `state` (one write over\n\
+# its blanks) when the command ends.\n\
 # Run it again by hand with: sh job.sh\n\
 spawned=${1-} how=${2-}\n\
 d=",
@@ -230,7 +234,13 @@ d=",
     s.extend_from_slice(b"cwd=");
     push_quoted(&mut s, spec.cwd.as_os_str())?;
     let pad = (crate::STATE_RESERVED_LEN - 1).to_string();
-    s.extend_from_slice(START.replace("@PAD@", &pad).as_bytes());
+    let len = crate::STATE_RESERVED_LEN.to_string();
+    s.extend_from_slice(
+        START
+            .replace("@PAD@", &pad)
+            .replace("@LEN@", &len)
+            .as_bytes(),
+    );
     s.extend_from_slice(spec.before_command);
     s.extend_from_slice(RUN);
     Ok(s)

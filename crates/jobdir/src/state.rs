@@ -10,6 +10,17 @@ use crate::JobDirError;
 /// its directory (`exited 1 nospace`).
 pub(crate) const NO_SPACE_WORD: &str = "nospace";
 
+/// Whether a `state` file's bytes say the job ended: a line that is not
+/// blank, whole (the file ends with a newline). The blanks of the
+/// reservation, and a state being written, say it did not (yet).
+pub fn state_written(text: &[u8]) -> bool {
+    text.ends_with(b"\n")
+        && text
+            .split(|&b| b == b'\n')
+            .next()
+            .is_some_and(|line| !line.iter().all(u8::is_ascii_whitespace))
+}
+
 /// Reads a `state` file.
 pub fn parse_state(text: &[u8], path: &Path) -> Result<JobState, JobDirError> {
     let text = String::from_utf8_lossy(text);
@@ -92,6 +103,11 @@ mod tests {
             parse_state(format!("{:<63}\n", "exited 1 nospace").as_bytes(), path).unwrap(),
             JobState::Failed(FailReason::NoSpace(1))
         );
+        assert!(state_written(format!("{:<63}\n", "exited 0").as_bytes()));
+        assert!(state_written(b"cancelled\n"));
+        for not_yet in [&b""[..], &[b' '; 64][..], b"exited 1", b"exit      ", b"\n"] {
+            assert!(!state_written(not_yet), "{not_yet:?}");
+        }
         for bad in ["exited", "exited x", "exited 1 full", "exited 1 nospace x"] {
             assert!(parse_state(bad.as_bytes(), path).is_err(), "{bad}");
         }

@@ -93,10 +93,13 @@ fn times(connector: &dyn Connector, dir: &Path) -> (Option<SystemTime>, Option<S
     if connector.name() != "local" {
         return (None, None);
     }
-    (
-        modified(&dir.join(jobdir::PID)),
-        modified(&dir.join(jobdir::STATE)),
-    )
+    // Its `state` is blank (reserved) until the job ends.
+    let state = dir.join(jobdir::STATE);
+    let ended = std::fs::read(&state)
+        .is_ok_and(|bytes| jobdir::state_written(&bytes))
+        .then(|| modified(&state))
+        .flatten();
+    (modified(&dir.join(jobdir::PID)), ended)
 }
 
 /// A row whose state is yet to be known.

@@ -56,8 +56,11 @@ lg_holder_alive() {
 	lg_alive "$2" "$3" "$4" && return 0
 	lg_dir=
 	{ read -r lg_dir < "$L/d.$1"; } 2> /dev/null || return 1
-	# Its script wrote the end: the command is gone.
-	[ ! -e "$lg_dir/state" ] || return 1
+	# Its script wrote the end (a line over the state's blanks): the
+	# command is gone.
+	lg_x=
+	{ read -r lg_x < "$lg_dir/state"; } 2> /dev/null
+	[ -z "$lg_x" ] || return 1
 	lg_c= lg_cs=
 	{
 		while read -r lg_k lg_v; do

@@ -61,7 +61,7 @@ use core_types::job::{
 use core_types::{AcceleratorKind, HostSpec};
 
 use follow::JobDir;
-use jobdir::{JobDirError, JobMeta, LauncherMeta, META, SCRIPT, STATE, STDERR};
+use jobdir::{JobDirError, JobMeta, LauncherMeta, META, SCRIPT, STDERR};
 use sched::{Capacity, Device, Need, Queue};
 
 /// The environment variable listing a job's devices (`cuda:0,rocm:1`).
@@ -544,12 +544,11 @@ impl Inner {
             // whose submitter vanished before it started, and jobs
             // submitted one after the other wait in that order.
             let in_line = job.dir.join(ledger::JOB_FILE);
-            let state = job.dir.join(STATE);
             let since = Instant::now();
             // (Its place taken here, its `pid` file is all it lacks.)
             while since.elapsed() < Duration::from_secs(10)
                 && process.try_wait()?.is_none()
-                && !this.connector.exists(&state)?
+                && files.final_state()?.is_none()
             {
                 if let Some(pid) = files.pid_file()? {
                     if placed || pid.command.is_some() || this.connector.exists(&in_line)? {

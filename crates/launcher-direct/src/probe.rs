@@ -35,7 +35,9 @@ while IFS= read -r line; do
 		if [ -n "$dir" ]; then
 			started=$(date -r "$dir/pid" +%s 2> /dev/null || date -r "$L/d.$2" +%s 2> /dev/null) || started=-
 			limit=$(sed -n 's/.*"time_limit_s": *\([0-9][0-9]*\).*/\1/p' "$dir/job.json" 2> /dev/null)
-			[ ! -e "$dir/state" ] || ended=1
+			st=
+			{ read -r st < "$dir/state"; } 2> /dev/null
+			[ -z "$st" ] || ended=1
 		fi
 		printf 't %s %s %s %s\n' "$2" "${started:--}" "${limit:--}" "$ended"
 		;;

@@ -242,7 +242,8 @@ impl Lives for Facts<'_> {
         };
         let line = named.split(|&b| b == b'\n').next().unwrap_or_default();
         let job = Path::new(std::ffi::OsStr::from_bytes(line));
-        if job.join(jobdir::STATE).exists() {
+        // Its script wrote the end: the command is gone.
+        if fs::read(job.join(jobdir::STATE)).is_ok_and(|s| !s.iter().all(u8::is_ascii_whitespace)) {
             return false;
         }
         let Ok(pid_file) = fs::read(job.join(jobdir::PID)) else {

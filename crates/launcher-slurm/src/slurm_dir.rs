@@ -185,12 +185,12 @@ impl JobDir {
         let Some(bytes) = self.files.read(name)? else {
             return Ok(None);
         };
-        match parse_state(&bytes, &self.files.path(name)) {
-            Ok(state) => Ok(Some((state, bytes))),
-            // Being written by a non-atomic copy: not there yet.
-            Err(_) if bytes.is_empty() => Ok(None),
-            Err(e) => Err(e.into()),
+        // Its reservation's blanks, or being written (in place, or by a
+        // non-atomic copy): not there yet.
+        if !jobdir::state_written(&bytes) {
+            return Ok(None);
         }
+        Ok(Some((parse_state(&bytes, &self.files.path(name))?, bytes)))
     }
 
     /// Records the final state (best effort for callers: a read-only job

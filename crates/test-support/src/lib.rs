@@ -185,8 +185,7 @@ pub mod spec;
 pub mod tmpfs;
 
 /// Temporary files a writer may leave in `dir` when a write fails: the
-/// connector's (`.launch-write.*`), the job script's (`state.tmp.*`), and
-/// the reservation of the state's space.
+/// connector's (`.launch-write.*`) and the job script's (`state.tmp.*`).
 pub fn leftovers(dir: &std::path::Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
@@ -197,7 +196,6 @@ pub fn leftovers(dir: &std::path::Path) -> Vec<String> {
             name.starts_with(".launch-write.")
                 || name.starts_with("state.tmp.")
                 || name.contains(".tmp.")
-                || name == "state.reserved"
         })
         .collect()
 }

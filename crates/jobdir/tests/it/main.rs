@@ -175,8 +175,9 @@ fn the_script_writes_its_state_over_the_reservation() {
         .unwrap();
     assert!(status.success(), "{status}");
     assert_eq!(
-        std::fs::read(tmp.path().join(jobdir::STATE)).unwrap(),
-        b"exited 3\nrun 2\n"
+        std::fs::read_to_string(tmp.path().join(jobdir::STATE)).unwrap(),
+        format!("{:<63}\n", "exited 3\nrun 2"),
+        "one write of the reserved size"
     );
     assert_eq!(
         dir.final_state().unwrap(),

@@ -100,7 +100,9 @@ fn a_supervisor_slow_to_start_is_never_taken_for_lost() {
     let before = status(home.path(), &dir);
     // The gate opens: the supervisor runs, the job ends as it should.
     std::fs::write(&gate, "go\n").unwrap();
-    test_support::eventually("the job ends", || dir.join("state").exists());
+    test_support::eventually("the job ends", || {
+        jobdir::state_written(&std::fs::read(dir.join("state")).unwrap_or_default())
+    });
     let after = status(home.path(), &dir);
     assert_eq!(after["state"], "done", "{after}");
     assert_eq!(

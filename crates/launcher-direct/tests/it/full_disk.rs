@@ -44,7 +44,10 @@ fn a_job_that_ends_with_space_left_is_done() {
         return;
     };
     assert_eq!(job.wait().unwrap(), JobState::Done);
-    assert_eq!(std::fs::read(dir.join("state")).unwrap(), b"exited 0\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("state")).unwrap(),
+        format!("{:<63}\n", "exited 0")
+    );
     assert_eq!(leftovers(&dir), Vec::<String>::new());
 }
 
@@ -80,7 +83,7 @@ fn without_its_reservation_a_job_on_a_full_disk_leaves_no_temporary_file() {
     // The job takes its state's space back, then fills the disk: the
     // script's fallback cannot write the state, and cleans up.
     let Some((_fs, dir, job)) = on_a_small_disk(
-        "rm -f \"$LAUNCH_JOB_DIR/state.reserved\"; head -c 5000000 /dev/zero > ../fill; exit 3",
+        "rm -f \"$LAUNCH_JOB_DIR/state\"; head -c 5000000 /dev/zero > ../fill; exit 3",
     ) else {
         return;
     };

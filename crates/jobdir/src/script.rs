@@ -31,7 +31,9 @@ pub struct ScriptSpec<'a> {
     /// exports reaches the command. It may set `state_note`, a line the script writes
     /// after the state line (the Slurm launcher: `run N`, the run of a
     /// requeued job that wrote it); readers of the state read its first
-    /// line alone. The script's second argument is `$how`, for it.
+    /// line alone. The script's second argument is `$how`, for it. It may
+    /// run the command at once with `run_job "$@"` (which never returns),
+    /// so that the shell reads nothing after it.
     pub before_command: &'a [u8],
 }
 
@@ -125,9 +127,12 @@ fi
 umask "$u"
 "#;
 
-/// The script's end, after the launcher's `before_command`: the command,
-/// the watchdog, the state.
+/// The script's end, before the launcher's `before_command`: the command,
+/// the watchdog, the state, as the function `run_job`, which the script
+/// calls with the command's words after `before_command` (or which that
+/// calls itself); it never returns.
 const RUN: &[u8] = br#"
+run_job() {
 umask 077
 cd "$cwd" 2> /dev/null || {
 	printf 'launch: cannot change directory to %s\n' "$cwd" >> "$d/stderr"
@@ -177,6 +182,7 @@ else
 	nospace=' nospace' roomy=
 fi
 finish "exited $code$nospace" "$code"
+}
 "#;
 
 /// The job script. Every word of the command, every environment value and
@@ -241,8 +247,9 @@ d=",
             .replace("@LEN@", &len)
             .as_bytes(),
     );
-    s.extend_from_slice(spec.before_command);
     s.extend_from_slice(RUN);
+    s.extend_from_slice(spec.before_command);
+    s.extend_from_slice(b"run_job \"$@\"\n");
     Ok(s)
 }
 

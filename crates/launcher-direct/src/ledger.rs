@@ -22,6 +22,10 @@ use crate::sched::Need;
 /// The protocol.
 const PROTOCOL: &str = include_str!("ledger.sh");
 
+/// The job's place, when the process that started it says it
+/// (`lg_export` too, which the protocol uses).
+const TOLD: &str = include_str!("ledger_told.sh");
+
 /// The `sh` function `lg_default_dir`: where the ledger is when no
 /// directory is named (the protocol's and the probe's one rule).
 pub(crate) const DEFAULT_DIR: &str = include_str!("ledger_dir.sh");
@@ -97,6 +101,7 @@ pub(crate) fn snippet(ask: &Ask<'_>) -> Result<Vec<u8>, DirectError> {
         )
         .as_bytes(),
     );
+    s.extend_from_slice(TOLD.as_bytes());
     s.extend_from_slice(DEFAULT_DIR.as_bytes());
     s.extend_from_slice(PROTOCOL.as_bytes());
     s.extend_from_slice(b"ledger_take\n");

@@ -380,30 +380,6 @@ lg_wait() {
 	exec 3<&-
 }
 
-# DEVS: the job's devices, in its environment.
-lg_export() {
-	[ "$1" != - ] || set -- ''
-	export LAUNCH_ACCELERATORS="$1"
-	# KIND=VAR lists the host's index of each device of that kind; KIND#=VAR
-	# numbers them from 0 instead.
-	for lg_kv in $lg_kinds; do
-		lg_k=${lg_kv%%=*} lg_list= lg_i=0
-		IFS=,
-		for lg_dv in $1; do
-			case $lg_dv in
-			"${lg_k%#}":*)
-				case $lg_k in
-				*'#') lg_dv=:$lg_i lg_i=$((lg_i + 1)) ;;
-				esac
-				lg_list="$lg_list${lg_list:+,}${lg_dv#*:}"
-				;;
-			esac
-		done
-		IFS=$lg_IFS
-		export "${lg_kv#*=}=$lg_list"
-	done
-}
-
 ledger_take() {
 	set -f
 	lg_IFS=$IFS lg_nl='
@@ -421,14 +397,14 @@ ledger_take() {
 	else
 		lg_start=0
 	fi
-	lg_skip= lg_seq=
-	# Started as `sh job.sh spawned stdin`: the process that started it took
-	# its place (`h SEQ DEVS`: it holds; `w SEQ -`: it waits) and says so on
-	# standard input; when it said nothing, the round finds that place, or
-	# makes one.
-	if [ "${how:-}" = stdin ] && read -r lg_k lg_seq lg_devs; then
-		[ "$lg_k" = h ] || lg_wait
+	lg_skip=
+	# Told it waits (`ledger_told.sh`): with that ticket. Started as `sh
+	# job.sh spawned stdin` and told nothing: the round finds the place the
+	# process that started it took, or makes one.
+	if [ -n "$lg_told" ]; then
+		lg_wait
 	else
+		lg_seq=
 		lg_mode=new
 		[ "${how:-}" = stdin ] && lg_mode=adopt lg_seq=
 		lg_round "$lg_mode"

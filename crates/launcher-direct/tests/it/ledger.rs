@@ -325,3 +325,42 @@ fn requests_that_never_fit_are_refused_at_once() {
     assert!(report(&err).contains("accelerator"), "{}", report(&err));
     assert!(!work.path().join("big/job.json").exists());
 }
+
+/// A supervisor whose launcher said nothing on its standard input (it died
+/// between the start and its word) takes its place in the ledger itself,
+/// and gives it back at its end.
+#[test]
+fn a_supervisor_told_nothing_takes_its_place_itself() {
+    let work = tempfile::tempdir().unwrap();
+    let ledger = work.path().join("ledger");
+    let l = on(&ledger, 1, 0, &[]);
+    let dir = work.path().join("job");
+    assert_eq!(
+        l.submit(sh(&dir, "echo once >> runs"))
+            .unwrap()
+            .wait()
+            .unwrap(),
+        JobState::Done
+    );
+    // Its script again, as its launcher starts it, told nothing.
+    for name in ["pid", "state"] {
+        std::fs::remove_file(dir.join(name)).unwrap();
+    }
+    let status = std::process::Command::new("sh")
+        .args([
+            dir.join("job.sh").as_os_str(),
+            "spawned".as_ref(),
+            "stdin".as_ref(),
+        ])
+        .stdin(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    assert_eq!(read(dir.join("runs")), "once\nonce\n");
+    assert_eq!(state(&dir), JobState::Done);
+    // The share came back: the next job runs.
+    let next = submit_sh(&l, work.path(), "next", "true");
+    assert_eq!(next.wait().unwrap(), JobState::Done);
+    let text = read(ledger.join("ledger"));
+    assert!(text.contains("next 4\n"), "three tickets taken: {text}");
+}

@@ -445,7 +445,10 @@ fn a_directory_with_a_backslash_runs_there() {
         "Slurm's own output is there"
     );
     // The state says which run wrote it (the first: 0).
-    assert_eq!(read(&dir, "state"), b"exited 4\nrun 0\n");
+    assert_eq!(
+        read(&dir, "state"),
+        format!("{:<63}\n", "exited 4\nrun 0").into_bytes()
+    );
     let dirs = [work.join("array\\0 %a"), work.join("array\\1 %a")];
     let jobs: Vec<Job> = dirs
         .iter()

@@ -2,6 +2,12 @@
 //! `launch` binary (release build; `--debug`: the debug one, for a quick
 //! look), best of a few runs each.
 //!
+//! Run it on a quiet file system: on ext4 without a journal (this
+//! project's test machines), each file made in the five minutes after many
+//! were removed nearby scans past them (about 0.5 ms a file after a
+//! `rm -rf` of 10,000 job directories), which no change here can avoid;
+//! the benchmark removes its own files last.
+//!
 //! - `launch run "cpu(cores=1)" -- true` end to end (target: under 100 ms);
 //! - `launch list --json` (and the table) over 10,000 jobs that ended
 //!   (target: under 1 s);
@@ -202,31 +208,37 @@ fn slurm(bin: &Path, work: &Path) -> Result<()> {
         &state,
         &["generate", "slurm", "-o", config.to_str().context("UTF-8")?],
     )?;
-    let dir = work.join("slurm-array");
     let range = format!("1-{SLURM_TASKS}");
-    let (took, _) = timed(
-        bin,
-        &state,
-        &[
-            "run",
-            "--config",
-            config.to_str().context("UTF-8")?,
-            "--detach",
-            "--array",
-            &range,
-            "--job-dir",
-            dir.to_str().context("UTF-8")?,
-            "duration=1m",
-            "--",
-            "true",
-        ],
-    )?;
-    // The array's Slurm id is in its first task's directory.
-    let id = std::fs::read_to_string(dir.join("1/array-id"))?;
     let bin_dir = std::env::var("LAUNCH_TEST_SLURM_BIN").unwrap_or_else(|_| "/usr/bin".into());
-    let _ = Command::new(Path::new(&bin_dir).join("scancel"))
-        .arg(id.trim())
-        .status();
+    let mut round = 0;
+    let (took, ()) = best(3, || {
+        round += 1;
+        let dir = work.join(format!("slurm-array-{round}"));
+        let (took, _) = timed(
+            bin,
+            &state,
+            &[
+                "run",
+                "--config",
+                config.to_str().context("UTF-8")?,
+                "--detach",
+                "--array",
+                &range,
+                "--job-dir",
+                dir.to_str().context("UTF-8")?,
+                "duration=1m",
+                "--",
+                "true",
+            ],
+        )?;
+        // The array's Slurm id is in its first task's directory: submitted.
+        let id = std::fs::read_to_string(dir.join("1/array-id"))
+            .with_context(|| format!("the array in {} was not submitted", dir.display()))?;
+        let _ = Command::new(Path::new(&bin_dir).join("scancel"))
+            .arg(id.trim())
+            .status();
+        Ok((took, ()))
+    })?;
     println!(
         "an array of {SLURM_TASKS} tasks submitted to Slurm (directories and sbatch): {:.3} s (target < 1 s)",
         took.as_secs_f64()

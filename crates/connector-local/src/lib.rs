@@ -27,9 +27,9 @@
 //! ```
 
 use std::ffi::OsString;
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -74,6 +74,47 @@ fn setsid_program() -> Option<&'static Path> {
         .as_deref()
 }
 
+/// Where programs named without a `/` were found ([`on_path`]).
+fn found() -> &'static std::sync::Mutex<std::collections::HashMap<OsString, PathBuf>> {
+    static FOUND: OnceLock<std::sync::Mutex<std::collections::HashMap<OsString, PathBuf>>> =
+        OnceLock::new();
+    FOUND.get_or_init(Default::default)
+}
+
+/// Where a program named without a `/` is on this process's `PATH` (an
+/// executable file), found once and kept: each spawn of it then skips
+/// the search, which fails once per directory before it (an `execve`
+/// each). `None`: named with a `/`, or not found (the spawn searches).
+fn on_path(program: &std::ffi::OsStr) -> Option<PathBuf> {
+    if program.is_empty() || program.as_encoded_bytes().contains(&b'/') {
+        return None;
+    }
+    if let Some(path) = found().lock().ok()?.get(program) {
+        return Some(path.clone());
+    }
+    let path = std::env::var_os("PATH")?;
+    // A relative directory is the child's own working directory's: left
+    // to the spawn.
+    if std::env::split_paths(&path).any(|dir| !dir.is_absolute()) {
+        return None;
+    }
+    let hit = std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| {
+            fs::metadata(candidate).is_ok_and(|m| m.is_file() && m.mode() & 0o111 != 0)
+                && nix::unistd::access(candidate.as_path(), nix::unistd::AccessFlags::X_OK).is_ok()
+        })?;
+    found().lock().ok()?.insert(program.to_owned(), hit.clone());
+    Some(hit)
+}
+
+/// Forgets where [`on_path`] found `program`: whether it was kept.
+fn forget(program: &std::ffi::OsStr) -> bool {
+    found()
+        .lock()
+        .is_ok_and(|mut found| found.remove(program).is_some())
+}
+
 fn stdio(spec: &StdioSpec, input: bool) -> Result<Stdio, ConnectorError> {
     Ok(match spec {
         StdioSpec::Inherit => Stdio::inherit(),
@@ -112,7 +153,22 @@ fn command(spec: &ProcessSpec) -> Result<Command, ConnectorError> {
         cmd.arg(&spec.program);
         cmd
     } else {
-        let mut cmd = Command::new(&spec.program);
+        // Found once on this process's `PATH` (the spec's own `PATH`
+        // searched by the spawn), and run under the name it was given.
+        let found = spec
+            .env
+            .iter()
+            .all(|(name, _)| name != "PATH")
+            .then(|| on_path(&spec.program))
+            .flatten();
+        let mut cmd = match found {
+            Some(path) => {
+                let mut cmd = Command::new(path);
+                cmd.arg0(&spec.program);
+                cmd
+            }
+            None => Command::new(&spec.program),
+        };
         cmd.process_group(0);
         cmd
     };
@@ -231,12 +287,15 @@ impl Connector for LocalConnector {
     }
 
     fn spawn(&self, spec: &ProcessSpec) -> Result<Box<dyn Process>, ConnectorError> {
-        let child = command(spec)?
-            .spawn()
-            .map_err(|source| ConnectorError::Spawn {
-                program: spec.display_command(),
-                source,
-            })?;
+        let mut spawned = command(spec)?.spawn();
+        // Where it was found, it is no more: searched again.
+        if spawned.is_err() && forget(&spec.program) {
+            spawned = command(spec)?.spawn();
+        }
+        let child = spawned.map_err(|source| ConnectorError::Spawn {
+            program: spec.display_command(),
+            source,
+        })?;
         Ok(Box::new(LocalProcess {
             child,
             program: spec.program.to_string_lossy().into_owned(),
@@ -247,12 +306,15 @@ impl Connector for LocalConnector {
         let mut spec = spec.clone();
         spec.stdout = StdioSpec::Pipe;
         spec.stderr = StdioSpec::Pipe;
-        let output = command(&spec)?
-            .output()
-            .map_err(|source| ConnectorError::Spawn {
-                program: spec.display_command(),
-                source,
-            })?;
+        let mut ran = command(&spec)?.output();
+        // Where it was found, it is no more: searched again.
+        if ran.is_err() && forget(&spec.program) {
+            ran = command(&spec)?.output();
+        }
+        let output = ran.map_err(|source| ConnectorError::Spawn {
+            program: spec.display_command(),
+            source,
+        })?;
         let exit = exit_of(output.status);
         if !exit.success() {
             return Err(ConnectorError::Failed {
@@ -282,6 +344,27 @@ impl Connector for LocalConnector {
         Ok(())
     }
 
+    fn write_unread(&self, path: &Path, contents: &[u8]) -> ConnectorResult<()> {
+        // Made here alone (never through a link: `O_EXCL`), else replaced.
+        let made = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+        let mut file = match made {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return self.write_file(path, contents);
+            }
+            // A name that is no file's, a missing folder: as `write_file` says it.
+            Err(_) => return self.write_file(path, contents),
+        };
+        file.write_all(contents).map_err(|e| {
+            let _ = fs::remove_file(path);
+            io_error("write", path)(e)
+        })
+    }
+
     fn create_file(&self, path: &Path, contents: &[u8]) -> ConnectorResult<bool> {
         let tmp = temp_with(path, contents)?;
         match tmp.persist_noclobber(path) {
@@ -298,14 +381,28 @@ impl Connector for LocalConnector {
 
     fn create_private_dir(&self, path: &Path) -> ConnectorResult<Vec<OsString>> {
         let fail = io_error("create directory", path);
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            self.create_dir_all(parent)?;
-        }
         // Made 0700 at once (the umask only takes bits away), so that no
         // one else can add to it between its making and its listing.
-        match fs::DirBuilder::new().mode(0o700).create(path) {
+        let mkdir = || fs::DirBuilder::new().mode(0o700).create(path);
+        let made = match mkdir() {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    self.create_dir_all(parent)?;
+                }
+                mkdir()
+            }
+            made => made,
+        };
+        match made {
+            // Just made, by this process: its own, empty; 0700 whatever
+            // the umask took away.
+            Ok(()) => {
+                fs::set_permissions(path, fs::Permissions::from_mode(0o700))
+                    .map_err(io_error("change the mode of", path))?;
+                return Ok(Vec::new());
+            }
             Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(fail(e)),
-            _ => {}
+            Err(_) => {}
         }
         let meta = fs::metadata(path).map_err(io_error("create directory", path))?;
         let refuse = |why: String| {
@@ -422,6 +519,17 @@ mod tests {
                 .unwrap_err();
             assert!(err.to_string().contains("refusing"), "{err}");
         }
+    }
+
+    #[test]
+    fn programs_are_found_once_and_forgotten_on_failure() {
+        let sh = on_path(std::ffi::OsStr::new("sh")).expect("sh is on PATH");
+        assert!(sh.is_absolute() && sh.ends_with("sh"), "{}", sh.display());
+        assert_eq!(on_path(std::ffi::OsStr::new("sh")), Some(sh));
+        assert!(forget(std::ffi::OsStr::new("sh")));
+        assert!(!forget(std::ffi::OsStr::new("sh")));
+        assert_eq!(on_path(std::ffi::OsStr::new("./sh")), None);
+        assert_eq!(on_path(std::ffi::OsStr::new("no-such-program-xyz")), None);
     }
 
     #[test]

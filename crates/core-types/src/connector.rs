@@ -356,6 +356,17 @@ pub trait Connector: Send + Sync + fmt::Debug {
     /// replaced, never followed.
     fn write_file(&self, path: &Path, contents: &[u8]) -> Result<(), ConnectorError>;
 
+    /// Writes a file no one reads before the caller is done with it (a
+    /// job's script, its blank state, its empty error file, written before
+    /// the job starts): its owner's alone (mode 0600), a link at `path`
+    /// replaced, never followed, as [`Connector::write_file`]; but a reader
+    /// may see it partly written, and a write that fails removes it. Where
+    /// nothing is at `path` yet, it may skip the temporary name and the
+    /// rename (the local connector does); by default it is `write_file`.
+    fn write_unread(&self, path: &Path, contents: &[u8]) -> ConnectorResult<()> {
+        self.write_file(path, contents)
+    }
+
     /// Creates a file with `contents`, whole at once (a reader sees no file
     /// or all of it), mode 0600, unless something is at `path` already (a
     /// link too: it is never followed): whether it made it. Two callers

@@ -161,7 +161,12 @@ impl JobDir {
     /// the job script can record the job's end even when the job fills its
     /// disk. Launchers call it at submission, before the job can run.
     pub fn reserve_state(&self) -> Result<(), JobDirError> {
-        self.write(STATE, &[b' '; STATE_RESERVED_LEN])
+        // Blank until the job ends, however much of it is written: no one
+        // takes it for a state before then.
+        let path = self.path(STATE);
+        Ok(self
+            .connector
+            .write_unread(&path, &[b' '; STATE_RESERVED_LEN])?)
     }
 
     /// Removes the reservation of [`JobDir::reserve_state`] when it is

@@ -15,6 +15,8 @@ pub const BOOT_ID: &str = "/proc/sys/kernel/random/boot_id";
 pub struct ProcStat {
     /// The state letter (`R`, `S`, `Z`, ...).
     pub state: char,
+    /// Its parent's pid.
+    pub parent: u32,
     /// Its start time, in clock ticks after boot.
     pub start: u64,
 }
@@ -25,9 +27,14 @@ pub fn parse_stat(line: &str) -> Option<ProcStat> {
     let after = &line[line.rfind(')')? + 1..];
     let mut fields = after.split_ascii_whitespace();
     let state = fields.next()?.chars().next()?;
-    // Fields 4..=21 of proc(5) come before the start time (field 22).
-    let start = fields.nth(18)?.parse().ok()?;
-    Some(ProcStat { state, start })
+    let parent = fields.next()?.parse().ok()?;
+    // Fields 5..=21 of proc(5) come before the start time (field 22).
+    let start = fields.nth(17)?.parse().ok()?;
+    Some(ProcStat {
+        state,
+        parent,
+        start,
+    })
 }
 
 /// Whether process `pid`, which started `start` ticks after boot `boot`
@@ -193,6 +200,7 @@ mod tests {
             parse_stat(line),
             Some(ProcStat {
                 state: 'S',
+                parent: 1,
                 start: 987_654
             })
         );

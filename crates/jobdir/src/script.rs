@@ -108,12 +108,17 @@ $state_note"
 [ -e "$d/state" ] || { printf '%@LEN@s' '' > "$d/state"; } 2> /dev/null ||
 	rm -f "$d/state"
 [ -e "$d/cancel" ] && finish 'cancelled' 1
-{ read -r self < "/proc/$$/stat"; } 2> /dev/null || self=
-{ read -r boot < /proc/sys/kernel/random/boot_id; } 2> /dev/null || boot=
-if [ "$spawned" = spawned ]; then
-	# Started by a launcher, which may have written this part already, at
-	# once: a file that names another process says the job was given up
-	# for lost before it started, and it never runs.
+k= v=
+if [ "$spawned" = spawned ] && { read -r k v < "$d/pid"; } 2> /dev/null; then
+	# Started by a launcher, which wrote this part at once (what this
+	# shell would read of itself to write it, it read): a file that names
+	# another process says the job was given up for lost before it
+	# started, and it never runs.
+	[ "$k $v" = "pid $$" ] || exit 0
+elif [ "$spawned" = spawned ]; then
+	# Not written yet: the first of the two to write it wins.
+	{ read -r self < "/proc/$$/stat"; } 2> /dev/null || self=
+	{ read -r boot < /proc/sys/kernel/random/boot_id; } 2> /dev/null || boot=
 	set -C
 	{ printf 'pid %s\nboot %s\nstat %s\nend\n' "$$" "$boot" "$self" > "$d/pid"; } 2> /dev/null || {
 		k= v=
@@ -122,6 +127,8 @@ if [ "$spawned" = spawned ]; then
 	}
 	set +C
 else
+	{ read -r self < "/proc/$$/stat"; } 2> /dev/null || self=
+	{ read -r boot < /proc/sys/kernel/random/boot_id; } 2> /dev/null || boot=
 	printf 'pid %s\nboot %s\nstat %s\nend\n' "$$" "$boot" "$self" > "$d/pid"
 fi
 umask "$u"
@@ -158,8 +165,22 @@ if [ "$limit" -gt 0 ]; then
 fi
 { umask "$u"; "$@"; } < /dev/null > "$d/stdout" 2>> "$d/stderr" &
 pid=$!
-{ read -r cstat < "/proc/$pid/stat"; } 2> /dev/null || cstat=
-printf 'cmd %s\ncstat %s\ncend\n' "$pid" "$cstat" >> "$d/pid"
+# The command's part of `pid`. Started as `spawned stdin`, this shell says
+# the command's pid on its standard output to the process that started
+# it, which reads the command's start at once (where this shell reads a
+# byte at a time), writes that part and says `ok PID`; anything else (it
+# is gone) and this shell writes it.
+cstat=
+if [ "$how" = stdin ]; then
+	trap '' PIPE
+	{ printf 'cmd %s\n' "$pid"; } 2> /dev/null && read -r k v && [ "$k $v" = "ok $pid" ] &&
+		cstat=told
+	trap - PIPE
+fi
+if [ "$cstat" != told ]; then
+	{ read -r cstat < "/proc/$pid/stat"; } 2> /dev/null || cstat=
+	printf 'cmd %s\ncstat %s\ncend\n' "$pid" "$cstat" >> "$d/pid"
+fi
 while :; do
 	sig=
 	wait "$pid" 2> /dev/null

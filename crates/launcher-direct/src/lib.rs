@@ -42,6 +42,7 @@
 
 mod follow;
 pub mod ledger;
+mod lock;
 mod probe;
 mod sched;
 mod take;
@@ -370,7 +371,8 @@ impl DirectLauncher {
         ))?;
         let script_path = job.dir.join(SCRIPT);
         if let Err(e) = connector
-            .write_file(&script_path, &body)
+            // Run once this submission is done, never read before.
+            .write_unread(&script_path, &body)
             .and_then(|()| connector.set_executable(&script_path))
         {
             for name in [SCRIPT, META] {
@@ -492,16 +494,22 @@ impl Inner {
         if tracked.here.is_some() {
             args.push("stdin".into());
         }
+        // Told its place on its standard input, it says its command's pid
+        // on its standard output to a submitter that stays
+        // (`record_command`).
+        let pipe_if = |pipe: bool| {
+            if pipe {
+                StdioSpec::Pipe
+            } else {
+                StdioSpec::Null
+            }
+        };
         let spec = ProcessSpec::new("sh")
             .args(args)
             .cwd(&job.dir)
             .stdio(
-                if tracked.here.is_some() {
-                    StdioSpec::Pipe
-                } else {
-                    StdioSpec::Null
-                },
-                StdioSpec::Null,
+                pipe_if(tracked.here.is_some()),
+                pipe_if(tracked.here.is_some() && !job.detach),
                 // The supervisor's own complaints, before the command's.
                 StdioSpec::File(job.dir.join(STDERR)),
             )
@@ -509,18 +517,22 @@ impl Inner {
             .env(JOB_DIR_VAR, &job.dir)
             .detached(job.detach);
         // Made here, its owner's alone (the spawn only truncates it).
-        this.connector.write_file(&job.dir.join(STDERR), b"")?;
+        this.connector.write_unread(&job.dir.join(STDERR), b"")?;
         let mut process = this.connector.spawn(&spec)?;
         // Who runs it, known at once: whoever looks before the supervisor
         // is scheduled finds it there, alive (or gone).
         let files = JobDir::new(Arc::clone(&this.connector), &job.dir);
-        let mut recorded = record_supervisor(&files, process.id(), job.detach);
-        // Its place, said on its standard input, which closes here whatever
-        // happens (nothing said: its script makes the round itself).
-        let placed = match (process.take_stdin(), &tracked.here) {
-            (Some(mut stdin), Some((ledger, need))) => process
+        // Read once, for its `pid` file and its place.
+        let stat = process.id().map(|pid| proc_stat(&files, pid));
+        let mut recorded = record_supervisor(&files, process.id(), stat.as_deref(), job.detach);
+        // Its place, said on its standard input (nothing said: its script
+        // makes the round itself), which then stays open for
+        // `record_command` alone.
+        let mut stdin = process.take_stdin();
+        let placed = match (&mut stdin, &tracked.here) {
+            (Some(stdin), Some((ledger, need))) => process
                 .id()
-                .and_then(|pid| place(ledger, need, &job.dir, pid))
+                .and_then(|pid| place(ledger, need, &job.dir, pid, stat.as_deref()))
                 .is_some_and(|place| {
                     stdin.write_all(place.line().as_bytes()).is_ok()
                         && match place {
@@ -536,6 +548,11 @@ impl Inner {
                         }
                 }),
             _ => false,
+        };
+        // Else its standard input closes here, whatever happens.
+        let told = match stdin {
+            Some(stdin) if placed && !job.detach => process.take_stdout().map(|out| (stdin, out)),
+            _ => None,
         };
         if job.detach && !(placed && recorded) {
             // A detached job outlives its submitter: return once its
@@ -556,7 +573,7 @@ impl Inner {
                     }
                 }
                 // Recorded once it leads its session (`setsid` made it).
-                recorded = recorded || record_supervisor(&files, process.id(), true);
+                recorded = recorded || record_supervisor(&files, process.id(), None, true);
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
@@ -566,6 +583,9 @@ impl Inner {
         std::thread::Builder::new()
             .name("launch-direct-job".into())
             .spawn(move || {
+                if let (Some((stdin, stdout)), Some(pid)) = (told, process.id()) {
+                    record_command(&tracked.job.dir, pid, stdin, stdout);
+                }
                 let exit = process.wait();
                 let dir = JobDir::new(Arc::clone(&this.connector), &tracked.job.dir);
                 let state = match exit
@@ -602,11 +622,21 @@ impl Inner {
 }
 
 /// Takes the place in the ledger `dir` of the job in `job_dir` that the
-/// supervisor `pid` runs, or `None` (its script then makes the round
-/// itself).
-fn place(dir: &Path, need: &str, job_dir: &Path, pid: u32) -> Option<take::Place> {
-    let line = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    let start = jobdir::parse_stat(&String::from_utf8_lossy(&line))?.start;
+/// supervisor `pid` runs (its `/proc/PID/stat` line `read`, when read), or
+/// `None` (its script then makes the round itself).
+fn place(
+    dir: &Path,
+    need: &str,
+    job_dir: &Path,
+    pid: u32,
+    read: Option<&str>,
+) -> Option<take::Place> {
+    let start = if let Some(known) = read.and_then(jobdir::parse_stat) {
+        known.start
+    } else {
+        let line = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+        jobdir::parse_stat(&String::from_utf8_lossy(&line))?.start
+    };
     let newcomer = take::Newcomer {
         dir: job_dir,
         pid,
@@ -616,20 +646,72 @@ fn place(dir: &Path, need: &str, job_dir: &Path, pid: u32) -> Option<take::Place
     take::take(dir, &newcomer).ok()
 }
 
-/// Writes the first part of the `pid` file for the supervisor `pid` just
-/// started, once `/proc` shows it leading its process group (its session,
-/// when `detached`): whether that is done (or cannot be: no pid, a file
-/// already there). Best effort: the supervisor, which runs whatever
-/// happens here, writes it too when it finds none.
-fn record_supervisor(files: &JobDir, pid: Option<u32>, detached: bool) -> bool {
-    let Some(pid) = pid else { return true };
-    let text = |path: &str| {
-        let bytes = files.read_abs(Path::new(path)).ok().flatten();
-        String::from_utf8_lossy(&bytes.unwrap_or_default())
-            .trim()
-            .to_owned()
+/// The supervisor `pid` of the job in `dir`, told its place on `stdin`,
+/// says its command's pid on `stdout` once it started it (`cmd PID`): the
+/// command's part of the `pid` file is written here, its start read at
+/// once (where the shell reads a byte at a time), and `ok PID` said back.
+/// Anything amiss (not its child, gone, a write that fails): nothing is
+/// said, and the supervisor writes that part itself.
+fn record_command(
+    dir: &Path,
+    pid: u32,
+    mut stdin: Box<dyn std::io::Write + Send>,
+    stdout: Box<dyn std::io::Read + Send>,
+) {
+    use std::io::{BufRead as _, Write as _};
+    let mut line = String::new();
+    if std::io::BufReader::new(std::io::Read::take(stdout, 64))
+        .read_line(&mut line)
+        .is_err()
+    {
+        return;
+    }
+    let Some(command) = line
+        .strip_prefix("cmd ")
+        .and_then(|p| p.trim_end().parse::<u32>().ok())
+    else {
+        return;
     };
-    let stat = text(&format!("/proc/{pid}/stat"));
+    let stat = std::fs::read(format!("/proc/{command}/stat")).unwrap_or_default();
+    let stat = String::from_utf8_lossy(&stat);
+    let stat = stat.trim_end();
+    // Its own child (a zombie until it reaps it, after this): never
+    // another process's identity.
+    if jobdir::parse_stat(stat).is_none_or(|s| s.parent != pid) {
+        return;
+    }
+    let part = format!("cmd {command}\ncstat {stat}\ncend\n");
+    let appended = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.join(jobdir::PID))
+        .and_then(|mut file| file.write_all(part.as_bytes()));
+    if appended.is_ok() {
+        let _ = stdin.write_all(format!("ok {command}\n").as_bytes());
+    }
+}
+
+/// A file of the job's machine, trimmed (empty: none).
+fn text_of(files: &JobDir, path: &str) -> String {
+    let bytes = files.read_abs(Path::new(path)).ok().flatten();
+    String::from_utf8_lossy(&bytes.unwrap_or_default())
+        .trim()
+        .to_owned()
+}
+
+/// The `/proc/PID/stat` line of `pid` on the job's machine (empty: none).
+fn proc_stat(files: &JobDir, pid: u32) -> String {
+    text_of(files, &format!("/proc/{pid}/stat"))
+}
+
+/// Writes the first part of the `pid` file for the supervisor `pid` just
+/// started (its `/proc/PID/stat` line `stat`, when just read), once
+/// `/proc` shows it leading its process group (its session, when
+/// `detached`): whether that is done (or cannot be: no pid, a file already
+/// there). Best effort: the supervisor, which runs whatever happens here,
+/// writes it too when it finds none.
+fn record_supervisor(files: &JobDir, pid: Option<u32>, stat: Option<&str>, detached: bool) -> bool {
+    let Some(pid) = pid else { return true };
+    let stat = stat.map_or_else(|| proc_stat(files, pid), str::to_owned);
     // Fields after the name: state, ppid, process group, session.
     let leader = stat
         .rfind(')')
@@ -643,7 +725,10 @@ fn record_supervisor(files: &JobDir, pid: Option<u32>, detached: bool) -> bool {
     if leader != Some(pid) || jobdir::parse_stat(&stat).is_none() {
         return false;
     }
-    let record = jobdir::spawned_pid_file(pid, &text(jobdir::BOOT_ID), &stat);
+    // The machine's boot id, which this process read once.
+    let boot = jobdir::this_process()
+        .map_or_else(|| text_of(files, jobdir::BOOT_ID), |me| me.boot.clone());
+    let record = jobdir::spawned_pid_file(pid, &boot, &stat);
     let _ = files
         .connector
         .create_file(&files.path(jobdir::PID), &record);

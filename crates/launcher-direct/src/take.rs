@@ -7,16 +7,13 @@
 //! before it wrote), it makes the round itself, and finds the place this
 //! process took for it when there is one.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileExt, FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
-/// After this long, the owner of a lock is asked whether it still runs
-/// (`ledger.sh`'s `lg_lock`: about 2 s).
-const STALE_AFTER: Duration = Duration::from_secs(2);
+use crate::lock;
 
 /// At least this many purged jobs' files go at once (`ledger.sh`).
 const SWEEP_BATCH: usize = 32;
@@ -88,27 +85,31 @@ pub(crate) fn take(dir: &Path, job: &Newcomer<'_>) -> io::Result<Place> {
         boot: &me.boot,
     };
     loop {
-        let lock = lock(dir, &owner, &facts)?;
+        let lock = lock::lock(dir, &owner, |pid, start, boot| {
+            facts.alive(pid, start, boot, "-")
+        })?;
         let text = match fs::read(dir.join("ledger")) {
             Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
             Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
-            Err(e) => return Err(unlock(dir, e)),
+            Err(e) => return Err(lock::unlock(dir, e)),
         };
         let round = dispatch(&text, job, &me.boot, &facts);
         let mut path_line = job.dir.as_os_str().as_encoded_bytes().to_vec();
         path_line.push(b'\n');
-        if let Err(e) = fs::write(dir.join(format!("d.{}", round.seq)), &path_line)
-            .and_then(|()| lock.set_len(0))
+        if let Err(e) = name_dir(dir, &round, &path_line)
+            // Over the owner's line, then cut to size: never cut to
+            // nothing, which on ext4 writes the file out when it closes.
             .and_then(|()| lock.write_all_at(round.text.as_bytes(), 0))
+            .and_then(|()| lock.set_len(round.text.len() as u64))
         {
-            return Err(unlock(dir, e));
+            return Err(lock::unlock(dir, e));
         }
         drop(lock);
-        match fs::rename(dir.join("ledger.lock"), dir.join("ledger")) {
+        match lock::commit(dir) {
             Ok(()) => {}
             // Broken meanwhile (taken for stale): again, from the start.
             Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(unlock(dir, e)),
+            Err(e) => return Err(lock::unlock(dir, e)),
         }
         for seq in &round.sweep {
             let _ = fs::remove_file(dir.join(format!("d.{seq}")));
@@ -121,10 +122,22 @@ pub(crate) fn take(dir: &Path, job: &Newcomer<'_>) -> io::Result<Place> {
     }
 }
 
-/// Gives the lock back after an error, and says the error.
-fn unlock(dir: &Path, e: io::Error) -> io::Error {
-    let _ = fs::remove_file(dir.join("ledger.lock"));
-    e
+/// Writes `d.SEQ`, the newcomer's directory: into the file of the purged
+/// job the round reuses when there is one (renamed, then written over and
+/// cut to size), else a new file. Every round that purges a job and adds
+/// one then makes no file and removes none (on ext4 without a journal,
+/// each file made scans the inodes removed in the last minutes).
+fn name_dir(dir: &Path, round: &Round, path_line: &[u8]) -> io::Result<()> {
+    let named = dir.join(format!("d.{}", round.seq));
+    if let Some(old) = round.reuse {
+        let _ = fs::remove_file(dir.join(format!("w.{old}")));
+        if fs::rename(dir.join(format!("d.{old}")), &named).is_ok() {
+            let file = OpenOptions::new().write(true).open(&named)?;
+            file.write_all_at(path_line, 0)?;
+            return file.set_len(path_line.len() as u64);
+        }
+    }
+    fs::write(named, path_line)
 }
 
 /// A waiter sleeps on its FIFO: a line wakes it (never blocking here).
@@ -139,54 +152,6 @@ fn wake(fifo: &Path) {
         .open(fifo)
     {
         let _ = f.write_all(b"w\n");
-    }
-}
-
-/// Takes the lock: creates `ledger.lock` alone, with its owner's line. A
-/// lock held past [`STALE_AFTER`] by a process that is gone (or that names
-/// no owner twice in a row) is broken.
-fn lock(dir: &Path, owner: &str, facts: &Facts<'_>) -> io::Result<File> {
-    let path = dir.join("ledger.lock");
-    let mut since = Instant::now();
-    let mut tries: u32 = 0;
-    let mut no_owner = false;
-    loop {
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut file) => {
-                if let Err(e) = file.write_all(owner.as_bytes()) {
-                    return Err(unlock(dir, e));
-                }
-                return Ok(file);
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e),
-        }
-        tries = tries.saturating_add(1);
-        if tries < 32 {
-            std::thread::yield_now();
-            continue;
-        }
-        std::thread::sleep(Duration::from_micros(500));
-        if since.elapsed() < STALE_AFTER {
-            continue;
-        }
-        since = Instant::now();
-        let text = fs::read_to_string(&path).unwrap_or_default();
-        let words: Vec<&str> = text.split_whitespace().collect();
-        let stale = match words.as_slice() {
-            ["lock", pid, start, boot, ..] => !facts.alive(pid, start, boot, "-"),
-            _ if no_owner => true,
-            _ => {
-                no_owner = true;
-                false
-            }
-        };
-        if stale {
-            let aside = dir.join(format!("ledger.stale.{}", std::process::id()));
-            if fs::rename(&path, &aside).is_ok() {
-                let _ = fs::remove_file(aside);
-            }
-        }
     }
 }
 
@@ -280,6 +245,8 @@ struct Round {
     wake: Vec<u64>,
     /// Purged jobs whose files go now.
     sweep: Vec<u64>,
+    /// A purged job whose `d.SEQ` file the newcomer's becomes.
+    reuse: Option<u64>,
 }
 
 /// What is in use, as the holders' lines say.
@@ -498,6 +465,8 @@ fn dispatch(text: &str, job: &Newcomer<'_>, boot: &str, lives: &impl Lives) -> R
     let mut wake: Vec<u64> = started.iter().filter_map(|s| num(s)).collect();
     wake.extend(head.as_deref().and_then(num));
     trash.extend(dead);
+    // The last purged, whose files are surely there, gives its `d.SEQ`.
+    let reuse = trash.pop().and_then(|s| num(&s));
     let sweep = sweep(&mut trash);
     let text = render(
         next,
@@ -513,6 +482,7 @@ fn dispatch(text: &str, job: &Newcomer<'_>, boot: &str, lives: &impl Lives) -> R
         place,
         wake,
         sweep,
+        reuse,
     }
 }
 
@@ -579,15 +549,18 @@ mod tests {
                 devices: "-".into()
             }
         );
-        assert!(round.text.contains("x 1 2 3\n"), "{}", round.text);
+        // The one just purged gives the newcomer its file.
+        assert!(round.text.contains("x 1 2\n"), "{}", round.text);
+        assert_eq!(round.reuse, Some(3));
         assert!(round.sweep.is_empty());
-        let many: Vec<String> = (1..40).map(|i| i.to_string()).collect();
+        let many: Vec<String> = (1..41).map(|i| i.to_string()).collect();
         let round = dispatch(
             &format!("next 50\nx {}\n", many.join(" ")),
             &newcomer(TWO_CORES),
             "b",
             &Running(&[]),
         );
+        assert_eq!(round.reuse, Some(40));
         assert_eq!(round.sweep.len(), 39);
         assert!(round.text.contains("x \n"), "{}", round.text);
     }

@@ -94,7 +94,7 @@ impl SlurmLauncher {
             // Slurm opens it as it is, whatever the job's umask.
             let output = script::array_output(&first, ids[index]);
             if index == 0 || output != script::array_output(&first, ids[0]) {
-                self.connector().write_file(&output, b"")?;
+                self.connector().write_unread(&output, b"")?;
             }
             Ok(dir)
         };

@@ -66,8 +66,9 @@ impl SlurmLauncher {
         // Slurm's output made first, the job's alone (0600): Slurm (or the
         // array script) opens it as it is, whatever the job's umask.
         let output = job.dir.join(script::SLURM_OUTPUT);
-        let written = connector.write_file(&output, b"").and_then(|()| {
-            connector.write_file(&path, &script)?;
+        // Neither is read before `sbatch` is called.
+        let written = connector.write_unread(&output, b"").and_then(|()| {
+            connector.write_unread(&path, &script)?;
             if array.is_none() {
                 // An array task's script is run by the array's (`sh job.sh`).
                 connector.set_executable(&path)?;

@@ -146,10 +146,28 @@ pub fn private_files(connector: &dyn Connector, dir: &std::path::Path) {
     assert_eq!(mode(&written), 0o600);
     connector.set_executable(&written).unwrap();
     assert_eq!(mode(&written), 0o700);
+    // Written in place where nothing is, replaced where something is; a
+    // link is replaced, never followed.
+    let unread = private.join("unread");
+    connector.write_unread(&unread, b"blank").unwrap();
+    assert_eq!(std::fs::read(&unread).unwrap(), b"blank");
+    assert_eq!(mode(&unread), 0o600);
+    connector.write_unread(&unread, b"again").unwrap();
+    assert_eq!(std::fs::read(&unread).unwrap(), b"again");
+    let planted = private.join("planted");
+    std::os::unix::fs::symlink(&target, &planted).unwrap();
+    connector.write_unread(&planted, b"over").unwrap();
+    assert_eq!(std::fs::read(&target).unwrap(), b"untouched");
+    assert_eq!(std::fs::read(&planted).unwrap(), b"over");
+    assert!(
+        connector
+            .write_unread(&dir.join("no/such/dir/file"), b"x")
+            .is_err()
+    );
     std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut names = connector.create_private_dir(&private).unwrap();
     names.sort();
-    assert_eq!(names, ["link", "pid", "written"]);
+    assert_eq!(names, ["link", "pid", "planted", "unread", "written"]);
     assert_eq!(mode(&private), 0o700);
     let not_dir = dir.join("target");
     assert!(connector.create_private_dir(&not_dir).is_err());

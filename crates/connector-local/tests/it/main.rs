@@ -117,6 +117,29 @@ fn failures_carry_code_and_output() {
 }
 
 #[test]
+fn programs_on_the_path_run_under_the_name_given() {
+    use std::os::unix::fs::PermissionsExt;
+    let local = LocalConnector::new();
+    for _ in 0..2 {
+        let out = local
+            .run(&ProcessSpec::new("sh").args(["-c", "echo \"$0\""]))
+            .unwrap();
+        assert_eq!(out.stdout, b"sh\n");
+    }
+    // A spec that sets `PATH` is searched on it.
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("only-here");
+    std::fs::write(&program, "#!/bin/sh\necho here\n").unwrap();
+    std::fs::set_permissions(&program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = local
+        .run(&ProcessSpec::new("only-here").env("PATH", dir.path()))
+        .unwrap();
+    assert_eq!(out.stdout, b"here\n");
+    let err = local.run(&ProcessSpec::new("only-here")).unwrap_err();
+    assert!(err.to_string().contains("only-here"), "{err}");
+}
+
+#[test]
 fn file_operations() {
     let dir = tempfile::tempdir().unwrap();
     let local = LocalConnector::new();

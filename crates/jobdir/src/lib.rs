@@ -5,7 +5,7 @@
 //! |---|---|---|
 //! | [`META`] `job.json` | launcher | [`JobMeta`]: the launcher's kind, name, command, requirement, submitter, and what the launcher needs to follow it |
 //! | [`SCRIPT`] `job.sh` | launcher | the POSIX `sh` script that runs the job ([`job_script`]; a launcher may put lines of its own in front) |
-//! | [`PID`] `pid` | script | first thing: supervisor pid (the job's process group), boot id, its `/proc` stat line; then the command's pid and stat line ([`PidFile`]) |
+//! | [`PID`] `pid` | script, or the launcher that started it | first thing: supervisor pid (the job's process group), boot id, its `/proc` stat line (the launcher writes it at once when it can); then the command's pid and stat line (the script, or, when the script says its command's pid to the launcher that started it, that launcher) ([`PidFile`]) |
 //! | [`STDOUT`], [`STDERR`] | command | its output (`stderr` also the supervisor's own complaints) |
 //! | [`CANCEL`], [`TIMEOUT`] | canceller, watchdog | markers |
 //! | [`STATE`] `state` | launcher at submission (blanks: the state's space, reserved), then the script (its line over them, in one write), or the launcher | `exited N`, `exited N nospace`, `timeout N`, `cancelled N`, `lost`, `error TEXT` ([`parse_state`]); blanks until the job ended ([`state_written`]) |
@@ -13,7 +13,9 @@
 //! A launcher may add files of its own (the Slurm launcher's job id, ...).
 //! Every file goes through a [`Connector`](core_types::job::Connector), so
 //! a job directory on another machine reads the same; the connector writes
-//! each file whole (write, then rename).
+//! each file whole (write, then rename), but for the files no one reads
+//! before the job starts (`job.sh`, the blank `state`, the empty `stderr`),
+//! written in place.
 //!
 //! ```
 //! use core_types::job::{FailReason, Job, JobState};

@@ -208,6 +208,19 @@ mod tests {
     }
 
     #[test]
+    fn an_old_ledger_left_as_the_lock_is_broken_once_seen_twice() {
+        // Its taker killed between the swap and the renaming to the spare.
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        fs::write(dir.join(LOCK), "next 5\nboot b\nx \n").unwrap();
+        let since = Instant::now();
+        let file = lock(dir, "lock 1 2 b\n", |_, _, _| true).unwrap();
+        drop(file);
+        assert!(since.elapsed() >= STALE_AFTER * 2, "{:?}", since.elapsed());
+        assert_eq!(lines(dir, LOCK).as_deref(), Some("lock 1 2 b\n"));
+    }
+
+    #[test]
     fn a_lock_whose_owner_is_gone_is_broken() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path();

@@ -190,3 +190,57 @@ fn the_script_writes_its_state_over_the_reservation() {
     names.sort();
     assert_eq!(names, ["job.sh", "pid", "state", "stderr", "stdout"]);
 }
+
+/// Started as `spawned stdin`, the script says its command's pid on its
+/// standard output: the part of `pid` for it is the starter's to write
+/// when it says `ok PID`, else the script's own.
+#[test]
+fn the_starter_writes_the_commands_part_or_the_script_does() {
+    use std::io::{BufRead, Write};
+    for answered in [false, true] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = JobDir::new(local(), tmp.path());
+        dir.reserve_state().unwrap();
+        let command: Vec<std::ffi::OsString> = vec!["true".into()];
+        let script = jobdir::job_script(&jobdir::ScriptSpec {
+            dir: tmp.path(),
+            cwd: tmp.path(),
+            command: &command,
+            env: &[],
+            time_limit: 0,
+            grace: 1,
+            before_command: b"",
+        })
+        .unwrap();
+        std::fs::write(tmp.path().join(jobdir::SCRIPT), script).unwrap();
+        let mut child = std::process::Command::new("sh")
+            .arg(tmp.path().join(jobdir::SCRIPT))
+            .args(["spawned", "stdin"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let pid: u32 = line.strip_prefix("cmd ").unwrap().trim().parse().unwrap();
+        if answered {
+            let mut file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(tmp.path().join(jobdir::PID))
+                .unwrap();
+            write!(file, "cmd {pid}\ncstat {pid} (true) Z 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 777 0 0\ncend\n").unwrap();
+            writeln!(stdin, "ok {pid}").unwrap();
+        }
+        drop(stdin);
+        assert!(child.wait().unwrap().success());
+        let text = std::fs::read_to_string(tmp.path().join(jobdir::PID)).unwrap();
+        assert_eq!(text.matches("\ncmd ").count(), 1, "{text}");
+        let file = dir.pid_file().unwrap().unwrap();
+        assert_eq!(file.command, Some(pid), "{text}");
+        assert_eq!(file.command_start == Some(777), answered, "{text}");
+        assert!(file.command_start.is_some(), "{text}");
+    }
+}

@@ -42,7 +42,16 @@ pub(crate) fn lock(
     let mut no_owner = false;
     loop {
         match take_spare(dir) {
-            Ok(true) => return own(dir, owner, OpenOptions::new().write(true).open(&path), true),
+            Ok(true) => match OpenOptions::new().write(true).open(&path) {
+                Ok(file) => return own(dir, owner, Ok(file), true),
+                // Another user's file after all (a ledger users share,
+                // whose spare changed hands): given back, with the lock,
+                // which is then made anew.
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                    let _ = fs::remove_file(&path);
+                }
+                Err(e) => return Err(unlock(dir, e)),
+            },
             Ok(false) => {}
             Err(e) => return Err(e),
         }
@@ -96,13 +105,20 @@ fn own(dir: &Path, owner: &str, opened: io::Result<File>, spare: bool) -> io::Re
     Ok(file)
 }
 
-/// The spare renamed to the lock's name, which must not exist: whether
-/// this process now holds the lock that way.
+/// The spare, when it is this user's file (in a ledger users share, it
+/// may be another's, which this user could not write), renamed to the
+/// lock's name, which must not exist: whether this process now holds the
+/// lock that way.
 fn take_spare(dir: &Path) -> io::Result<bool> {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         use nix::errno::Errno;
         use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
+        use std::os::unix::fs::MetadataExt;
+        let me = nix::unistd::geteuid().as_raw();
+        if !fs::symlink_metadata(dir.join(SPARE)).is_ok_and(|m| m.is_file() && m.uid() == me) {
+            return Ok(false);
+        }
         match renameat2(
             AT_FDCWD,
             &dir.join(SPARE),
@@ -217,6 +233,20 @@ mod tests {
         let file = lock(dir, "lock 1 2 b\n", |_, _, _| true).unwrap();
         drop(file);
         assert!(since.elapsed() >= STALE_AFTER * 2, "{:?}", since.elapsed());
+        assert_eq!(lines(dir, LOCK).as_deref(), Some("lock 1 2 b\n"));
+    }
+
+    #[test]
+    fn another_users_spare_is_left_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        fs::write(dir.join(SPARE), "theirs\n").unwrap();
+        // Only root may give a file away; anyone else has nothing to check.
+        if std::os::unix::fs::chown(dir.join(SPARE), Some(65534), None).is_err() {
+            return;
+        }
+        drop(lock(dir, "lock 1 2 b\n", |_, _, _| true).unwrap());
+        assert_eq!(lines(dir, SPARE).as_deref(), Some("theirs\n"));
         assert_eq!(lines(dir, LOCK).as_deref(), Some("lock 1 2 b\n"));
     }
 

@@ -132,9 +132,16 @@ fn name_dir(dir: &Path, round: &Round, path_line: &[u8]) -> io::Result<()> {
     if let Some(old) = round.reuse {
         let _ = fs::remove_file(dir.join(format!("w.{old}")));
         if fs::rename(dir.join(format!("d.{old}")), &named).is_ok() {
-            let file = OpenOptions::new().write(true).open(&named)?;
-            file.write_all_at(path_line, 0)?;
-            return file.set_len(path_line.len() as u64);
+            match OpenOptions::new().write(true).open(&named) {
+                Ok(file) => {
+                    file.write_all_at(path_line, 0)?;
+                    return file.set_len(path_line.len() as u64);
+                }
+                // Another user's (a ledger users share): made anew.
+                Err(_) => {
+                    let _ = fs::remove_file(&named);
+                }
+            }
         }
     }
     fs::write(named, path_line)

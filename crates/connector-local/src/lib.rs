@@ -351,13 +351,10 @@ impl Connector for LocalConnector {
             .create_new(true)
             .mode(0o600)
             .open(path);
-        let mut file = match made {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return self.write_file(path, contents);
-            }
-            // A name that is no file's, a missing folder: as `write_file` says it.
-            Err(_) => return self.write_file(path, contents),
+        // Something there (replaced), a name that is no file's, a missing
+        // folder: as `write_file` does it, and says it.
+        let Ok(mut file) = made else {
+            return self.write_file(path, contents);
         };
         file.write_all(contents).map_err(|e| {
             let _ = fs::remove_file(path);

@@ -532,7 +532,8 @@ impl Inner {
         let placed = match (&mut stdin, &tracked.here) {
             (Some(stdin), Some((ledger, need))) => process
                 .id()
-                .and_then(|pid| place(ledger, need, &job.dir, pid, stat.as_deref()))
+                .zip(stat.as_deref())
+                .and_then(|(pid, stat)| place(ledger, need, &job.dir, pid, stat))
                 .is_some_and(|place| {
                     stdin.write_all(place.line().as_bytes()).is_ok()
                         && match place {
@@ -583,11 +584,11 @@ impl Inner {
         std::thread::Builder::new()
             .name("launch-direct-job".into())
             .spawn(move || {
+                let dir = JobDir::new(Arc::clone(&this.connector), &tracked.job.dir);
                 if let (Some((stdin, stdout)), Some(pid)) = (told, process.id()) {
-                    record_command(&tracked.job.dir, pid, stdin, stdout);
+                    record_command(&dir, pid, stdin, stdout);
                 }
                 let exit = process.wait();
-                let dir = JobDir::new(Arc::clone(&this.connector), &tracked.job.dir);
                 let state = match exit
                     .map_err(DirectError::from)
                     .and_then(|_| dir.after_supervisor())
@@ -622,21 +623,10 @@ impl Inner {
 }
 
 /// Takes the place in the ledger `dir` of the job in `job_dir` that the
-/// supervisor `pid` runs (its `/proc/PID/stat` line `read`, when read), or
-/// `None` (its script then makes the round itself).
-fn place(
-    dir: &Path,
-    need: &str,
-    job_dir: &Path,
-    pid: u32,
-    read: Option<&str>,
-) -> Option<take::Place> {
-    let start = if let Some(known) = read.and_then(jobdir::parse_stat) {
-        known.start
-    } else {
-        let line = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-        jobdir::parse_stat(&String::from_utf8_lossy(&line))?.start
-    };
+/// supervisor `pid` runs (its `/proc/PID/stat` line `line`), or `None`
+/// (its script then makes the round itself).
+fn place(dir: &Path, need: &str, job_dir: &Path, pid: u32, line: &str) -> Option<take::Place> {
+    let start = jobdir::parse_stat(line)?.start;
     let newcomer = take::Newcomer {
         dir: job_dir,
         pid,
@@ -653,7 +643,7 @@ fn place(
 /// Anything amiss (not its child, gone, a write that fails): nothing is
 /// said, and the supervisor writes that part itself.
 fn record_command(
-    dir: &Path,
+    files: &JobDir,
     pid: u32,
     mut stdin: Box<dyn std::io::Write + Send>,
     stdout: Box<dyn std::io::Read + Send>,
@@ -672,18 +662,17 @@ fn record_command(
     else {
         return;
     };
-    let stat = std::fs::read(format!("/proc/{command}/stat")).unwrap_or_default();
-    let stat = String::from_utf8_lossy(&stat);
-    let stat = stat.trim_end();
-    // Its own child (a zombie until it reaps it, after this): never
-    // another process's identity.
-    if jobdir::parse_stat(stat).is_none_or(|s| s.parent != pid) {
+    let stat = proc_stat(files, command);
+    // Its own child: never another process's identity. A command that
+    // ended at once may be reaped and gone already: then its script reads
+    // nothing either, and its start stays unknown, as it always did.
+    if jobdir::parse_stat(&stat).is_none_or(|s| s.parent != pid) {
         return;
     }
     let part = format!("cmd {command}\ncstat {stat}\ncend\n");
     let appended = std::fs::OpenOptions::new()
         .append(true)
-        .open(dir.join(jobdir::PID))
+        .open(files.path(jobdir::PID))
         .and_then(|mut file| file.write_all(part.as_bytes()));
     if appended.is_ok() {
         let _ = stdin.write_all(format!("ok {command}\n").as_bytes());

@@ -43,7 +43,7 @@ pub(crate) fn lock(
     loop {
         match take_spare(dir) {
             Ok(true) => match OpenOptions::new().write(true).open(&path) {
-                Ok(file) => return own(dir, owner, Ok(file), true),
+                Ok(file) => return own(dir, owner, file, true),
                 // Another user's file after all (a ledger users share,
                 // whose spare changed hands): given back, with the lock,
                 // which is then made anew.
@@ -56,7 +56,7 @@ pub(crate) fn lock(
             Err(e) => return Err(e),
         }
         match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(file) => return own(dir, owner, Ok(file), false),
+            Ok(file) => return own(dir, owner, file, false),
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             // Not made: not this process's to remove.
             Err(e) => return Err(e),
@@ -90,12 +90,10 @@ pub(crate) fn lock(
     }
 }
 
-/// The lock's file just taken (`opened`: a failure to open the spare
-/// renamed to it leaves it to be removed): its owner's line written first
-/// (over what a spare held, whose rest the round's text replaces; readers
-/// of a lock read its first line alone).
-fn own(dir: &Path, owner: &str, opened: io::Result<File>, spare: bool) -> io::Result<File> {
-    let file = opened.map_err(|e| unlock(dir, e))?;
+/// The lock's file just taken: its owner's line written first (over what
+/// a spare held, whose rest the round's text replaces; readers of a lock
+/// read its first line alone). A write that fails gives the lock back.
+fn own(dir: &Path, owner: &str, file: File, spare: bool) -> io::Result<File> {
     let written = if spare {
         file.write_all_at(owner.as_bytes(), 0)
     } else {

@@ -150,25 +150,32 @@ fn a_job_directory_through_a_connector() {
     assert!(!dir.process_alive(me.pid, Some(me.start), "other").unwrap());
 }
 
+/// A job directory in `path` with its state's space reserved and the job
+/// script of `command` (no time limit) with `before_command`.
+fn scripted(path: &Path, command: &[&str], before_command: &[u8]) -> JobDir {
+    let dir = JobDir::new(local(), path);
+    dir.reserve_state().unwrap();
+    let command: Vec<std::ffi::OsString> = command.iter().map(Into::into).collect();
+    let script = jobdir::job_script(&jobdir::ScriptSpec {
+        dir: path,
+        cwd: path,
+        command: &command,
+        env: &[],
+        time_limit: 0,
+        grace: 1,
+        before_command,
+    })
+    .unwrap();
+    std::fs::write(path.join(jobdir::SCRIPT), script).unwrap();
+    dir
+}
+
 /// The job script run as it is: its state goes over the reserved space,
 /// with the note a launcher's part sets, and nothing else is left.
 #[test]
 fn the_script_writes_its_state_over_the_reservation() {
     let tmp = tempfile::tempdir().unwrap();
-    let dir = JobDir::new(local(), tmp.path());
-    dir.reserve_state().unwrap();
-    let command: Vec<std::ffi::OsString> = vec!["sh".into(), "-c".into(), "exit 3".into()];
-    let script = jobdir::job_script(&jobdir::ScriptSpec {
-        dir: tmp.path(),
-        cwd: tmp.path(),
-        command: &command,
-        env: &[],
-        time_limit: 0,
-        grace: 1,
-        before_command: b"state_note='run 2'\n",
-    })
-    .unwrap();
-    std::fs::write(tmp.path().join(jobdir::SCRIPT), script).unwrap();
+    let dir = scripted(tmp.path(), &["sh", "-c", "exit 3"], b"state_note='run 2'\n");
     let status = std::process::Command::new("sh")
         .arg(tmp.path().join(jobdir::SCRIPT))
         .status()
@@ -199,20 +206,9 @@ fn the_starter_writes_the_commands_part_or_the_script_does() {
     use std::io::{BufRead, Write};
     for answered in [false, true] {
         let tmp = tempfile::tempdir().unwrap();
-        let dir = JobDir::new(local(), tmp.path());
-        dir.reserve_state().unwrap();
-        let command: Vec<std::ffi::OsString> = vec!["true".into()];
-        let script = jobdir::job_script(&jobdir::ScriptSpec {
-            dir: tmp.path(),
-            cwd: tmp.path(),
-            command: &command,
-            env: &[],
-            time_limit: 0,
-            grace: 1,
-            before_command: b"",
-        })
-        .unwrap();
-        std::fs::write(tmp.path().join(jobdir::SCRIPT), script).unwrap();
+        // Alive when its start is read (the shell reaps a command that
+        // ended, and its `/proc` entry goes with it).
+        let dir = scripted(tmp.path(), &["sleep", "1"], b"");
         let mut child = std::process::Command::new("sh")
             .arg(tmp.path().join(jobdir::SCRIPT))
             .args(["spawned", "stdin"])
